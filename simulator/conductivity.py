@@ -1,0 +1,158 @@
+"""Electroporation-dependent conductivity models sigma(E).
+
+Each model maps the local field magnitude E (V/m) to a conductivity (S/m) that rises from
+sigma0 to sigma1 as tissue electroporates between E_rev and E_irr, and gives the
+derivative dsigma/dE needed by Newton's method.  All functions are vectorised: the
+parameters may be scalars or arrays broadcastable against E (one value per cell).
+
+Models (see ../shared/domain.md section 2.2):
+
+* ``constant``  : sigma = sigma0.
+* ``linear``    : piecewise linear between (E_rev, sigma0) and (E_irr, sigma1), as the
+  Go-Smart IRE template (``go-smart-template_ire.sif``) [C-code].
+* ``smoothstep``: sigma0 + (sigma1 - sigma0) s(t), s = 6t^5 - 15t^4 + 10t^3,
+  t = clip((E - E_rev)/(E_irr - E_rev), 0, 1): a C2 smoothed step, the open equivalent of
+  COMSOL's ``flc2hs`` used by Corovic et al. 2013 (BioMed Eng OnLine 12:16) [R form].
+* ``sigmoid``   : sigma0 + (sigma1 - sigma0) / (1 + D exp(-(E - A)/B)), A = (E_rev+E_irr)/2,
+  B = (E_irr - E_rev)/C, C = 8, D = 10 (Sel et al. 2005, IEEE TBME 52:816) [R parameters].
+
+Every model is non-decreasing in E, so sigma(E) E is increasing and the stationary
+problem is the minimiser of a convex energy (Newton's Jacobian is SPD).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+SIGMOID_C = 8.0
+SIGMOID_D = 10.0
+
+
+@dataclass(frozen=True)
+class ConductivityModel:
+    """A named sigma(E) law: ``sigma(E, s0, s1, Er, Ei)`` and its E-derivative (SI units)."""
+
+    name: str
+    sigma: Callable[..., np.ndarray]
+    dsigma: Callable[..., np.ndarray]
+    formula: str
+
+
+def _constant(E, s0, s1, Er, Ei):
+    return np.broadcast_to(np.asarray(s0, dtype=float), np.shape(E)).astype(float)
+
+
+def _constant_d(E, s0, s1, Er, Ei):
+    return np.zeros(np.shape(E))
+
+
+def _t(E, Er, Ei):
+    return np.clip((np.asarray(E, dtype=float) - Er) / (Ei - Er), 0.0, 1.0)
+
+
+def _linear(E, s0, s1, Er, Ei):
+    return s0 + (s1 - s0) * _t(E, Er, Ei)
+
+
+def _linear_d(E, s0, s1, Er, Ei):
+    E = np.asarray(E, dtype=float)
+    inside = (E > Er) & (E < Ei)
+    return np.where(inside, (s1 - s0) / (Ei - Er), 0.0)
+
+
+def _smoothstep(E, s0, s1, Er, Ei):
+    t = _t(E, Er, Ei)
+    return s0 + (s1 - s0) * t**3 * (t * (6.0 * t - 15.0) + 10.0)
+
+
+def _smoothstep_d(E, s0, s1, Er, Ei):
+    t = _t(E, Er, Ei)
+    return (s1 - s0) * 30.0 * t**2 * (1.0 - t) ** 2 / (Ei - Er)
+
+
+def _sigmoid_parts(E, Er, Ei):
+    A = 0.5 * (Er + Ei)
+    B = (Ei - Er) / SIGMOID_C
+    x = np.clip(-(np.asarray(E, dtype=float) - A) / B, -700.0, 700.0)
+    return SIGMOID_D * np.exp(x), B
+
+
+def _sigmoid(E, s0, s1, Er, Ei):
+    q, _ = _sigmoid_parts(E, Er, Ei)
+    return s0 + (s1 - s0) / (1.0 + q)
+
+
+def _sigmoid_d(E, s0, s1, Er, Ei):
+    q, B = _sigmoid_parts(E, Er, Ei)
+    return (s1 - s0) * q / ((1.0 + q) ** 2 * B)
+
+
+MODELS: dict[str, ConductivityModel] = {
+    m.name: m
+    for m in (
+        ConductivityModel("constant", _constant, _constant_d, "sigma = sigma0"),
+        ConductivityModel("linear", _linear, _linear_d,
+                          "sigma = sigma0 + (sigma1-sigma0) clip((E-E_rev)/(E_irr-E_rev), 0, 1)"),
+        ConductivityModel("smoothstep", _smoothstep, _smoothstep_d,
+                          "sigma = sigma0 + (sigma1-sigma0) (6t^5-15t^4+10t^3), t = clip((E-E_rev)/(E_irr-E_rev), 0, 1)"),
+        ConductivityModel("sigmoid", _sigmoid, _sigmoid_d,
+                          "sigma = sigma0 + (sigma1-sigma0)/(1 + 10 exp(-(E-A)/B)), A = (E_rev+E_irr)/2, B = (E_irr-E_rev)/8"),
+    )
+}
+
+
+def get_model(name: str) -> ConductivityModel:
+    """Look a model up by name; ``KeyError`` lists the valid names."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown conductivity model {name!r}; valid: {', '.join(MODELS)}") from None
+
+
+@dataclass(frozen=True)
+class CellConductivity:
+    """Per-cell conductivity law: parameter arrays (one entry per cell, SI) and model per cell.
+
+    ``model_index[c]`` indexes ``models``; ``scale[c]`` multiplies sigma (temperature factor
+    1 + alpha dT, 1 by default).
+    """
+
+    sigma0: np.ndarray
+    sigma1: np.ndarray
+    E_rev: np.ndarray
+    E_irr: np.ndarray
+    model_index: np.ndarray
+    models: tuple[str, ...]
+    scale: np.ndarray | None = None
+
+    def _apply(self, E: np.ndarray, which: str) -> np.ndarray:
+        """Evaluate sigma or dsigma/dE for E of shape (M,) or (M, Q)."""
+        E = np.asarray(E, dtype=float)
+        out = np.empty_like(E)
+        extra = (slice(None),) + (None,) * (E.ndim - 1)
+        for k, name in enumerate(self.models):
+            cells = np.flatnonzero(self.model_index == k)
+            if cells.size == 0:
+                continue
+            model = get_model(name)
+            fn = model.sigma if which == "sigma" else model.dsigma
+            p = [a[cells][extra] for a in (self.sigma0, self.sigma1, self.E_rev, self.E_irr)]
+            out[cells] = fn(E[cells], *p)
+        if self.scale is not None:
+            out *= self.scale[extra]
+        return out
+
+    def sigma(self, E: np.ndarray) -> np.ndarray:
+        """Conductivity (S/m) at field magnitude E (V/m), per cell."""
+        return self._apply(E, "sigma")
+
+    def dsigma(self, E: np.ndarray) -> np.ndarray:
+        """d sigma / d E (S/m per V/m), per cell."""
+        return self._apply(E, "dsigma")
+
+    def with_scale(self, scale: np.ndarray | None) -> "CellConductivity":
+        """A copy whose sigma is multiplied by ``scale`` per cell (temperature factor)."""
+        from dataclasses import replace
+        return replace(self, scale=scale)

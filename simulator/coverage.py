@@ -1,0 +1,78 @@
+"""Coverage metrics: which volume saw E >= E_rev / E_irr of its own tissue.
+
+"Reversible" means max field >= E_rev of the cell's tissue (it includes the irreversible
+volume); "irreversible" means max field >= E_irr (design.md section 5). Fractions are by
+volume over sample points (cells for P1, quadrature points for P2). The margin region is
+the tumour grown by ``margin`` (exact offset for spheres, semi-axes + margin for
+ellipsoids), judged at cell centroids, each cell against its own tissue's E_rev.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mesh import Mesh
+
+CURVE_THRESHOLDS_V_PER_M = np.arange(0.0, 2000.0 + 1e-9, 10.0) * 100.0   # 0..2000 V/cm
+
+
+@dataclass(frozen=True)
+class TumourCoverage:
+    name: str
+    volume: float                   # m^3 (meshed)
+    reversible_fraction: float
+    irreversible_fraction: float
+    margin_reversible_fraction: float
+    margin_volume: float            # m^3, tumour + margin
+    min_field: float                # V/m, lowest max-field in the tumour
+    covered: bool
+    curve: np.ndarray               # fraction of tumour volume with E_max >= each threshold
+
+
+def _fraction(mask: np.ndarray, w: np.ndarray) -> float:
+    total = w.sum()
+    return float((w * mask).sum() / total) if total > 0 else float("nan")
+
+
+def tumour_coverage(mesh: Mesh, tumours, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
+                    E_irr: np.ndarray, tolerance: float) -> list[TumourCoverage]:
+    """Per-tumour coverage; E_max/weights (M, Q), E_rev/E_irr (M,) in V/m."""
+    out = []
+    centroids = mesh.centroids()
+    rev = E_max >= E_rev[:, None]
+    irr = E_max >= E_irr[:, None]
+    for i, t in enumerate(tumours):
+        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
+        cells = np.isin(mesh.cell_region, rid)
+        w = weights[cells]
+        margin_cells = cells | t.contains(centroids, grow=t.margin)
+        wm = weights[margin_cells]
+        frac_m = _fraction(rev[margin_cells], wm)
+        curve = np.array([_fraction(E_max[cells] >= th, w) for th in CURVE_THRESHOLDS_V_PER_M])
+        out.append(TumourCoverage(
+            t.name, float(w.sum()), _fraction(rev[cells], w), _fraction(irr[cells], w), frac_m,
+            float(wm.sum()), float(E_max[cells].min()) if cells.any() else float("nan"),
+            bool(frac_m >= 1.0 - tolerance), curve))
+    return out
+
+
+def tissue_volumes(mesh: Mesh, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
+                   E_irr: np.ndarray) -> dict[str, float]:
+    """Volumes (m^3): tumour, reversible, irreversible, healthy irreversible, total."""
+    is_tumour = np.array([r.kind == "tumour" for r in mesh.regions])[mesh.cell_region]
+    rev = E_max >= E_rev[:, None]
+    irr = E_max >= E_irr[:, None]
+    return {
+        "tumour": float(weights[is_tumour].sum()),
+        "reversible": float((weights * rev).sum()),
+        "irreversible": float((weights * irr).sum()),
+        "healthy_irreversible": float((weights * irr)[~is_tumour].sum()),
+        "tissue": float(weights.sum()),
+    }
+
+
+def cell_state(E_max: np.ndarray, E_rev: np.ndarray, E_irr: np.ndarray) -> np.ndarray:
+    """(M,) 0 intact, 1 reversible, 2 irreversible, from the cell's max field over its points."""
+    e = E_max.max(axis=1)
+    return (e >= E_rev).astype(np.int8) + (e >= E_irr).astype(np.int8)

@@ -1,0 +1,77 @@
+"""The interface every FE engine implements, with plain NumPy arrays across it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ..conductivity import CellConductivity
+
+
+@dataclass(frozen=True)
+class PulseConfiguration:
+    """One field problem: anode contacts at ``voltage`` (V), cathode contacts at 0 V.
+
+    ``floating`` contacts are conductors at one unknown potential with zero net current;
+    contacts of the mesh named in none of the three tuples are insulating.
+    """
+
+    anode: tuple[str, ...]
+    cathode: tuple[str, ...]
+    voltage: float
+    floating: tuple[str, ...] = ()
+
+
+@dataclass
+class SolverSettings:
+    """Numerical settings shared by the engines."""
+
+    degree: int = 1
+    rtol: float = 1e-8               # nonlinear: |residual| <= rtol * |boundary flux|
+    max_iterations: int = 50         # nonlinear
+    linear_rtol: float = 1e-10       # CG relative residual
+    linear_max_iterations: int = 2000
+    monotone_tol: float = 1e-4       # monotone model: max relative sigma change to stop
+
+
+@dataclass
+class FieldSolution:
+    """The field of one pulse configuration.
+
+    E, sigma, weights: (M, Q) at Q sample points per cell (Q = 1 for P1: cell values);
+    weights are volumes (m^3) that sum to the cell volume over q. E in V/m, sigma in S/m.
+    current: A into the anode contacts (from the FE residual).
+    potential: (N,) potential at the mesh vertices (V).
+    """
+
+    E: np.ndarray
+    sigma: np.ndarray
+    weights: np.ndarray
+    current: float
+    potential: np.ndarray
+    nonlinear_iterations: int
+    linear_iterations: int
+    residual: float
+    converged: bool
+    floating_potentials: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    dofs: int = 0
+    potential_full: np.ndarray | None = None   # all DOFs (P2: vertices, then edges)
+
+
+class Engine(Protocol):
+    """An FE engine bound to one mesh and degree."""
+
+    name: str
+    dofs: int
+
+    def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
+                         sigma_floor: np.ndarray | None = None,
+                         initial: FieldSolution | None = None) -> FieldSolution:
+        """Solve div(sigma(|E|) grad phi) = 0 with sigma = max(sigma(E), sigma_floor)."""
+        ...
+
+    def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray) -> FieldSolution:
+        """Solve div(sigma grad phi) = 0 with sigma given at the sample points (M, Q)."""
+        ...

@@ -1,0 +1,106 @@
+"""The engine-neutral tetrahedral mesh: the one object every engine consumes.
+
+Regions (tissue layers, tumours) and contacts (electrode surfaces) are named: the names
+are the contract between geometry, mesh and physics. Lengths in metres.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named set of cells: a tissue layer or a tumour, made of one material."""
+
+    name: str            # e.g. "skin", "fat", "T1"
+    kind: str            # "layer" | "tumour"
+    material: str        # key into the scenario's materials
+    index: int = -1      # tumour index in the scenario (kind == "tumour"), else layer index
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """Linear tetrahedral mesh.
+
+    points: (N, 3) float64 m; tets: (M, 4) int64, positively oriented; cell_region: (M,)
+    int32 index into ``regions``; contact_facets: contact name -> (K, 3) int64 node
+    indices of the boundary triangles on that contact surface.
+    """
+
+    points: np.ndarray
+    tets: np.ndarray
+    cell_region: np.ndarray
+    regions: tuple[Region, ...]
+    contact_facets: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.points.ndim != 2 or self.points.shape[1] != 3:
+            raise ValueError(f"points must be (N, 3), got {self.points.shape}")
+        if self.tets.ndim != 2 or self.tets.shape[1] != 4:
+            raise ValueError(f"tets must be (M, 4), got {self.tets.shape}")
+        if self.cell_region.shape != (self.tets.shape[0],):
+            raise ValueError(f"cell_region must be ({self.tets.shape[0]},), got {self.cell_region.shape}")
+
+    @property
+    def num_points(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def num_cells(self) -> int:
+        return int(self.tets.shape[0])
+
+    def region_id(self, name: str) -> int:
+        """Index of a region by name; ``KeyError`` lists the names."""
+        for i, r in enumerate(self.regions):
+            if r.name == name:
+                return i
+        raise KeyError(f"no region {name!r}; regions: {', '.join(r.name for r in self.regions)}")
+
+    def contact_nodes(self, name: str) -> np.ndarray:
+        """Sorted unique node indices on a contact surface."""
+        try:
+            facets = self.contact_facets[name]
+        except KeyError:
+            raise KeyError(f"no contact {name!r}; contacts: {', '.join(self.contact_facets)}") from None
+        return np.unique(facets)
+
+    def cell_materials(self) -> np.ndarray:
+        """(M,) array of material names per cell (object dtype)."""
+        names = np.array([r.material for r in self.regions], dtype=object)
+        return names[self.cell_region]
+
+    def centroids(self) -> np.ndarray:
+        return self.points[self.tets].mean(axis=1)
+
+    def volumes(self) -> np.ndarray:
+        """(M,) cell volumes in m^3."""
+        return tet_geometry(self.points, self.tets)[0]
+
+    def digest(self) -> str:
+        """A hash of the mesh arrays (determinism checks)."""
+        h = hashlib.sha256()
+        for a in (self.points, self.tets, self.cell_region):
+            h.update(np.ascontiguousarray(a).tobytes())
+        for name in sorted(self.contact_facets):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(self.contact_facets[name]).tobytes())
+        return h.hexdigest()
+
+
+def tet_geometry(points: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes (M,) and P1 basis gradients (M, 3, 4) of tetrahedra (1/m).
+
+    grad[c, :, i] is the gradient of the hat function of local node i in cell c.
+    """
+    p = points[tets]                           # (M, 4, 3)
+    J = (p[:, 1:, :] - p[:, :1, :])            # (M, 3, 3): rows are edge vectors
+    det = np.linalg.det(J)
+    vol = np.abs(det) / 6.0
+    Jinv = np.linalg.inv(J)                    # columns: gradients of lambda_1..3
+    g = np.empty((tets.shape[0], 3, 4))
+    g[:, :, 1:] = Jinv
+    g[:, :, 0] = -Jinv.sum(axis=2)
+    return vol, g

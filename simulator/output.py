@@ -1,0 +1,102 @@
+"""Writing a run's outputs: all or nothing.
+
+Files go to a temporary directory beside the target and are renamed into place only when
+complete, so an interrupted or failed run leaves no partial output.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from .errors import ScenarioError
+from .units import V_PER_CM
+
+if TYPE_CHECKING:
+    from .pipeline import Result
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe slug of a scenario name (never a path: no separators, no dots first)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
+    return slug[:80] or "scenario"
+
+
+def check_target(out_dir: Path, force: bool) -> None:
+    """Refuse to overwrite an existing output directory without ``force``."""
+    if out_dir.exists() and not force:
+        raise ScenarioError("--out", f"output directory {str(out_dir)!r} exists; use --force to replace it")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ScenarioError("--out", f"{str(out_dir)!r} exists and is not a directory")
+
+
+@contextmanager
+def atomic_directory(out_dir: Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory; on success it replaces ``out_dir``, on failure it vanishes."""
+    out_dir = Path(out_dir)
+    check_target(out_dir, force)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out_dir.exists():
+            trash = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out_dir, trash)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_field(result: "Result", path: Path) -> None:
+    """The field for ParaView (VTU, cell data): max |E| (V/cm), sigma (S/m), material, state."""
+    import meshio
+
+    from .coverage import cell_state
+    mesh, tr = result.mesh, result.train
+    state = cell_state(tr.E_max, result.E_rev, result.E_irr)
+    cell_data = {
+        "E_max_V_per_cm": [tr.E_max.max(axis=1) / V_PER_CM],
+        "sigma_S_per_m": [tr.sigma_at_max.mean(axis=1)],
+        "region": [mesh.cell_region.astype(np.int32)],
+        "state": [state.astype(np.int32)],
+        "pulses_above_E_rev": [tr.pulses_above_rev.max(axis=1).astype(np.int32)],
+        "temperature_rise_K": [tr.temperature_rise.max(axis=1)],
+    }
+    point_data = {"potential_first_pulse_V": tr.first_solution.potential}
+    m = meshio.Mesh(mesh.points * 1e3, [("tetra", mesh.tets)], point_data=point_data, cell_data=cell_data)
+    meshio.write(str(path), m, file_format="vtu", binary=True, compression=None)
+
+
+def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figures: bool = True) -> list[Path]:
+    """report.json, field.vtu, coverage.csv/png (with tumours) and slice PNGs, atomically."""
+    report = result.report()
+    with atomic_directory(out_dir, force) as tmp:
+        write_json(tmp / "report.json", report)
+        write_field(result, tmp / "field.vtu")
+        if figures:
+            from . import plot
+            if result.tumours:
+                plot.write_coverage_csv(result, tmp / "coverage.csv")
+                plot.plot_coverage_curves(result, tmp / "coverage.png")
+            plot.plot_slices(result, tmp)
+        elif result.tumours:
+            from . import plot
+            plot.write_coverage_csv(result, tmp / "coverage.csv")
+        names = sorted(p.name for p in tmp.iterdir())
+    return [Path(out_dir) / n for n in names]

@@ -1,0 +1,111 @@
+"""The whole path as one call: ``run(scenario) -> Result`` (mesh, field, train, coverage)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .conductivity import CellConductivity
+from .coverage import TumourCoverage, tissue_volumes, tumour_coverage
+from .engines import SolverSettings, create_engine
+from .mesh import Mesh
+from .scenario import Scenario
+from .train import TrainResult, run_train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    """Everything a run produced (SI units)."""
+
+    scenario: Scenario
+    mesh: Mesh
+    train: TrainResult
+    tumours: list[TumourCoverage]
+    volumes: dict[str, float]
+    E_rev: np.ndarray               # (M,) V/m per cell
+    E_irr: np.ndarray
+    engine: str
+    dofs: int
+    mesh_from_cache: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def covered(self) -> bool | None:
+        return None if not self.tumours else all(t.covered for t in self.tumours)
+
+    def report(self) -> dict:
+        from .report import build_report
+        return build_report(self)
+
+
+def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarray, np.ndarray]:
+    """Per-cell conductivity law, volumetric heat capacity rho*c (J/(m^3 K)) and alpha (1/K)."""
+    mats = [scenario.materials[r.material] for r in mesh.regions]
+    models = tuple(sorted({m.conductivity_model for m in mats}))
+    per_region = {
+        "sigma0": [m.sigma0 for m in mats], "sigma1": [m.sigma1 for m in mats],
+        "E_rev": [m.E_rev for m in mats], "E_irr": [m.E_irr for m in mats],
+        "model": [models.index(m.conductivity_model) for m in mats],
+        "rho_c": [m.density * m.heat_capacity for m in mats],
+        "alpha": [m.temperature_coefficient for m in mats],
+    }
+    cr = mesh.cell_region
+    a = {k: np.asarray(v)[cr] for k, v in per_region.items()}
+    law = CellConductivity(a["sigma0"].astype(float), a["sigma1"].astype(float), a["E_rev"].astype(float),
+                           a["E_irr"].astype(float), a["model"].astype(np.int64), models)
+    return law, a["rho_c"].astype(float), a["alpha"].astype(float)
+
+
+def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
+    """Mesh the scenario (from the cache when possible)."""
+    from .mesh_cache import cached_build_mesh
+    return cached_build_mesh(scenario, progress)
+
+
+def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = None,
+        progress: Callable[[str], None] | None = None,
+        memory_check: Callable[[Mesh, int], object] | None = None) -> Result:
+    """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
+
+    ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard).
+    """
+    say = progress or (lambda _m: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    from_cache = False
+    if mesh is None:
+        say("meshing")
+        mesh, from_cache = build_mesh_for(scenario, say)
+    timings["mesh"] = time.perf_counter() - t0
+    say(f"mesh: {mesh.num_cells} cells, {mesh.num_points} nodes{' (cached)' if from_cache else ''}")
+    if memory_check is not None:
+        memory_check(mesh, scenario.solver.degree)
+    engine_name = engine or scenario.solver.engine
+    settings = SolverSettings(degree=scenario.solver.degree, rtol=scenario.solver.rtol,
+                              max_iterations=scenario.solver.max_iterations)
+    t1 = time.perf_counter()
+    eng = create_engine(engine_name, mesh, settings)
+    timings["setup"] = time.perf_counter() - t1
+    law, rho_c, alpha = cell_law(mesh, scenario)
+    t2 = time.perf_counter()
+    train = run_train(eng, scenario.protocol, law, tuple(scenario.electrode.contact_names), rho_c, alpha,
+                      model=scenario.solver.model, idle=scenario.solver.idle_contacts,
+                      monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
+                      progress=say)
+    timings["solve"] = time.perf_counter() - t2
+    for k, v in train.timings.items():
+        if k != "train":
+            timings[f"solve.{k}"] = v
+    t3 = time.perf_counter()
+    tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
+                              scenario.coverage_tolerance)
+    volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+    timings["post"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
+                  from_cache, timings)

@@ -1,0 +1,150 @@
+"""The report: a JSON-ready dict whose keys carry their units (design.md section 5), and the
+short terminal summary."""
+from __future__ import annotations
+
+import platform
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .units import MM, V_PER_CM
+
+if TYPE_CHECKING:
+    from .pipeline import Result
+
+MM3 = MM**3
+REPORT_VERSION = 1
+
+
+def _r(x: float, nd: int = 6) -> float:
+    """Round for a stable, readable report (significant digits)."""
+    x = float(x)
+    return float(f"{x:.{nd}g}") if np.isfinite(x) else x
+
+
+def versions() -> dict[str, str]:
+    import gmsh
+    import meshio
+    import pyamg
+    import scipy
+
+    from . import __version__
+    return {"epsim": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "pyamg": pyamg.__version__, "gmsh": gmsh.__version__,
+            "meshio": meshio.__version__}
+
+
+def warnings_of(result: "Result") -> list[str]:
+    """Generator-limit and other warnings (also shown on the terminal)."""
+    sc = result.scenario
+    out = []
+    for g in result.train.groups:
+        label = f"{g.group.label_anode} -> {g.group.label_cathode}"
+        if g.group.voltage > sc.generator.max_voltage:
+            out.append(f"pulse {label}: {g.group.voltage:g} V exceeds the generator limit "
+                       f"{sc.generator.max_voltage:g} V")
+        if abs(g.current) > sc.generator.max_current:
+            out.append(f"pulse {label}: predicted current {abs(g.current):.3g} A exceeds the generator limit "
+                       f"{sc.generator.max_current:g} A")
+    return out
+
+
+def build_report(result: "Result") -> dict:
+    sc = result.scenario
+    tr = result.train
+    first = result.tumours[0] if result.tumours else None
+
+    def cov(t) -> dict:
+        return {
+            "tumour_reversible_fraction": _r(t.reversible_fraction) if t else None,
+            "tumour_irreversible_fraction": _r(t.irreversible_fraction) if t else None,
+            "margin_reversible_fraction": _r(t.margin_reversible_fraction) if t else None,
+            "covered": t.covered if t else None,
+        }
+
+    coverage = cov(first) if len(result.tumours) <= 1 else {
+        "tumour_reversible_fraction": _r(min(t.reversible_fraction for t in result.tumours)),
+        "tumour_irreversible_fraction": _r(min(t.irreversible_fraction for t in result.tumours)),
+        "margin_reversible_fraction": _r(min(t.margin_reversible_fraction for t in result.tumours)),
+        "covered": result.covered,
+    }
+    coverage["tolerance"] = sc.coverage_tolerance
+    pulses = []
+    for g in tr.groups:
+        pg = g.group
+        pulses.append({
+            "anode": pg.label_anode or "+".join(pg.anode), "cathode": pg.label_cathode or "+".join(pg.cathode),
+            "voltage_V": _r(pg.voltage), "current_A": _r(g.current), "count": pg.count,
+            "duration_us": _r(pg.duration * 1e6), "frequency_Hz": _r(pg.frequency),
+            "energy_J": _r(pg.voltage * g.current * pg.on_time),
+            "floating_potentials_V": {k: _r(v) for k, v in g.floating_potentials.items()},
+        })
+    v = result.volumes
+    report = {
+        "report_version": REPORT_VERSION,
+        "name": sc.name,
+        "coverage": coverage,
+        "volumes_mm3": {
+            "tumour": _r(v["tumour"] / MM3) if result.tumours else None,
+            "reversible": _r(v["reversible"] / MM3),
+            "irreversible": _r(v["irreversible"] / MM3),
+            "healthy_irreversible": _r(v["healthy_irreversible"] / MM3),
+            "tissue": _r(v["tissue"] / MM3),
+        },
+        "pulses": pulses,
+        "total_pulses": sc.protocol.total_pulses,
+        "delivered_energy_J": _r(sum(p["energy_J"] for p in pulses)),
+        "max_current_A": _r(max(abs(g.current) for g in tr.groups)),
+        "max_temperature_rise_K": _r(float(tr.temperature_rise.max())),
+        "max_field_V_per_cm": _r(float(tr.E_max.max()) / V_PER_CM),
+        "electrode": {"type": sc.electrode.type, "distance_mm": _r(sc.electrode.distance / MM),
+                      "contacts": list(sc.electrode.contact_names)},
+        "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups)},
+        "generator": {"max_voltage_V": sc.generator.max_voltage, "max_current_A": sc.generator.max_current},
+        "warnings": warnings_of(result),
+        "solver": {
+            "engine": result.engine, "degree": sc.solver.degree, "model": sc.solver.model,
+            "conductivity_models": {name: m.conductivity_model for name, m in sorted(sc.materials.items())},
+            "idle_contacts": sc.solver.idle_contacts,
+            "dofs": result.dofs, "cells": result.mesh.num_cells,
+            "nonlinear_iterations": tr.nonlinear_iterations, "linear_iterations": tr.linear_iterations,
+            "distinct_configurations": tr.distinct_configurations,
+            "converged": True, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
+        },
+        "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
+        "versions": versions(),
+    }
+    if result.tumours:
+        report["tumours"] = [{
+            "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
+            "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
+        } for t in result.tumours]
+    return report
+
+
+def summary_table(report: dict) -> str:
+    """A short plain-text summary for the terminal."""
+    c, v, s = report["coverage"], report["volumes_mm3"], report["solver"]
+
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:.1f} %"
+
+    lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}, {s['model']} model, "
+             f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} Newton iterations"]
+    if "tumours" in report:
+        lines.append(f"{'tumour':<10}{'reversible':>12}{'irreversible':>14}{'+margin':>10}{'min E V/cm':>12}  covered")
+        for t in report["tumours"]:
+            lines.append(f"{t['name']:<10}{pct(t['tumour_reversible_fraction']):>12}"
+                         f"{pct(t['tumour_irreversible_fraction']):>14}{pct(t['margin_reversible_fraction']):>10}"
+                         f"{t['min_field_V_per_cm']:>12.0f}  {'yes' if t['covered'] else 'NO'}")
+    else:
+        lines.append("no tumour: field study (coverage n/a)")
+    lines.append(f"volumes: reversible {v['reversible']:.1f} mm3, irreversible {v['irreversible']:.1f} mm3, "
+                 f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
+    lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
+                 f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+    for w in report["warnings"]:
+        lines.append(f"WARNING: {w}")
+    verdict = c["covered"]
+    lines.append("verdict: " + ("no tumour" if verdict is None else "COVERED" if verdict else "NOT COVERED"))
+    return "\n".join(lines)

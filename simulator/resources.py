@@ -1,0 +1,38 @@
+"""Resource guard: estimate the memory a solve needs from the mesh, refuse what cannot fit."""
+from __future__ import annotations
+
+import psutil
+
+from .errors import ResourceError
+from .mesh import Mesh
+from .units import MM
+
+# Bytes per tetrahedron measured on the embedded engine (peak RSS over a needle-pair solve,
+# benchmarks/): element arrays, scatter map, CSR matrices, AMG hierarchy and temporaries.
+BYTES_PER_CELL = {1: 1200.0, 2: 9000.0}
+BASELINE_BYTES = 300e6
+
+
+def estimate_bytes(num_cells: int, degree: int) -> float:
+    """Estimated peak memory (bytes) of the embedded engine for a mesh of ``num_cells`` tets."""
+    return BASELINE_BYTES + BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2]) * num_cells
+
+
+def check_memory(mesh: Mesh, degree: int, limit_gb: float | None = None, mesh_size: float | None = None) -> float:
+    """Raise ResourceError when the estimate exceeds the limit or the available memory.
+
+    Returns the estimate in bytes. ``mesh_size`` (m) lets the message suggest a size that fits.
+    """
+    need = estimate_bytes(mesh.num_cells, degree)
+    available = psutil.virtual_memory().available
+    limit = available if limit_gb is None else min(available, limit_gb * 1e9)
+    if need > limit:
+        what = f"--max-memory {limit_gb:g} GB" if limit_gb is not None and limit_gb * 1e9 < available \
+            else f"the {available / 1e9:.1f} GB available"
+        hint = ""
+        if mesh_size:
+            fit_cells = max((limit - BASELINE_BYTES) / BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2]), 1.0)
+            hint = f"; mesh.size_mm >= {mesh_size / MM * (mesh.num_cells / fit_cells) ** (1 / 3):.2g} would fit"
+        raise ResourceError("mesh.size_mm", f"the mesh ({mesh.num_cells} cells, P{degree}) needs about "
+                                            f"{need / 1e9:.1f} GB, more than {what}{hint}")
+    return need

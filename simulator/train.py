@@ -1,0 +1,149 @@
+"""Pulse-train stepping: solve each distinct pulse configuration, accumulate what each piece
+of tissue experienced (max field, pulses above E_rev / E_irr, adiabatic heating).
+
+Models (design.md section 3):
+* ``stationary``: sigma = sigma(|E|) solved exactly for every configuration; configurations
+  are independent (one nonlinear solve per distinct configuration, reused for repeats).
+* ``monotone``: the sequential model of Sel et al. 2005 with memory: sigma_k =
+  max(sigma_{k-1}, sigma(E_{k-1})), iterated until sigma stops changing; the conductivity
+  reached carries over to the next pulse group (sigma never decreases).
+With a temperature coefficient alpha != 0, sigma of each group is scaled by 1 + alpha dT
+with dT the adiabatic heating accumulated by the groups before it (then groups are solved
+in order).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from protocols.pulses import Protocol, PulseGroup
+
+from .conductivity import CellConductivity
+from .engines.base import Engine, FieldSolution, PulseConfiguration
+from .errors import ConvergenceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GroupResult:
+    """What one pulse group delivered."""
+
+    group: PulseGroup
+    current: float                  # A, at the end of the pulse (converged sigma(E))
+    nonlinear_iterations: int
+    linear_iterations: int
+    floating_potentials: dict[str, float]
+
+
+@dataclass
+class TrainResult:
+    """Accumulated per-cell (M, Q) quantities over the whole train."""
+
+    E_max: np.ndarray               # V/m, max over groups
+    sigma_at_max: np.ndarray        # S/m, sigma of the group that gave E_max
+    pulses_above_rev: np.ndarray    # count of pulses with E >= E_rev of the cell
+    pulses_above_irr: np.ndarray
+    temperature_rise: np.ndarray    # K, adiabatic
+    weights: np.ndarray             # m^3 per sample point
+    groups: list[GroupResult]
+    first_solution: FieldSolution
+    nonlinear_iterations: int
+    linear_iterations: int
+    distinct_configurations: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def configuration_of(group: PulseGroup, contacts: tuple[str, ...], idle: str) -> PulseConfiguration:
+    """The field problem of a group: contacts not firing float (or insulate)."""
+    active = set(group.anode) | set(group.cathode)
+    floating = tuple(c for c in contacts if c not in active) if idle == "floating" else ()
+    return PulseConfiguration(group.anode, group.cathode, group.voltage, floating)
+
+
+def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contacts: tuple[str, ...],
+              rho_c: np.ndarray, alpha: np.ndarray, model: str = "stationary", idle: str = "floating",
+              monotone_tol: float = 1e-4, max_steps: int = 100,
+              progress: Callable[[str], None] | None = None) -> TrainResult:
+    """Step through the pulse groups in order.
+
+    rho_c: (M,) volumetric heat capacity (J/(m^3 K)); alpha: (M,) temperature coefficient (1/K).
+    """
+    say = progress or (lambda _m: None)
+    thermal = bool(np.any(alpha != 0))
+    cache: dict[PulseConfiguration, FieldSolution] = {}
+    E_max = sig_max = n_rev = n_irr = dT = None
+    floor = None
+    results: list[GroupResult] = []
+    nl_total = lin_total = 0
+    tim: dict[str, float] = {}
+    first = None
+    for k, g in enumerate(protocol.groups):
+        cfg = configuration_of(g, contacts, idle)
+        label = f"{g.label_anode or '+'.join(g.anode)} -> {g.label_cathode or '+'.join(g.cathode)}"
+        cur_law = law
+        if thermal and dT is not None:
+            cur_law = law.with_scale(1.0 + alpha * dT.mean(axis=1))
+        reuse = model == "stationary" and not thermal and cfg in cache
+        t0 = time.perf_counter()
+        if reuse:
+            sol = cache[cfg]
+            say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: same configuration as before")
+        elif model == "stationary":
+            say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: nonlinear solve")
+            sol = engine.solve_stationary(cfg, cur_law)
+        else:
+            say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: sequential (monotone) steps")
+            sol, floor = _monotone(engine, cfg, cur_law, floor, monotone_tol, max_steps)
+        cache[cfg] = sol
+        for key, v in sol.timings.items():
+            if not reuse:
+                tim[key] = tim.get(key, 0.0) + v
+        tim["train"] = tim.get("train", 0.0) + time.perf_counter() - t0
+        if first is None:
+            first = sol
+        if not reuse:
+            nl_total += sol.nonlinear_iterations
+            lin_total += sol.linear_iterations
+        E, s = sol.E, sol.sigma
+        if E_max is None:
+            E_max, sig_max = E.copy(), s.copy()
+            n_rev = np.zeros(E.shape, dtype=np.int64)
+            n_irr = np.zeros(E.shape, dtype=np.int64)
+            dT = np.zeros(E.shape)
+        higher = E > E_max
+        E_max = np.where(higher, E, E_max)
+        sig_max = np.where(higher, s, sig_max)
+        n_rev += g.count * (E >= law.E_rev[:, None])
+        n_irr += g.count * (E >= law.E_irr[:, None])
+        dT += g.count * g.duration * s * E * E / rho_c[:, None]
+        results.append(GroupResult(g, sol.current, sol.nonlinear_iterations if not reuse else 0,
+                                   sol.linear_iterations if not reuse else 0, sol.floating_potentials))
+    return TrainResult(E_max, sig_max, n_rev, n_irr, dT, first.weights, results, first, nl_total, lin_total,
+                       len(cache), tim)
+
+
+def _monotone(engine: Engine, cfg: PulseConfiguration, law: CellConductivity, floor: np.ndarray | None,
+              tol: float, max_steps: int) -> tuple[FieldSolution, np.ndarray]:
+    """Sequential steps sigma_k = max(sigma_{k-1}, sigma(E_{k-1})) until max relative change < tol."""
+    shape = (len(law.sigma0), 1)
+    sigma = law.sigma(np.zeros(len(law.sigma0))).reshape(shape) if floor is None else floor
+    total_lin = 0
+    for step in range(1, max_steps + 1):
+        sol = engine.solve_linear(cfg, sigma)
+        total_lin += sol.linear_iterations
+        E = sol.E
+        new = np.maximum(sigma, law.sigma(E if E.shape[1] > 1 else E[:, 0]).reshape(E.shape))
+        change = float(np.max(np.abs(new - sigma) / sigma))
+        sigma = new
+        if change < tol:
+            sol = engine.solve_linear(cfg, sigma)
+            total_lin += sol.linear_iterations
+            sol.nonlinear_iterations = step
+            sol.linear_iterations = total_lin
+            return sol, sigma
+    raise ConvergenceError("monotone (sequential) model", max_steps, change)
