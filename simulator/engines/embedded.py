@@ -139,7 +139,7 @@ class EmbeddedEngine:
             if fd.size == 0:
                 continue
             merged[fd] = True
-            floating[name] = -1 - len(floating)
+            floating[name] = -2 - len(floating)     # -1 marks Dirichlet DOFs
             rdof[fd] = floating[name]           # placeholder, renumbered below
         # renumber: unmerged free DOFs keep order, merged contacts appended at the end
         plain = ~fixed & ~merged

@@ -1,0 +1,119 @@
+"""The embedded engine on structured box meshes, against exact solutions.
+
+Contacts "A" (x = 0) and "B" (x = L) clamp the box: the field between them is uniform, so
+P1 and P2 are exact, also with a nonlinear sigma(E); two materials in series give a 1-D
+nonlinear problem whose exact current follows from continuity of J (root finding).
+"""
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from simulator.conductivity import CellConductivity, get_model
+from simulator.engines.base import PulseConfiguration, SolverSettings
+from simulator.engines.embedded import EmbeddedEngine
+from simulator.errors import ConvergenceError
+from structured import box_mesh
+
+L = 0.01
+AREA = L * L
+
+
+def uniform_law(M, model, s0=0.2, s1=0.8, er=4e4, ei=8e4):
+    return CellConductivity(np.full(M, s0), np.full(M, s1), np.full(M, er), np.full(M, ei),
+                            np.zeros(M, dtype=np.int64), (model,))
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+@pytest.mark.parametrize("model", ["constant", "linear", "smoothstep", "sigmoid"])
+def test_plates_uniform_field_exact(degree, model):
+    mesh = box_mesh(n=(6, 4, 4))
+    eng = EmbeddedEngine(mesh, SolverSettings(degree=degree))
+    V = 600.0
+    law = uniform_law(mesh.num_cells, model)
+    sol = eng.solve_stationary(PulseConfiguration(("A",), ("B",), V), law)
+    E = V / L
+    sigma = get_model(model).sigma(np.array([E]), 0.2, 0.8, 4e4, 8e4)[0]
+    assert np.allclose(sol.E, E, rtol=1e-8)
+    assert sol.current == pytest.approx(sigma * AREA * E, rel=1e-8)
+    assert sol.converged
+
+
+def series_exact(model, V):
+    f = get_model(model).sigma
+
+    def mismatch(EA):
+        J = f(EA, 0.2, 0.8, 4e4, 8e4) * EA
+        EB = brentq(lambda e: f(e, 0.05, 0.2, 3e4, 7e4) * e - J, 0, 1e8)
+        return EA * L / 2 + EB * L / 2 - V
+
+    EA = brentq(mismatch, 0, V / (L / 2))
+    return f(EA, 0.2, 0.8, 4e4, 8e4) * EA * AREA
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+@pytest.mark.parametrize("model", ["linear", "smoothstep", "sigmoid"])
+def test_two_materials_in_series_nonlinear_exact(degree, model):
+    mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
+    r = mesh.cell_region
+    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
+                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), (model,))
+    eng = EmbeddedEngine(mesh, SolverSettings(degree=degree))
+    sol = eng.solve_stationary(PulseConfiguration(("A",), ("B",), 700.0), law)
+    assert sol.current == pytest.approx(series_exact(model, 700.0), rel=1e-8)
+    assert 1 <= sol.nonlinear_iterations <= 8, "Newton on the convex energy needs a handful of steps"
+
+
+def test_current_from_residual_equals_energy_identity():
+    """I V = int sigma |E|^2 holds for the FE solution (Galerkin orthogonality)."""
+    mesh = box_mesh(n=(8, 4, 4), region_of=lambda c: (c[:, 1] > L / 2) & (c[:, 0] > L / 3))
+    sig = np.where(mesh.cell_region == 1, 1.0, 0.1)
+    eng = EmbeddedEngine(mesh, SolverSettings())
+    sol = eng.solve_linear(PulseConfiguration(("A",), ("B",), 100.0), sig)
+    energy = float(np.sum(sol.weights[:, 0] * sig * sol.E[:, 0] ** 2))
+    assert sol.current * 100.0 == pytest.approx(energy, rel=1e-8)
+
+
+def test_floating_contact_carries_no_current_and_sits_between():
+    """Contact B floating, a strip at x = 0 the anode; cathode: none -> use B as cathode of a
+    three-contact box: A anode, a mid-plane floating conductor is not available on a box,
+    so float B against A and ground nothing: the whole box follows A's potential."""
+    mesh = box_mesh(n=(6, 3, 3))
+    facets = dict(mesh.contact_facets)
+    pts = mesh.points
+    # split contact B into two halves: lower half cathode, upper half floating
+    fB = facets["B"]
+    upper = pts[fB].mean(axis=1)[:, 1] > L / 2
+    facets["C"] = fB[~upper]
+    facets["F"] = fB[upper]
+    from simulator.mesh import Mesh
+    m2 = Mesh(mesh.points, mesh.tets, mesh.cell_region, mesh.regions, facets)
+    eng = EmbeddedEngine(m2, SolverSettings())
+    cfg = PulseConfiguration(("A",), ("C",), 100.0, floating=("F",))
+    sol = eng.solve_linear(cfg, np.full(m2.num_cells, 0.3))
+    F = eng._residual(np.full((m2.num_cells, 1), 0.3), eng._gradient(sol.potential_full))
+    nodes_F = np.setdiff1d(np.unique(facets["F"]), np.unique(facets["C"]))
+    assert 0.0 < sol.floating_potentials["F"] < 100.0
+    assert abs(F[nodes_F].sum()) < 1e-9 * abs(sol.current)
+    assert np.ptp(sol.potential[nodes_F]) < 1e-9
+
+
+def test_monotone_nonconvergence_raises():
+    from simulator.train import _monotone
+    mesh = box_mesh(n=(6, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
+    r = mesh.cell_region
+    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.full(mesh.num_cells, 3e4),
+                           np.full(mesh.num_cells, 7e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    eng = EmbeddedEngine(mesh, SolverSettings())
+    with pytest.raises(ConvergenceError, match="monotone"):
+        _monotone(eng, PulseConfiguration(("A",), ("B",), 700.0), law, None, tol=1e-14, max_steps=2)
+
+
+def test_newton_nonconvergence_raises_with_iterations():
+    mesh = box_mesh(n=(6, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
+    r = mesh.cell_region
+    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.full(mesh.num_cells, 3e4),
+                           np.full(mesh.num_cells, 7e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    eng = EmbeddedEngine(mesh, SolverSettings(max_iterations=1, rtol=1e-15))
+    with pytest.raises(ConvergenceError) as info:
+        eng.solve_stationary(PulseConfiguration(("A",), ("B",), 700.0), law)
+    assert info.value.iterations == 1 and info.value.residual > 0
