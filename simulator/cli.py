@@ -2,11 +2,13 @@
 
 Exit codes (design.md section 5): 0 ran (and coverage >= --fail-under), 1 coverage below
 --fail-under, 2 bad input (one line naming the field), 3 a solve did not converge,
-130/143 interrupted (SIGINT/SIGTERM; nothing left behind).
+130/143 interrupted (SIGINT/SIGTERM; nothing left behind); 4 an internal error (a bug of
+epsim: one line, EPSIM_DEBUG=1 shows the traceback) - an addition to the contract.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from .errors import ConvergenceError, ScenarioError
 
-EXIT_OK, EXIT_UNDER, EXIT_INPUT, EXIT_CONVERGENCE, EXIT_INT, EXIT_TERM = 0, 1, 2, 3, 130, 143
+EXIT_OK, EXIT_UNDER, EXIT_INPUT, EXIT_CONVERGENCE, EXIT_INTERNAL, EXIT_INT, EXIT_TERM = 0, 1, 2, 3, 4, 130, 143
 
 
 class Terminated(BaseException):
@@ -49,6 +51,8 @@ def cmd_run(args) -> int:
     scenario = load_scenario(args.scenario)
     if args.fail_under is not None and not 0.0 <= args.fail_under <= 1.0:
         raise ScenarioError("--fail-under", f"must be a fraction in [0, 1], got {args.fail_under:g}")
+    if args.max_memory is not None and not args.max_memory > 0:      # also refuses nan
+        raise ScenarioError("--max-memory", f"must be > 0 GB, got {args.max_memory:g}")
     out = Path(args.out) if args.out else Path("out") / safe_name(scenario.name)
     check_target(out, args.force)
     if args.engine:
@@ -112,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (``epsim`` calls sys.exit with it)."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:                  # usage error (2), --help/--version (0)
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     old_term = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
         return args.func(args)
@@ -128,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("epsim: terminated; nothing written", file=sys.stderr)
         return EXIT_TERM
+    except Exception as exc:          # a bug of epsim, not the user's input: say so in one line
+        print(f"epsim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(please report it with the scenario; set EPSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        if os.environ.get("EPSIM_DEBUG"):
+            raise
+        return EXIT_INTERNAL
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)

@@ -30,11 +30,24 @@ def safe_name(name: str) -> str:
 
 
 def check_target(out_dir: Path, force: bool) -> None:
-    """Refuse to overwrite an existing output directory without ``force``."""
-    if out_dir.exists() and not force:
-        raise ScenarioError("--out", f"output directory {str(out_dir)!r} exists; use --force to replace it")
+    """Refuse to overwrite an existing output directory without ``force``, or to write where
+    we cannot (checked before any work is done, so a long run does not fail at the end)."""
+    out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ScenarioError("--out", f"{str(out_dir)!r} exists and is not a directory")
+    if out_dir.exists() and not force:
+        raise ScenarioError("--out", f"output directory {str(out_dir)!r} exists; use --force to replace it")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
+        # --force replaces earlier outputs only: never a home or project directory by mistake
+        raise ScenarioError("--out", f"{str(out_dir)!r} is not empty and holds no report.json (not an epsim "
+                                     "output); refusing to replace it even with --force")
+    parent = out_dir.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ScenarioError("--out", f"cannot create {str(out_dir)!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ScenarioError("--out", f"cannot create {str(out_dir)!r}: no write permission in {str(parent)!r}")
 
 
 @contextmanager
@@ -42,9 +55,13 @@ def atomic_directory(out_dir: Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary directory; on success it replaces ``out_dir``, on failure it vanishes."""
     out_dir = Path(out_dir)
     check_target(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise ScenarioError("--out", f"cannot create {str(out_dir)!r}: {exc.strerror}") from None
+    trash = None
     try:
         yield tmp
         if out_dir.exists():
@@ -56,6 +73,11 @@ def atomic_directory(out_dir: Path, force: bool = False) -> Iterator[Path]:
             os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if trash is not None and trash.exists():   # interrupted mid-swap
+            if out_dir.exists():
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(trash, out_dir)          # keep the old output
         raise
 
 

@@ -1,6 +1,8 @@
 """Resource guard: estimate the memory a solve needs from the mesh, refuse what cannot fit."""
 from __future__ import annotations
 
+import math
+
 import psutil
 
 from .errors import ResourceError
@@ -30,9 +32,14 @@ def check_memory(mesh: Mesh, degree: int, limit_gb: float | None = None, mesh_si
         what = f"--max-memory {limit_gb:g} GB" if limit_gb is not None and limit_gb * 1e9 < available \
             else f"the {available / 1e9:.1f} GB available"
         hint = ""
-        if mesh_size:
-            fit_cells = max((limit - BASELINE_BYTES) / BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2]), 1.0)
-            hint = f"; mesh.size_mm >= {mesh_size / MM * (mesh.num_cells / fit_cells) ** (1 / 3):.2g} would fit"
+        fit_cells = (limit - BASELINE_BYTES) / BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2])
+        if fit_cells < 1000:
+            hint = f"; no mesh fits: epsim itself needs about {BASELINE_BYTES / 1e9:.1f} GB"
+        elif mesh_size:
+            # cells ~ size^-3; round the suggestion up (2 significant digits) so that it fits
+            size_mm = mesh_size / MM * (mesh.num_cells / fit_cells) ** (1 / 3)
+            step = 10.0 ** (math.floor(math.log10(size_mm)) - 1)
+            hint = f"; mesh.size_mm >= {math.ceil(size_mm / step) * step:.3g} would fit"
         raise ResourceError("mesh.size_mm", f"the mesh ({mesh.num_cells} cells, P{degree}) needs about "
                                             f"{need / 1e9:.1f} GB, more than {what}{hint}")
     return need

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -129,14 +130,23 @@ class _Table:
         self.data, self.path, self.used = data, path, set()
 
     def key(self, k: str) -> str:
+        k = k if isinstance(k, str) and _BARE_KEY.fullmatch(k) else _quote_key(k)
         return f"{self.path}.{k}" if self.path else k
 
     def has(self, k: str) -> bool:
-        return k in self.data
+        return self.data.get(k) is not None          # None (Python callers) counts as absent
+
+    def required(self, k: str) -> None:
+        """Raise '<path>.k: is required' (pointing at a likely typo among the given keys)."""
+        if self.has(k):
+            return
+        typo = difflib.get_close_matches(k, [x for x in self.data if isinstance(x, str)], n=1, cutoff=0.8)
+        raise ScenarioError(self.key(k), "is required" + (f" (is {typo[0]!r} a typo?)" if typo else ""))
 
     def get(self, k: str, default: Any = None) -> Any:
         self.used.add(k)
-        return self.data.get(k, default)
+        v = self.data.get(k)
+        return default if v is None else v
 
     def finish(self, allowed: list[str] | None = None) -> None:
         """Refuse keys that were not read (typos), suggesting the closest valid one."""
@@ -150,8 +160,8 @@ class _Table:
     # typed getters --------------------------------------------------------
     def number(self, k: str, default: Any = None, *, positive=True, allow_zero=False,
                maximum: float | None = None, required=False) -> float | None:
-        if required and k not in self.data:
-            raise ScenarioError(self.key(k), "is required")
+        if required:
+            self.required(k)
         v = self.get(k, default)
         return None if v is None else _number(self.key(k), v, positive, allow_zero, maximum)
 
@@ -167,8 +177,8 @@ class _Table:
         return v
 
     def string(self, k: str, default: Any = None, *, choices=None, required=False) -> str | None:
-        if required and k not in self.data:
-            raise ScenarioError(self.key(k), "is required")
+        if required:
+            self.required(k)
         v = self.get(k, default)
         if v is None:
             return None
@@ -178,21 +188,30 @@ class _Table:
             raise ScenarioError(self.key(k), f"unknown value {v!r}; valid: {', '.join(choices)}")
         return v
 
-    def vector(self, k: str, n: int, default: Any = None, *, positive=False, required=False):
-        if required and k not in self.data:
-            raise ScenarioError(self.key(k), "is required")
+    def vector(self, k: str, n: int, default: Any = None, *, positive=False, required=False,
+               maximum: float | None = None):
+        if required:
+            self.required(k)
         v = self.get(k, default)
         if v is None:
             return None
         if not isinstance(v, list) or len(v) != n:
             raise ScenarioError(self.key(k), f"must be a list of {n} numbers, got {_show(v)}")
-        return tuple(_number(f"{self.key(k)}[{i}]", x, positive, False, None) for i, x in enumerate(v))
+        return tuple(_number(f"{self.key(k)}[{i}]", x, positive, False, maximum) for i, x in enumerate(v))
 
     def boolean(self, k: str, default: bool) -> bool:
         v = self.get(k, default)
         if not isinstance(v, bool):
             raise ScenarioError(self.key(k), f"must be true or false, got {_show(v)}")
         return v
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _quote_key(k: Any) -> str:
+    """A TOML quoted key, printable on one line."""
+    return '"' + str(k).encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
 def _type(v: Any) -> str:
@@ -203,7 +222,8 @@ def _type(v: Any) -> str:
 def _show(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return _type(v)
-    return repr(v)
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _number(key: str, v: Any, positive: bool, allow_zero: bool, maximum: float | None) -> float:
@@ -215,8 +235,18 @@ def _number(key: str, v: Any, positive: bool, allow_zero: bool, maximum: float |
     if positive and (v < 0 or (v == 0 and not allow_zero)):
         raise ScenarioError(key, f"must be {'>= 0' if allow_zero else '> 0'}, got {v:g}")
     if maximum is not None and abs(v) > maximum:
-        raise ScenarioError(key, f"must be at most {maximum:g}, got {v:g}")
+        raise ScenarioError(key, f"must be at most {maximum:g}{_unit(key)}, got {v:g}")
     return v
+
+
+_UNITS = {"_mm": " mm", "_V": " V", "_us": " us", "_Hz": " Hz", "_V_per_cm": " V/cm", "_S_per_m": " S/m",
+          "_A": " A", "_deg": " deg"}
+
+
+def _unit(key: str) -> str:
+    """The unit a scenario key carries as its suffix (size_mm[1] -> ' mm'), for messages."""
+    base = key.split("[")[0] if key.endswith("]") else key
+    return next((u for suffix, u in _UNITS.items() if base.endswith(suffix)), "")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -232,9 +262,11 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError("scenario", f"cannot read {str(p)!r}: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")          # a BOM (Windows editors) is harmless
     except UnicodeDecodeError as exc:
-        raise ScenarioError("scenario", f"{str(p)!r} is not UTF-8 text (byte {exc.start})") from None
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ScenarioError("scenario", f"{str(p)!r} is not UTF-8 text (line {line}, byte {exc.start}); "
+                            "save it as UTF-8") from None
     if not text.strip():
         raise ScenarioError("scenario", f"{str(p)!r} is empty")
     try:
@@ -257,9 +289,10 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     materials = _materials(top.get("materials", {}))
     tissue = _tissue(_Table(top.get("tissue", {}), "tissue"), materials)
     tumours = _tumours(top.get("tumours", []), materials, tissue)
-    electrode = _electrode(_Table(top.get("electrode"), "electrode") if top.has("electrode")
-                           else _missing("electrode"), tissue)
-    protocol = _protocol(_Table(top.get("protocol", {}), "protocol"), electrode)
+    electrode, catalogue_entry = _electrode(_Table(top.get("electrode"), "electrode") if top.has("electrode")
+                                            else _missing("electrode"), tissue)
+    protocol = _protocol(_Table(top.get("protocol", {}), "protocol"), electrode,
+                         catalogue_entry.protocol if catalogue_entry else None)
     mesh = _mesh(_Table(top.get("mesh", {}), "mesh"))
     solver = _solver(_Table(top.get("solver", {}), "solver"))
     generator = _generator(_Table(top.get("generator", {}), "generator"))
@@ -277,12 +310,17 @@ def _missing(field_name: str):
     raise ScenarioError(field_name, "is required")
 
 
+# Upper bounds that no tissue reaches (absurd values overflow the assembly: 1e300 S/m -> inf)
+_MATERIAL_MAX = {"sigma0_S_per_m": 100.0, "sigma1_S_per_m": 100.0, "E_rev_V_per_cm": 1e5, "E_irr_V_per_cm": 1e5,
+                 "density_kg_per_m3": 1e5, "heat_capacity_J_per_kg_K": 1e5}
+
+
 def _materials(raw: Any) -> dict[str, Material]:
     table = _Table(raw, "materials")
     out = dict(LIBRARY)
     keys_to_fields = {v: k for k, v in SCENARIO_KEYS.items()}
     for name in list(table.data):
-        sub = _Table(table.get(name), f"materials.{name}")
+        sub = _Table(table.get(name), table.key(name))
         base = LIBRARY.get(name)
         changes: dict[str, Any] = {}
         for key, fname in keys_to_fields.items():
@@ -293,7 +331,7 @@ def _materials(raw: Any) -> dict[str, Material]:
             elif fname == "temperature_coefficient":
                 changes[fname] = sub.number(key, positive=False)
             else:
-                changes[fname] = sub.number(key, positive=False) * SCALE_FROM_SCENARIO.get(fname, 1.0)
+                changes[fname] = sub.number(key, maximum=_MATERIAL_MAX.get(key)) * SCALE_FROM_SCENARIO.get(fname, 1.0)
         if sub.has("based_on"):
             parent = sub.string("based_on", choices=list(LIBRARY))
             base = LIBRARY[parent]
@@ -337,9 +375,9 @@ def _tissue(t: _Table, materials) -> Tissue:
         mat = _material_name(lt, "material", "muscle", materials)
         last = i == len(raw_layers) - 1
         th = lt.number("thickness_mm", None)
+        lt.finish()
         if th is None and not last:
             raise ScenarioError(lt.key("thickness_mm"), "is required for every layer but the last")
-        lt.finish()
         if th is not None:
             total += th
         layers.append(Layer(mat, None if th is None else th * MM))
@@ -365,22 +403,27 @@ def _tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
         raise ScenarioError("tumours", f"at most {MAX_TUMOURS} tumours per scenario, got {len(raw)}")
     out: list[Tumour] = []
     X, Y, Z = tissue.size
+    mats = [layer.material for layer in tissue.layers]
+    layer_regions = {m if mats.count(m) == 1 else f"{m}{k}" for k, m in enumerate(mats)}
     for i, r in enumerate(raw):
         t = _Table(r, f"tumours[{i}]")
         name = t.string("name", f"T{i + 1}")
         if any(o.name == name for o in out):
             raise ScenarioError(t.key("name"), f"duplicate tumour name {name!r}")
+        if name in layer_regions or not name.strip():
+            raise ScenarioError(t.key("name"), f"tumour name {name!r} is empty or names a tissue layer "
+                                f"({', '.join(sorted(layer_regions))})")
         shape = t.string("shape", "sphere", choices=SHAPES)
         if shape == "sphere":
-            d = t.number("diameter_mm", required=True)
+            d = t.number("diameter_mm", required=True, maximum=MAX_BLOCK / MM)
             semi = (d / 2, d / 2, d / 2)
             if t.has("semi_axes_mm"):
                 raise ScenarioError(t.key("semi_axes_mm"), "is for shape = \"ellipsoid\"; a sphere takes diameter_mm")
         else:
-            semi = t.vector("semi_axes_mm", 3, positive=True, required=True)
+            semi = t.vector("semi_axes_mm", 3, positive=True, required=True, maximum=MAX_BLOCK / MM)
             if t.has("diameter_mm"):
                 raise ScenarioError(t.key("diameter_mm"), "is for shape = \"sphere\"; an ellipsoid takes semi_axes_mm")
-        depth = t.number("depth_mm", required=True)
+        depth = t.number("depth_mm", required=True, maximum=MAX_BLOCK / MM)
         cx, cy = t.vector("centre_mm", 2, [0.0, 0.0])
         mat = _material_name(t, "material", "tumour", materials)
         margin = t.number("margin_mm", 1.0, allow_zero=True)
@@ -393,8 +436,12 @@ def _tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
             raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} sticks out of the skin: depth "
                                 f"{depth:g} mm < semi-axis {c / MM:g} mm")
         if z - c < -Z - eps or abs(x) + a > X / 2 + eps or abs(y) + b > Y / 2 + eps:
-            raise GeometryError(f"tumours[{i}]", f"tumour {name!r} is outside or crosses the tissue block "
-                                f"({X / MM:g} x {Y / MM:g} x {Z / MM:g} mm)")
+            outside = z + c <= -Z or abs(x) - a >= X / 2 or abs(y) - b >= Y / 2
+            span = (f"x {(x - a) / MM:g}..{(x + a) / MM:g}, y {(y - b) / MM:g}..{(y + b) / MM:g}, "
+                    f"z {(z - c) / MM:g}..{(z + c) / MM:g} mm")
+            raise GeometryError(f"tumours[{i}]", f"tumour {name!r} ({span}) "
+                                f"{'lies outside' if outside else 'crosses the boundary of'} the tissue block "
+                                f"(x, y within +-{X / 2 / MM:g}, +-{Y / 2 / MM:g} mm, depth {Z / MM:g} mm)")
         for j, o in enumerate(out):
             # bounding-sphere test is conservative for ellipsoids; spheres exact
             gap = math.dist(tum.centre, o.centre) - max(tum.semi_axes) - max(o.semi_axes)
@@ -419,7 +466,7 @@ def _ellipsoids_overlap(a: Tumour, b: Tumour, n: int = 4000) -> bool:
 
 def _convert(kind: str, key: str, v: Any, positive: bool):
     if kind == "length":
-        return _number(key, v, positive, not positive, MAX_BLOCK / MM) * MM
+        return _number(key, v, True, not positive, MAX_BLOCK / MM) * MM    # >= 0 always
     if kind == "angle":
         return _number(key, v, False, True, 360.0)
     if kind == "count":
@@ -437,25 +484,39 @@ def _convert(kind: str, key: str, v: Any, positive: bool):
     raise AssertionError(kind)
 
 
-def _electrode(t: _Table, tissue: Tissue) -> Electrode:
+def _electrode(t: _Table, tissue: Tissue):
+    """The electrode and its catalogue entry (``[electrode] catalogue = "hexagonal-20"`` sets
+    the type and defaults; explicit keys override them), or None without a catalogue."""
+    from electrodes.catalogue import CATALOGUE
     valid = list(TYPES) + ["needles"]
-    etype = t.string("type", required=True, choices=valid)
+    entry = None
+    if t.has("catalogue"):
+        entry = CATALOGUE[t.string("catalogue", choices=list(CATALOGUE))]
+        etype = t.string("type", entry.type, choices=valid)
+        if etype != entry.type:
+            raise ScenarioError(t.key("type"), f"catalogue electrode {entry.name!r} is of type "
+                                f"{entry.type!r}, got {etype!r}; drop type or the catalogue")
+    else:
+        etype = t.string("type", required=True, choices=valid)
     if etype == "needles":
         electrode = _custom_needles(t)
     else:
         spec = TYPES[etype]
+        defaults = entry.defaults() if entry else {}
         params: dict[str, Any] = {}
         for key, param in spec.params.items():
-            v = t.get(key, param.default)
+            v = t.get(key, defaults.get(key, param.default))
             if v is None:
                 raise ScenarioError(t.key(key), "is required")
             params[key] = _convert(param.kind, t.key(key), v, param.positive)
         for key, fn in spec.extra.get("checks", {}).items():
             fn(params, t.key(key))
         electrode = spec.builder(params)
+        if entry is not None:
+            electrode = replace(electrode, source=f"catalogue {entry.name}")
     t.finish()
     _check_electrode(electrode, tissue)
-    return electrode
+    return electrode, entry
 
 
 def _custom_needles(t: _Table) -> Electrode:
@@ -497,11 +558,12 @@ def _check_electrode(e: Electrode, tissue: Tissue) -> None:
             if abs(p[0]) >= lim_x or abs(p[1]) >= lim_y:
                 raise GeometryError(field_name, f"needle {n.name!r} at ({p[0] / MM:g}, {p[1] / MM:g}) mm "
                                     f"is outside the tissue block ({X / MM:g} x {Y / MM:g} mm)")
-        for m in e.needles[i + 1:]:
+        for m in e.needles[:i]:
             gap = math.dist(n.position, m.position) - n.radius - m.radius
             if gap <= 0:
-                raise GeometryError(field_name, f"needles {n.name!r} and {m.name!r} overlap "
-                                    f"(centres {math.dist(n.position, m.position) / MM:g} mm apart)")
+                raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap "
+                                    f"(centres {math.dist(n.position, m.position) / MM:g} mm apart, "
+                                    f"needle diameter {n.diameter / MM:g} mm)")
     if e.plates:
         gap = e.distance
         a, b = e.plates
@@ -509,7 +571,8 @@ def _check_electrode(e: Electrode, tissue: Tissue) -> None:
             raise GeometryError("electrode.gap_mm", f"must be > 0, got {gap / MM:g}")
         if a.length > 2 * max(X, Y) or a.depth > Z + 1e-12:
             raise GeometryError("electrode.depth_mm" if a.depth > Z else "electrode.length_mm",
-                                f"plates ({a.length / MM:g} x {a.depth / MM:g} mm) do not fit the block")
+                                f"plates ({a.length / MM:g} mm long, {a.depth / MM:g} mm deep) do not fit "
+                                f"the block ({X / MM:g} x {Y / MM:g} x {Z / MM:g} mm)")
         if X <= gap + 1e-12:
             object.__setattr__(e, "clamped", True)
             if abs(a.normal_deg) > 1e-9 or abs(a.centre[1] + b.centre[1]) > 1e-12:
@@ -534,11 +597,20 @@ def _plate_corners(p) -> np.ndarray:
     return np.array(pts)
 
 
-def _protocol(t: _Table, electrode: Electrode) -> Protocol:
+def _protocol(t: _Table, electrode: Electrode, default_preset: str | None = None) -> Protocol:
+    """Pulse groups. ``pulses`` (alias ``pulses_per_pair``) is the count for every pair of
+    the sequence; ``sequence`` is a list of [anode, cathode] or a named sequence
+    (protocols.sequences); a catalogue electrode's default preset applies when the table
+    gives neither a preset nor a voltage."""
     from protocols.esope import PRESETS, preset_defaults
     preset = t.string("preset", None, choices=list(PRESETS))
+    if preset is None and default_preset and not (t.has("voltage_V") or t.has("field_ratio_V_per_cm")):
+        preset = default_preset
     d = preset_defaults(preset, electrode) if preset else {}
-    count = t.integer("pulses", d.get("pulses", 8), maximum=10_000)
+    if t.has("pulses") and t.has("pulses_per_pair"):
+        raise ScenarioError("protocol.pulses_per_pair", "give pulses or pulses_per_pair (the same), not both")
+    count = t.integer("pulses_per_pair" if t.has("pulses_per_pair") else "pulses", d.get("pulses", 8),
+                      maximum=10_000)
     duration = t.number("pulse_duration_us", d.get("pulse_duration_us", 100.0), maximum=1e6) * US
     freq = t.number("frequency_Hz", d.get("frequency_Hz", 1.0), maximum=1e6)
     if t.has("voltage_V") and t.has("field_ratio_V_per_cm"):
@@ -553,15 +625,35 @@ def _protocol(t: _Table, electrode: Electrode) -> Protocol:
         if voltage > MAX_VOLTAGE:
             raise ScenarioError("protocol.field_ratio_V_per_cm", f"gives {voltage:g} V, above {MAX_VOLTAGE:g} V")
     raw_seq = t.get("sequence", None)
-    pairs = electrode.default_sequence if raw_seq is None else _sequence(raw_seq, electrode)
+    if raw_seq is None:
+        steps = tuple((a, c, 1.0) for a, c in electrode.default_sequence)
+    elif isinstance(raw_seq, str):
+        steps = _named_sequence(raw_seq, electrode)
+    else:
+        steps = tuple((a, c, 1.0) for a, c in _sequence(raw_seq, electrode))
     t.finish()
     groups = []
-    for anode, cathode in pairs:
-        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode), voltage, count,
+    for anode, cathode, share in steps:
+        n = count * share
+        if abs(n - round(n)) > 1e-9 or round(n) < 1:
+            raise ScenarioError("protocol.pulses", f"sequence {raw_seq!r} splits each pair's pulses "
+                                f"{share:g}:{1 - share:g}; {count} pulses per pair do not split evenly")
+        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode), voltage, int(round(n)),
                                  duration, freq, anode, cathode))
     if not groups:
         raise ScenarioError("protocol.sequence", "the electrode has no pair to fire; give a sequence")
     return Protocol(tuple(groups), preset or "")
+
+
+def _named_sequence(name: str, e: Electrode):
+    from protocols.sequences import SEQUENCES, named_sequence
+    if name not in SEQUENCES:
+        raise ScenarioError("protocol.sequence", f"unknown sequence {name!r}; valid: {', '.join(SEQUENCES)} "
+                            "or a list of [anode, cathode]")
+    steps = named_sequence(name, e)
+    if not steps:
+        raise ScenarioError("protocol.sequence", f"sequence {name!r} gives no pair for this electrode")
+    return steps
 
 
 def _sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str], ...]:

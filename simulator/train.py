@@ -99,6 +99,8 @@ def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contact
         else:
             say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: sequential (monotone) steps")
             sol, floor = _monotone(engine, cfg, cur_law, floor, monotone_tol, max_steps)
+        if not sol.converged:       # never accumulate (or report) an unconverged field
+            raise ConvergenceError(f"pulse group {label}", sol.nonlinear_iterations, sol.residual)
         cache[cfg] = sol
         for key, v in sol.timings.items():
             if not reuse:
