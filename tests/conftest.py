@@ -20,3 +20,22 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("EPSIM_CACHE_DIR", None)
     else:
         os.environ["EPSIM_CACHE_DIR"] = old
+
+
+def pytest_configure(config):
+    """In CI (EPSIM_REQUIRE_DOLFINX=1) a missing DOLFINx is an error, not a skip."""
+    if os.environ.get("EPSIM_REQUIRE_DOLFINX"):
+        try:
+            import dolfinx  # noqa: F401
+        except ImportError as exc:
+            raise pytest.UsageError(f"EPSIM_REQUIRE_DOLFINX is set but DOLFINx cannot be imported: {exc}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With EPSIM_REQUIRE_DOLFINX=1, a skipped DOLFINx test counts as a failure."""
+    outcome = yield
+    rep = outcome.get_result()
+    if os.environ.get("EPSIM_REQUIRE_DOLFINX") and rep.skipped and item.get_closest_marker("dolfinx"):
+        rep.outcome = "failed"
+        rep.longrepr = f"DOLFINx test skipped although EPSIM_REQUIRE_DOLFINX=1: {rep.longrepr}"
