@@ -1,0 +1,156 @@
+"""On-disk cache of meshes, keyed by a hash of everything that shapes the mesh.
+
+The key covers the tissue, the tumours' geometry and naming, the electrode's contacts, the
+mesh options, the meshing constants and source of :mod:`simulator.geometry`, the gmsh
+version and :data:`MESH_FORMAT_VERSION`. Entries are ``.npz`` files in ``$EPSIM_CACHE_DIR`` (or
+``~/.cache/epsim/meshes``), written atomically; an unreadable entry is rebuilt.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import geometry
+from .mesh import Mesh, Region
+from .scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+MESH_FORMAT_VERSION = 1       # bump when build_mesh or the file layout changes its output
+
+
+def cache_dir() -> Path:
+    """Where mesh files live: ``$EPSIM_CACHE_DIR`` or ``~/.cache/epsim/meshes``."""
+    env = os.environ.get("EPSIM_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "epsim" / "meshes"
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-able form of records (dataclasses -> dicts tagged with their class)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        out["__class__"] = type(obj).__name__
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, float):
+        return repr(obj)                              # exact
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    raise TypeError(f"cannot hash {type(obj).__name__}")
+
+
+def _source_hash() -> str:
+    """Hash of geometry.py, so an edited mesher never serves stale meshes."""
+    try:
+        return hashlib.sha256(Path(geometry.__file__).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def mesh_key(scenario: Scenario) -> str:
+    """sha256 of the geometry-relevant parts of a scenario and of the mesher's version."""
+    import gmsh
+
+    e = scenario.electrode
+    opts = scenario.mesh
+    payload = {
+        "format": MESH_FORMAT_VERSION,
+        "gmsh": gmsh.__version__,
+        "mesher": [geometry.ALGORITHM_2D, geometry.ALGORITHM_3D, geometry.RANDOM_SEED, repr(geometry.GROWTH),
+                   repr(geometry.ANGULAR_GROWTH)],
+        "code": _source_hash(),
+        "tissue": _plain(scenario.tissue),
+        "tumours": _plain(scenario.tumours),
+        "electrode": {"contacts": _plain(e.contacts), "clamped": e.clamped},
+        "mesh": _plain([opts.size, opts.contact_size, opts.far_size]),
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def save_mesh(mesh: Mesh, path: Path, key: str = "") -> None:
+    """Write a mesh as ``.npz`` atomically (temp file in the same directory + os.replace)."""
+    names = list(mesh.contact_facets)
+    arrays = {
+        "key": np.array(key),
+        "points": mesh.points, "tets": mesh.tets, "cell_region": mesh.cell_region,
+        "region_name": np.array([r.name for r in mesh.regions], dtype=str),
+        "region_kind": np.array([r.kind for r in mesh.regions], dtype=str),
+        "region_material": np.array([r.material for r in mesh.regions], dtype=str),
+        "region_index": np.array([r.index for r in mesh.regions], dtype=np.int64),
+        "contact_name": np.array(names, dtype=str),
+    }
+    for i, name in enumerate(names):
+        arrays[f"contact_{i}"] = mesh.contact_facets[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_mesh(path: Path, key: str | None = None) -> Mesh:
+    """Read a mesh written by :func:`save_mesh`; ``ValueError`` if it is not one (or not ``key``)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if key is not None and str(z["key"]) != key:
+                raise ValueError("key mismatch")
+            regions = tuple(Region(str(n), str(k), str(m), int(i)) for n, k, m, i in zip(
+                z["region_name"], z["region_kind"], z["region_material"], z["region_index"]))
+            facets = {str(n): np.asarray(z[f"contact_{i}"], dtype=np.int64)
+                      for i, n in enumerate(z["contact_name"])}
+            mesh = Mesh(np.asarray(z["points"], dtype=np.float64), np.asarray(z["tets"], dtype=np.int64),
+                        np.asarray(z["cell_region"], dtype=np.int32), regions, facets)
+    except (OSError, EOFError, KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"unreadable mesh file {path}: {exc}") from exc
+    n = mesh.num_points
+    if mesh.num_cells == 0 or mesh.tets.min() < 0 or mesh.tets.max() >= n \
+            or mesh.cell_region.min() < 0 or mesh.cell_region.max() >= len(regions) \
+            or any(f.size and (f.min() < 0 or f.max() >= n) for f in facets.values()):
+        raise ValueError(f"inconsistent mesh file {path}")
+    return mesh
+
+
+def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None = None) -> tuple[Mesh, bool]:
+    """:func:`simulator.geometry.build_mesh` through the cache. Returns (mesh, from_cache)."""
+    if not scenario.mesh.cache:
+        return geometry.build_mesh(scenario, progress), False
+    key = mesh_key(scenario)
+    path = cache_dir() / f"mesh-{key[:32]}.npz"
+    if path.exists():
+        try:
+            mesh = load_mesh(path, key)
+            log.debug("mesh cache hit %s", path)
+            if progress:
+                progress(f"meshing: from cache ({mesh.num_cells} cells)")
+            return mesh, True
+        except ValueError as exc:
+            log.warning("rebuilding corrupt mesh cache entry: %s", exc)
+    mesh = geometry.build_mesh(scenario, progress)
+    try:
+        save_mesh(mesh, path, key)
+    except OSError as exc:
+        log.warning("cannot write mesh cache %s: %s", path, exc)
+    return mesh, False
