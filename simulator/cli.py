@@ -42,6 +42,27 @@ def _progress(quiet: bool):
     return say
 
 
+def _preload(engine: str | None) -> None:
+    """Import every module a run needs before the run starts.
+
+    A SIGINT that lands inside a lazy import is swallowed by importlib's module-lock
+    callback ("Exception ignored in ... _get_module_lock"), so Ctrl-C during the run could be
+    lost (the run then completes) or surface only at exit (seen: exit -2 under ``-m``).
+    With everything imported up front, interrupts during meshing and solving are clean.
+    """
+    import importlib
+
+    for name in ("simulator.geometry", "simulator.mesh_cache", "simulator.engines.embedded",
+                 "simulator.train", "simulator.coverage", "simulator.report", "simulator.plot",
+                 "matplotlib.figure", "matplotlib.backends.backend_agg", "meshio", "pyamg"):
+        importlib.import_module(name)
+    if engine == "dolfinx":
+        try:
+            importlib.import_module("simulator.engines.dolfinx_engine")
+        except ImportError:
+            pass        # reported as a one-line input error when the engine is created
+
+
 def cmd_run(args) -> int:
     from .output import check_target, safe_name, write_outputs
     from .pipeline import run
@@ -59,6 +80,7 @@ def cmd_run(args) -> int:
         from .scenario import ENGINES
         if args.engine not in ENGINES:
             raise ScenarioError("--engine", f"unknown engine {args.engine!r}; valid: {', '.join(ENGINES)}")
+    _preload(args.engine or scenario.solver.engine)
     say = _progress(args.quiet)
     from .resources import check_memory
     result = run(scenario, engine=args.engine, progress=say,
