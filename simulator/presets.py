@@ -1,8 +1,10 @@
 """Text listing of what a scenario can name: electrode types, protocol presets, materials."""
 from __future__ import annotations
 
+from electrodes.catalogue import CATALOGUE, describe
 from electrodes.registry import TYPES
-from protocols.esope import ESOPE_RATIO_V_PER_CM, PRESETS
+from protocols.esope import ESOPE_RATIO_V_PER_CM, PRESETS, RATIO_LABELS
+from protocols.sequences import SEQUENCES
 
 from .conductivity import MODELS
 from .materials import LIBRARY
@@ -15,13 +17,30 @@ def presets_text() -> str:
         lines.append(f"  {t.name}: {t.description}")
         if t.source:
             lines.append(f"      source: {t.source}")
-        lines.append(f"      fires: {t.fires}; ESOPE ratio {ESOPE_RATIO_V_PER_CM.get(t.name, 1000):g} V/cm")
+        lines.append(f"      fires: {t.fires}; ESOPE ratio {ESOPE_RATIO_V_PER_CM.get(t.name, 1000):g} V/cm "
+                     f"{RATIO_LABELS.get(t.name, '[A]')}")
         keys = ", ".join(f"{k} = {p.default}" for k, p in t.params.items())
         lines.append(f"      {keys}")
     lines.append("  needles: custom list, needles = [{ name, position_mm = [x, y], diameter_mm, insertion_depth_mm }]")
     lines.append("")
-    lines.append("PROTOCOL PRESETS (protocol.preset)")
+    lines.append("CLINICAL CATALOGUE (electrode.catalogue; explicit electrode keys override; labels: [C] confirmed, "
+                 "[R] commonly cited, unverified, [A] epsim assumption, no source)")
+    for entry in CATALOGUE.values():
+        lines += ["  " + line for line in describe(entry)]
+        d = next(entry.dimensions[k].value for k in ("gap_mm", "row_gap_mm", "side_mm") if k in entry.dimensions)
+        ratio = ESOPE_RATIO_V_PER_CM[entry.type]
+        lines[-1] += f" -> {ratio:g} V/cm x {d:g} mm = {ratio * d / 10:g} V"
+    lines.append("  vendor codes (N-..-4B, N-..-HG, P-30-8G) and their reading are NOT confirmed (domain.md 1.3)")
+    lines.append("")
+    lines.append("PROTOCOL PRESETS (protocol.preset; explicit protocol fields override; pulses = pulses_per_pair)")
     for name, text in PRESETS.items():
+        lines.append(f"  {name}: {text}")
+    lines.append("  source: 8 x 100 us, 1300 V/cm plates, 1000 V/cm needle arrays (ESOPE ASCO 2006 #8047 [C]); "
+                 "1 Hz or 5 kHz (J Healthc Eng 2019 [C])")
+    lines.append("")
+    lines.append("SEQUENCES (protocol.sequence = NAME or [[anode, cathode], ...]); the hexagonal switching "
+                 "order and pulses per pair are NOT confirmed")
+    for name, (_, text) in SEQUENCES.items():
         lines.append(f"  {name}: {text}")
     lines.append("")
     lines.append("MATERIALS (materials.<name>; sigma S/m, E V/cm)")
