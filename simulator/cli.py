@@ -80,20 +80,29 @@ def cmd_run(args) -> int:
         from .scenario import ENGINES
         if args.engine not in ENGINES:
             raise ScenarioError("--engine", f"unknown engine {args.engine!r}; valid: {', '.join(ENGINES)}")
-    _preload(args.engine or scenario.solver.engine)
-    say = _progress(args.quiet)
+    engine = args.engine or scenario.solver.engine
+    _preload(engine)
+    # under mpirun (DOLFINx engine) every rank solves; rank 0 meshes, prints and writes
+    from .pipeline import mpi_comm
+    comm = mpi_comm() if engine == "dolfinx" else None
+    root = comm is None or comm.rank == 0
+    say = _progress(args.quiet or not root)
     from .resources import check_memory
     result = run(scenario, engine=args.engine, progress=say,
                  memory_check=lambda mesh, degree: check_memory(mesh, degree, args.max_memory,
                                                                  scenario.mesh.size))
-    say("writing outputs")
-    files = write_outputs(result, out, force=args.force, figures=not args.no_figures)
     report = result.report()
-    print(summary_table(report))
-    print(f"outputs: {out}/ ({', '.join(p.name for p in files)})")
+    if root:
+        say("writing outputs")
+        files = write_outputs(result, out, force=args.force, figures=not args.no_figures)
+        print(summary_table(report))
+        print(f"outputs: {out}/ ({', '.join(p.name for p in files)})")
+    if comm is not None:
+        comm.Barrier()
     cov = report["coverage"]["margin_reversible_fraction"]
     if args.fail_under is not None and cov is not None and cov < args.fail_under:
-        print(f"coverage {cov:.4f} is below --fail-under {args.fail_under:g}", file=sys.stderr)
+        if root:
+            print(f"coverage {cov:.4f} is below --fail-under {args.fail_under:g}", file=sys.stderr)
         return EXIT_UNDER
     return EXIT_OK
 

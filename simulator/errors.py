@@ -18,6 +18,9 @@ class ScenarioError(EpsimError, ValueError):
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
 
+    def __reduce__(self):          # picklable (MPI broadcast of an error from rank 0)
+        return (type(self), (self.field, self.message))
+
 
 class GeometryError(ScenarioError):
     """Geometry that cannot be built or meshed (overlap, outside the block, ...)."""
@@ -39,4 +42,8 @@ class ConvergenceError(EpsimError, RuntimeError):
         self.iterations = iterations
         self.residual = residual
         text = f"{what} did not converge after {iterations} iterations (residual {residual:.3e})"
+        self.message = message
         super().__init__(text + (f": {message}" if message else ""))
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.iterations, self.residual, self.message))

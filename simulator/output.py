@@ -86,7 +86,9 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def write_field(result: "Result", path: Path) -> None:
-    """The field for ParaView (VTU, cell data): max |E| (V/cm), sigma (S/m), material, state."""
+    """The field for ParaView, cell data: max |E| (V/cm), sigma (S/m), region, state 0/1/2,
+    pulses above E_rev, temperature rise (K); point data: potential of the first pulse (V).
+    ``.vtu`` (embedded engine) or ``.xdmf`` + raw ``.bin`` arrays (DOLFINx engine), by suffix."""
     import meshio
 
     from .coverage import cell_state
@@ -102,7 +104,44 @@ def write_field(result: "Result", path: Path) -> None:
     }
     point_data = {"potential_first_pulse_V": tr.first_solution.potential}
     m = meshio.Mesh(mesh.points * 1e3, [("tetra", mesh.tets)], point_data=point_data, cell_data=cell_data)
-    meshio.write(str(path), m, file_format="vtu", binary=True, compression=None)
+    if path.suffix == ".xdmf":
+        write_xdmf(path, m.points, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+    else:
+        meshio.write(str(path), m, file_format="vtu", binary=True, compression=None)
+
+
+def write_xdmf(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[str, np.ndarray],
+               point_data: dict[str, np.ndarray]) -> None:
+    """XDMF 3 with raw little-endian binary DataItems beside it (``<stem>.<name>.bin``).
+
+    Written by hand because meshio's XDMF writer needs h5py, and a PyPI h5py brings its own
+    HDF5 that clashes with the HDF5 Debian's DOLFINx has loaded (measured: "ValueError: Not
+    a datatype" in the same process). Raw binary needs no HDF5; ParaView reads it.
+    """
+    stem = path.stem
+
+    def item(name: str, arr: np.ndarray) -> str:
+        arr = np.ascontiguousarray(arr)
+        kind, prec = ("Float", 8) if arr.dtype.kind == "f" else ("Int", 8)
+        arr = arr.astype("<f8" if kind == "Float" else "<i8")
+        fname = f"{stem}.{name}.bin"
+        arr.tofile(path.parent / fname)
+        dims = " ".join(str(d) for d in arr.shape)
+        return (f'<DataItem Format="Binary" Endian="Little" NumberType="{kind}" Precision="{prec}" '
+                f'Dimensions="{dims}">{fname}</DataItem>')
+
+    attrs = [f'<Attribute Name="{k}" AttributeType="Scalar" Center="Cell">{item(k, v)}</Attribute>'
+             for k, v in cell_data.items()]
+    attrs += [f'<Attribute Name="{k}" AttributeType="Scalar" Center="Node">{item(k, v)}</Attribute>'
+              for k, v in point_data.items()]
+    text = "\n".join([
+        '<?xml version="1.0"?>',
+        '<Xdmf Version="3.0"><Domain><Grid Name="epsim" GridType="Uniform">',
+        f'<Topology TopologyType="Tetrahedron" NumberOfElements="{len(tets)}">{item("topology", tets)}</Topology>',
+        f'<Geometry GeometryType="XYZ">{item("geometry", points)}</Geometry>',
+        *attrs,
+        "</Grid></Domain></Xdmf>", ""])
+    path.write_text(text, encoding="utf-8")
 
 
 def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figures: bool = True) -> list[Path]:
@@ -110,7 +149,7 @@ def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figur
     report = result.report()
     with atomic_directory(out_dir, force) as tmp:
         write_json(tmp / "report.json", report)
-        write_field(result, tmp / "field.vtu")
+        write_field(result, tmp / ("field.xdmf" if result.engine == "dolfinx" else "field.vtu"))
         if figures:
             from . import plot
             if result.tumours:

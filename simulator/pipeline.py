@@ -61,6 +61,20 @@ def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarr
     return law, a["rho_c"].astype(float), a["alpha"].astype(float)
 
 
+def mpi_comm():
+    """MPI_COMM_WORLD when running under mpirun with more than one rank, else None.
+
+    mpi4py is imported only when the environment says an MPI launcher started us."""
+    import os
+    if not any(k in os.environ for k in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+
+
 def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
     """Mesh the scenario (from the cache when possible)."""
     from .mesh_cache import cached_build_mesh
@@ -78,14 +92,24 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     from_cache = False
+    engine_name = engine or scenario.solver.engine
+    comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
         say("meshing")
-        mesh, from_cache = build_mesh_for(scenario, say)
+        error = None
+        if comm is None or comm.rank == 0:      # rank 0 meshes, the others receive it
+            try:
+                mesh, from_cache = build_mesh_for(scenario, say)
+            except Exception as exc:            # re-raised on every rank below
+                error = exc
+        if comm is not None:
+            mesh, from_cache, error = comm.bcast((mesh, from_cache, error), root=0)
+        if error is not None:
+            raise error
     timings["mesh"] = time.perf_counter() - t0
     say(f"mesh: {mesh.num_cells} cells, {mesh.num_points} nodes{' (cached)' if from_cache else ''}")
     if memory_check is not None:
         memory_check(mesh, scenario.solver.degree)
-    engine_name = engine or scenario.solver.engine
     settings = SolverSettings(degree=scenario.solver.degree, rtol=scenario.solver.rtol,
                               max_iterations=scenario.solver.max_iterations)
     t1 = time.perf_counter()
