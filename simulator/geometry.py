@@ -346,7 +346,9 @@ def _size_fields(gmsh, scenario: Scenario, sz: Sizes, model: _Model) -> None:
     hull = _hull(scenario)
     if hull is not None and not scenario.electrode.clamped:
         lo, hi = hull
-        pad = 2.0 * h
+        # the field varies over about the electrode distance around the needles (a pair has
+        # no width in y otherwise): pad the fine box by half of it
+        pad = max(2.0 * h, 0.5 * scenario.electrode.distance * S)
         fields.append(_box_field(fld, lo - pad, hi + pad, h, far, ramp))
     elif scenario.electrode.clamped:
         fields.append(_box_field(fld, (-X, -Y, -2 * Z), (X, Y, Z), h, far, ramp))

@@ -1,5 +1,6 @@
 """The CLI end to end, in-process (main(argv) -> exit code) on every file in examples/."""
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,25 @@ def test_presets_lists_catalogue(capsys):
     out = capsys.readouterr().out
     for word in ("hexagonal", "plates", "needle-pair", "esope", "tumour", "smoothstep"):
         assert word in out
+
+
+def test_engine_dolfinx_missing_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    """Where DOLFINx is not importable, --engine dolfinx says how to install it (exit 2)."""
+    import builtins
+    real_import = builtins.__import__
+
+    def no_dolfinx(name, *args, **kwargs):
+        if name == "dolfinx" or name.startswith("dolfinx."):
+            raise ImportError("No module named 'dolfinx'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dolfinx)
+    for mod in [m for m in sys.modules if m.startswith("dolfinx") or m.endswith("dolfinx_engine")
+                or m.endswith("dolfinx_compat")]:
+        monkeypatch.delitem(sys.modules, mod)
+    example = next(p for p in EXAMPLES if "pair" in p.stem)
+    code = main(["run", str(example), "--engine", "dolfinx", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "solver.engine" in err[0] and "apt-get install python3-dolfinx" in err[0]
+    assert not (tmp_path / "o").exists()
