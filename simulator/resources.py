@@ -10,8 +10,11 @@ from .mesh import Mesh
 from .units import MM
 
 # Bytes per tetrahedron measured on the embedded engine (peak RSS over a needle-pair solve,
-# benchmarks/): element arrays, scatter map, CSR matrices, AMG hierarchy and temporaries.
-BYTES_PER_CELL = {1: 1200.0, 2: 9000.0}
+# benchmarks/): mesh, element arrays, edge map, CSR matrices, AMG hierarchy, law and train
+# arrays, temporaries. P1: needle-pair-l (1.0e6 DOFs, 5.97e6 cells) peaked at 3.81 GiB with the
+# mesh built in the same process: (4.0e9 - BASELINE) / 5.97e6 = 620 (benchmarks/CHANGES.md).
+# P2: not re-measured since the edge-based P1 assembly (old estimate kept).
+BYTES_PER_CELL = {1: 620.0, 2: 9000.0}
 BASELINE_BYTES = 300e6
 
 
@@ -36,8 +39,10 @@ def check_memory(mesh: Mesh, degree: int, limit_gb: float | None = None, mesh_si
         if fit_cells < 1000:
             hint = f"; no mesh fits: epsim itself needs about {BASELINE_BYTES / 1e9:.1f} GB"
         elif mesh_size:
-            # cells ~ size^-3; round the suggestion up (2 significant digits) so that it fits
-            size_mm = mesh_size / MM * (mesh.num_cells / fit_cells) ** (1 / 3)
+            # cells ~ size^-3 in the bulk but only ~ size^-2 where surfaces (contacts, tumour,
+            # layers) set the size, as in small blocks: suggest with the conservative exponent
+            # 1/2 and round up (2 significant digits) so that the suggestion does fit
+            size_mm = mesh_size / MM * (mesh.num_cells / fit_cells) ** (1 / 2)
             step = 10.0 ** (math.floor(math.log10(size_mm)) - 1)
             hint = f"; mesh.size_mm >= {math.ceil(size_mm / step) * step:.3g} would fit"
         raise ResourceError("mesh.size_mm", f"the mesh ({mesh.num_cells} cells, P{degree}) needs about "

@@ -257,9 +257,12 @@ def test_memory_guard(tmp_path, capsys):
     line = one_line(err)
     assert line.startswith("epsim: error: mesh.size_mm: ") and "--max-memory 0.001 GB" in line, line
     assert not out.exists() and leftovers(tmp_path) == []
-    # just above what epsim needs for nothing: the message suggests a size, and that size fits
-    from simulator.resources import BASELINE_BYTES
-    limit = f"{(BASELINE_BYTES + 2e6) / 1e9:.4f}"
+    # a limit that holds half of this mesh: the message suggests a size, and that size fits
+    from simulator.geometry import build_mesh
+    from simulator.resources import BASELINE_BYTES, BYTES_PER_CELL
+    from simulator.scenario import load_scenario
+    cells = build_mesh(load_scenario(s)).num_cells
+    limit = f"{(BASELINE_BYTES + 0.5 * BYTES_PER_CELL[1] * cells) / 1e9:.6f}"
     code, _, err = _run(["run", str(s), "--out", str(out), "--quiet", "--max-memory", limit], capsys)
     assert code == 2
     m = re.search(r"mesh\.size_mm >= ([0-9.]+) would fit", one_line(err))
