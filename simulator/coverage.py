@@ -76,3 +76,26 @@ def cell_state(E_max: np.ndarray, E_rev: np.ndarray, E_irr: np.ndarray) -> np.nd
     """(M,) 0 intact, 1 reversible, 2 irreversible, from the cell's max field over its points."""
     e = E_max.max(axis=1)
     return (e >= E_rev).astype(np.int8) + (e >= E_irr).astype(np.int8)
+
+
+def far_boundary_reach(mesh: Mesh, size: tuple[float, float, float], E_max: np.ndarray, E_rev: np.ndarray,
+                       clamped: bool = False) -> float:
+    """Volume fraction of the cells touching the block's far walls that are reversible.
+
+    The far walls (x = +-X/2, y = +-Y/2 unless clamped between plates, and the bottom z = -Z)
+    are artificial insulating boundaries: where tissue there is still electroporated, the
+    block is too small for the reversible volume to be independent of its size.
+    """
+    X, Y, Z = size
+    p = mesh.points
+    tol = 1e-9 * max(size)
+    on = np.abs(p[:, 2] + Z) < tol
+    if not clamped:
+        on |= np.abs(np.abs(p[:, 0]) - X / 2) < tol
+    on |= np.abs(np.abs(p[:, 1]) - Y / 2) < tol
+    touching = on[mesh.tets].any(axis=1)
+    if not touching.any():
+        return 0.0
+    vol = mesh.volumes()[touching]
+    rev = E_max[touching].max(axis=1) >= E_rev[touching]
+    return float((vol * rev).sum() / vol.sum())

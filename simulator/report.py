@@ -38,6 +38,12 @@ def warnings_of(result: "Result") -> list[str]:
     """Generator-limit and other warnings (also shown on the terminal)."""
     sc = result.scenario
     out = []
+    from .coverage import far_boundary_reach
+    reach = far_boundary_reach(result.mesh, sc.tissue.size, result.train.E_max, result.E_rev,
+                               sc.electrode.clamped)
+    if reach > 0:
+        out.append(f"the reversible region reaches the block's far walls ({100 * reach:.1f} % of the wall cells): "
+                   "the reversible volume depends on the block size; enlarge tissue.size_mm")
     for g in result.train.groups:
         label = f"{g.group.label_anode} -> {g.group.label_cathode}"
         if g.group.voltage > sc.generator.max_voltage:
