@@ -104,3 +104,33 @@ def tet_geometry(points: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.n
     g[:, :, 1:] = Jinv
     g[:, :, 0] = -Jinv.sum(axis=2)
     return vol, g
+
+
+def contact_slivers(mesh: Mesh) -> np.ndarray:
+    """(M,) bool: cells whose 4 vertices all lie on one contact surface.
+
+    gmsh makes a few along curved needle surfaces. All their P1 DOFs carry the contact
+    potential, so their discrete field is identically zero, although they touch the contact
+    where the field is highest (splitting them does not help: a new vertex couples only to
+    contact nodes and takes their potential too).
+    """
+    out = np.zeros(mesh.num_cells, dtype=bool)
+    for facets in mesh.contact_facets.values():
+        on = np.zeros(mesh.num_points, dtype=bool)
+        on[facets.ravel()] = True
+        out |= on[mesh.tets].all(axis=1)
+    return out
+
+
+def face_neighbours(mesh: Mesh, cells: np.ndarray) -> list[np.ndarray]:
+    """For each cell in ``cells``, the other cells sharing a face (3 vertices) with it."""
+    import scipy.sparse as sp
+    M, N = mesh.num_cells, mesh.num_points
+    inc = sp.csr_matrix((np.ones(4 * M), mesh.tets.ravel(), np.arange(0, 4 * M + 1, 4)), shape=(M, N))
+    shared = (inc[cells] @ inc.T).tocsr()
+    out = []
+    for k, c in enumerate(cells):
+        row = shared.getrow(k)
+        nb = row.indices[row.data >= 3]
+        out.append(nb[nb != c])
+    return out
