@@ -82,16 +82,18 @@ def far_boundary_reach(mesh: Mesh, size: tuple[float, float, float], E_max: np.n
                        clamped: bool = False) -> float:
     """Volume fraction of the cells touching the block's far walls that are reversible.
 
-    The far walls (x = +-X/2, y = +-Y/2 unless clamped between plates, and the bottom z = -Z)
-    are artificial insulating boundaries: where tissue there is still electroporated, the
-    block is too small for the reversible volume to be independent of its size.
+    The far walls (x = +-X/2, y = +-Y/2 and the bottom z = -Z) are artificial insulating
+    boundaries: where tissue there is still electroporated, the block is too small for the
+    reversible volume to be independent of its size. A block clamped between plates (a skin
+    fold) *is* the tissue: its walls are real, and 0 is returned.
     """
+    if clamped:
+        return 0.0
     X, Y, Z = size
     p = mesh.points
     tol = 1e-9 * max(size)
     on = np.abs(p[:, 2] + Z) < tol
-    if not clamped:
-        on |= np.abs(np.abs(p[:, 0]) - X / 2) < tol
+    on |= np.abs(np.abs(p[:, 0]) - X / 2) < tol
     on |= np.abs(np.abs(p[:, 1]) - Y / 2) < tol
     touching = on[mesh.tets].any(axis=1)
     if not touching.any():
