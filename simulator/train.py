@@ -14,7 +14,9 @@ in order).
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -76,6 +78,24 @@ def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contact
     say = progress or (lambda _m: None)
     thermal = bool(np.any(alpha != 0))
     cache: dict[PulseConfiguration, FieldSolution] = {}
+    cfgs = [configuration_of(g, contacts, idle) for g in protocol.groups]
+    ahead = _solve_ahead(engine, cfgs, law, say) if model == "stationary" and not thermal else None
+    seen: set[PulseConfiguration] = set()
+    try:
+        return _accumulate(engine, protocol, law, contacts, rho_c, alpha, model, idle, monotone_tol, max_steps,
+                           say, thermal, cache, cfgs, ahead, seen)
+    finally:
+        if ahead:                           # an error stopped the train: drop what is still queued
+            for fut in ahead.values():
+                if hasattr(fut, "cancel"):
+                    fut.cancel()
+            stop = getattr(engine, "cancel", None)
+            if stop is not None:
+                stop()
+
+
+def _accumulate(engine, protocol, law, contacts, rho_c, alpha, model, idle, monotone_tol, max_steps,
+                say, thermal, cache, cfgs, ahead, seen) -> TrainResult:
     E_max = sig_max = n_rev = n_irr = dT = None
     floor = None
     results: list[GroupResult] = []
@@ -83,7 +103,7 @@ def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contact
     tim: dict[str, float] = {}
     first = None
     for k, g in enumerate(protocol.groups):
-        cfg = configuration_of(g, contacts, idle)
+        cfg = cfgs[k]
         label = f"{g.label_anode or '+'.join(g.anode)} -> {g.label_cathode or '+'.join(g.cathode)}"
         cur_law = law
         if thermal and dT is not None:
@@ -93,6 +113,9 @@ def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contact
         if reuse:
             sol = cache[cfg]
             say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: same configuration as before")
+        elif ahead is not None:
+            say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: nonlinear solve")
+            sol = ahead.pop(cfg).result()
         elif model == "stationary":
             say(f"pulse group {k + 1}/{len(protocol.groups)} {label}: nonlinear solve")
             sol = engine.solve_stationary(cfg, cur_law)
@@ -101,7 +124,9 @@ def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contact
             sol, floor = _monotone(engine, cfg, cur_law, floor, monotone_tol, max_steps)
         if not sol.converged:       # never accumulate (or report) an unconverged field
             raise ConvergenceError(f"pulse group {label}", sol.nonlinear_iterations, sol.residual)
-        cache[cfg] = sol
+        seen.add(cfg)
+        if cfg in cfgs[k + 1:]:
+            cache[cfg] = sol                # needed again later; otherwise let it go (memory)
         for key, v in sol.timings.items():
             if not reuse:
                 tim[key] = tim.get(key, 0.0) + v
@@ -126,7 +151,42 @@ def run_train(engine: Engine, protocol: Protocol, law: CellConductivity, contact
         results.append(GroupResult(g, sol.current, sol.nonlinear_iterations if not reuse else 0,
                                    sol.linear_iterations if not reuse else 0, sol.floating_potentials))
     return TrainResult(E_max, sig_max, n_rev, n_irr, dT, first.weights, results, first, nl_total, lin_total,
-                       len(cache), tim)
+                       len(seen), tim)
+
+
+def solver_threads() -> int:
+    """Worker threads for independent configurations: $EPSIM_THREADS, else min(2, CPUs)."""
+    raw = os.environ.get("EPSIM_THREADS", "")
+    try:
+        n = int(raw) if raw else min(2, os.cpu_count() or 1)
+    except ValueError:
+        n = 1
+    return max(1, n)
+
+
+class _Done:
+    """A finished result with the Future interface (sequential path)."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def result(self):
+        return self.fn(*self.args)
+
+
+def _solve_ahead(engine: Engine, cfgs: list[PulseConfiguration], law: CellConductivity, say):
+    """Stationary model: the distinct configurations are independent problems. Solve them on
+    ``solver_threads()`` threads when the engine allows it (its heavy kernels release the GIL);
+    returns {configuration: future}. Results are identical to the sequential order."""
+    distinct = list(dict.fromkeys(cfgs))
+    n = min(solver_threads(), len(distinct))
+    if n < 2 or not getattr(engine, "parallel_safe", False):
+        return {c: _Done(engine.solve_stationary, c, law) for c in distinct}
+    engine.cancel(False)
+    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="epsim-solve")
+    futures = {c: pool.submit(engine.solve_stationary, c, law) for c in distinct}
+    pool.shutdown(wait=False)
+    return futures
 
 
 def _monotone(engine: Engine, cfg: PulseConfiguration, law: CellConductivity, floor: np.ndarray | None,
