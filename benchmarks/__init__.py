@@ -1,0 +1,1 @@
+"""Solver-speed benchmarks: ``epsim bench [--quick] [--json FILE]`` (see README.md, SCHEMA.md)."""
