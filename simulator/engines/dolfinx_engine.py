@@ -577,9 +577,9 @@ class DolfinxEngine:
             converged = rel <= st.rtol
         if not converged:
             raise ConvergenceError("nonlinear solve (dolfinx Newton)", it, rel)
-        timings = {"solve": time.perf_counter() - t0, "initial_linear": t_lin,
-                   "residual_evaluations": float(n_evals)}
+        timings = {"solve": time.perf_counter() - t0, "initial_linear": t_lin}
         self.last_history = history
+        self.last_residual_evaluations = n_evals
         return self._finish(config, bc, F, sigma_out=(law, floor), sig_full=None, nl_its=it,
                             lin_its=lin_its, residual=rel, converged=True, timings=timings)
 
