@@ -39,7 +39,7 @@ def tumour_coverage(mesh: Mesh, tumours, E_max: np.ndarray, weights: np.ndarray,
                     E_irr: np.ndarray, tolerance: float) -> list[TumourCoverage]:
     """Per-tumour coverage; E_max/weights (M, Q), E_rev/E_irr (M,) in V/m."""
     out = []
-    centroids = mesh.centroids()
+    centroids = mesh.centroids() if tumours else None
     rev = E_max >= E_rev[:, None]
     irr = E_max >= E_irr[:, None]
     for i, t in enumerate(tumours):
@@ -98,6 +98,6 @@ def far_boundary_reach(mesh: Mesh, size: tuple[float, float, float], E_max: np.n
     touching = on[mesh.tets].any(axis=1)
     if not touching.any():
         return 0.0
-    vol = mesh.volumes()[touching]
+    vol = Mesh(mesh.points, mesh.tets[touching], mesh.cell_region[touching], mesh.regions).volumes()
     rev = E_max[touching].max(axis=1) >= E_rev[touching]
     return float((vol * rev).sum() / vol.sum())

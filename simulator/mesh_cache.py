@@ -121,7 +121,9 @@ def load_mesh(path: Path, key: str | None = None) -> Mesh:
                 z["region_name"], z["region_kind"], z["region_material"], z["region_index"]))
             facets = {str(n): np.asarray(z[f"contact_{i}"], dtype=np.int64)
                       for i, n in enumerate(z["contact_name"])}
-            mesh = Mesh(np.asarray(z["points"], dtype=np.float64), np.asarray(z["tets"], dtype=np.int64),
+            points = np.asarray(z["points"], dtype=np.float64)
+            it = np.int32 if len(points) < 2**31 - 1 else np.int64      # as geometry._extract
+            mesh = Mesh(points, np.asarray(z["tets"], dtype=it),
                         np.asarray(z["cell_region"], dtype=np.int32), regions, facets)
     except (OSError, EOFError, KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"unreadable mesh file {path}: {exc}") from exc

@@ -89,8 +89,6 @@ def write_field(result: "Result", path: Path) -> None:
     """The field for ParaView, cell data: max |E| (V/cm), sigma (S/m), region, state 0/1/2,
     pulses above E_rev, temperature rise (K); point data: potential of the first pulse (V).
     ``.vtu`` (embedded engine) or ``.xdmf`` + raw ``.bin`` arrays (DOLFINx engine), by suffix."""
-    import meshio
-
     from .coverage import cell_state
     mesh, tr = result.mesh, result.train
     state = cell_state(tr.E_max, result.E_rev, result.E_irr)
@@ -103,11 +101,68 @@ def write_field(result: "Result", path: Path) -> None:
         "temperature_rise_K": [tr.temperature_rise.max(axis=1)],
     }
     point_data = {"potential_first_pulse_V": tr.first_solution.potential}
-    m = meshio.Mesh(mesh.points * 1e3, [("tetra", mesh.tets)], point_data=point_data, cell_data=cell_data)
     if path.suffix == ".xdmf":
-        write_xdmf(path, m.points, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+        write_xdmf(path, mesh.points * 1e3, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
     else:
-        meshio.write(str(path), m, file_format="vtu", binary=True, compression=None)
+        write_vtu(path, mesh.points * 1e3, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+
+
+def write_vtu(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[str, np.ndarray],
+              point_data: dict[str, np.ndarray]) -> None:
+    """VTK XML unstructured grid, raw appended binary, arrays streamed to the file in blocks.
+
+    (meshio's binary writer base64-encodes whole arrays in memory: ~5x the connectivity's
+    size at once, the peak of a 6e6-cell run.) ParaView and meshio read it."""
+    M = len(tets)
+    blocks: list[tuple[str, int, object]] = []          # (XML tag, bytes, writer)
+    offset = 0
+
+    def array(name: str, arr: np.ndarray | None, vtype: str, nbytes: int, writer=None, ncomp: int = 1) -> str:
+        nonlocal offset
+        if writer is None:
+            a = np.ascontiguousarray(arr)
+            writer = lambda fh, a=a: a.tofile(fh)   # noqa: E731
+        blocks.append((name, nbytes, writer))
+        comp = f' NumberOfComponents="{ncomp}"' if ncomp > 1 else ""
+        tag = f'<DataArray type="{vtype}" Name="{name}"{comp} format="appended" offset="{offset}"/>'
+        offset += 8 + nbytes
+        return tag
+
+    def vtk_type(a: np.ndarray) -> str:
+        return {"f": "Float", "i": "Int", "u": "UInt"}[a.dtype.kind] + str(8 * a.dtype.itemsize)
+
+    def ranges(fh, make, dtype):
+        for a in range(0, M, 1 << 20):
+            make(a, min(a + (1 << 20), M)).astype(dtype).tofile(fh)
+
+    conn = np.ascontiguousarray(tets)
+    conn = conn.astype("<i8") if conn.dtype.byteorder == ">" else conn
+    pts = np.ascontiguousarray(points, dtype="<f8")
+    parts = ["<Points>", array("Points", pts, "Float64", pts.nbytes, ncomp=3), "</Points>", "<Cells>",
+             array("connectivity", conn, vtk_type(conn), conn.nbytes),
+             array("offsets", None, "Int64", 8 * M, lambda fh: ranges(fh, lambda a, b: 4 * np.arange(a + 1, b + 1),
+                                                                         "<i8")),
+             array("types", None, "UInt8", M, lambda fh: ranges(fh, lambda a, b: np.full(b - a, 10), "u1")),
+             "</Cells>", "<PointData>"]
+    for k, v in point_data.items():
+        v = np.ascontiguousarray(v)
+        parts.append(array(k, v, vtk_type(v), v.nbytes))
+    parts += ["</PointData>", "<CellData>"]
+    for k, v in cell_data.items():
+        v = np.ascontiguousarray(v)
+        parts.append(array(k, v, vtk_type(v), v.nbytes))
+    parts += ["</CellData>"]
+    head = "\n".join(['<?xml version="1.0"?>',
+                      '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" header_type="UInt64">',
+                      "<UnstructuredGrid>", f'<Piece NumberOfPoints="{len(pts)}" NumberOfCells="{M}">', *parts,
+                      "</Piece>", "</UnstructuredGrid>", '<AppendedData encoding="raw">', "_"])
+    with open(path, "wb") as fh:
+        fh.write(head.encode())
+        for _name, nbytes, writer in blocks:
+            fh.write(np.uint64(nbytes).astype("<u8").tobytes())
+            fh.flush()
+            writer(fh)
+        fh.write(b"\n</AppendedData>\n</VTKFile>\n")
 
 
 def write_xdmf(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[str, np.ndarray],

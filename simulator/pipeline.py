@@ -55,10 +55,19 @@ def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarr
         "alpha": [m.temperature_coefficient for m in mats],
     }
     cr = mesh.cell_region
-    a = {k: np.asarray(v)[cr] for k, v in per_region.items()}
-    law = CellConductivity(a["sigma0"].astype(float), a["sigma1"].astype(float), a["E_rev"].astype(float),
-                           a["E_irr"].astype(float), a["model"].astype(np.int64), models)
-    return law, a["rho_c"].astype(float), a["alpha"].astype(float)
+    M = len(cr)
+
+    def per_cell(values, dtype):
+        # a parameter equal in every region is a read-only broadcast view (no (M,) array:
+        # 7 of them are 56 bytes per cell, ~10 % of the peak of a large solve)
+        v = np.asarray(values, dtype=dtype)
+        if len(v) and np.all(v == v[0]):
+            return np.broadcast_to(v[:1], (M,))
+        return v[cr]
+
+    f = {k: per_cell(v, np.int64 if k == "model" else float) for k, v in per_region.items()}
+    law = CellConductivity(f["sigma0"], f["sigma1"], f["E_rev"], f["E_irr"], f["model"], models)
+    return law, f["rho_c"], f["alpha"]
 
 
 def recover_sliver_fields(mesh: Mesh, train: TrainResult) -> int:

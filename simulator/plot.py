@@ -177,7 +177,7 @@ def recover_nodal(mesh: "Mesh", per_cell: np.ndarray) -> np.ndarray:
     R = len(mesh.regions)
     p = mesh.points[mesh.tets]
     vol = np.abs(np.einsum("ij,ij->i", np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), p[:, 3] - p[:, 0])) / 6
-    idx = (mesh.tets * R + mesh.cell_region[:, None]).ravel()
+    idx = (mesh.tets.astype(np.int64) * R + mesh.cell_region[:, None]).ravel()
     n = mesh.num_points * R
     num = np.bincount(idx, weights=np.repeat(vol * per_cell, 4), minlength=n)
     den = np.bincount(idx, weights=np.repeat(vol, 4), minlength=n)

@@ -10,12 +10,25 @@ from .mesh import Mesh
 from .units import MM
 
 # Bytes per tetrahedron measured on the embedded engine (peak RSS over a needle-pair solve,
-# benchmarks/): mesh, element arrays, edge map, CSR matrices, AMG hierarchy, law and train
-# arrays, temporaries. P1: needle-pair-l (1.0e6 DOFs, 5.97e6 cells) peaked at 3.81 GiB with the
-# mesh built in the same process: (4.0e9 - BASELINE) / 5.97e6 = 620 (benchmarks/CHANGES.md).
+# benchmarks/): mesh, basis gradients, edge map, reduced-system structure, CSR matrices, AMG
+# hierarchy, Newton vectors, train arrays, blocked temporaries. P1: needle-pair-l (1.03e6 DOFs,
+# 6.33e6 cells) peaked at 2454 MiB with the mesh built in the same process (meshing itself
+# peaks at 1179 MiB): (2.573e9 - BASELINE) / 6.33e6 = 359 -> 360 (benchmarks/CHANGES.md, issue 5).
 # P2: not re-measured since the edge-based P1 assembly (old estimate kept).
-BYTES_PER_CELL = {1: 620.0, 2: 9000.0}
+BYTES_PER_CELL = {1: 360.0, 2: 9000.0}
 BASELINE_BYTES = 300e6
+
+
+def release_freed_memory() -> None:
+    """Return freed heap memory to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    glibc keeps freed blocks below its mmap threshold (<= 32 MB) in the process: after
+    gmsh.finalize or a setup full of such temporaries, RSS stays high for the whole solve."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def estimate_bytes(num_cells: int, degree: int) -> float:

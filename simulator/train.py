@@ -139,8 +139,8 @@ def _accumulate(engine, protocol, law, contacts, rho_c, alpha, model, idle, mono
         E, s = sol.E, sol.sigma
         if E_max is None:
             E_max, sig_max = E.copy(), s.copy()
-            n_rev = np.zeros(E.shape, dtype=np.int64)
-            n_irr = np.zeros(E.shape, dtype=np.int64)
+            n_rev = np.zeros(E.shape, dtype=np.int32)     # pulse counts (memory: not int64)
+            n_irr = np.zeros(E.shape, dtype=np.int32)
             dT = np.zeros(E.shape)
         higher = E > E_max
         E_max = np.where(higher, E, E_max)

@@ -54,7 +54,7 @@ def test_names_orientation_and_numbering(pair_mesh):
     assert [r.name for r in m.regions] == ["skin", "fat", "muscle", "T1"]
     assert [(r.kind, r.index) for r in m.regions] == [("layer", 0), ("layer", 1), ("layer", 2), ("tumour", 0)]
     assert set(m.contact_facets) == {"A", "B"}
-    assert m.tets.dtype == np.int64 and m.cell_region.dtype == np.int32 and m.points.dtype == np.float64
+    assert m.tets.dtype == np.int32 and m.cell_region.dtype == np.int32 and m.points.dtype == np.float64
     assert (signed_volumes(m) > 0).all()
     assert np.array_equal(np.unique(m.tets), np.arange(m.num_points))      # only used nodes
     assert set(np.unique(m.cell_region)) == {0, 1, 2, 3}

@@ -13,6 +13,7 @@ run must last long enough to be interrupted.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -198,8 +199,9 @@ def test_nan_in_solution_is_an_error(tmp_path, capsys, monkeypatch):
 
     def poisoned(mesh, sc):                     # the law's data, whatever evaluates it
         law, rho_c, alpha = real(mesh, sc)
-        law.sigma1[::7] = np.nan
-        return law, rho_c, alpha
+        sigma1 = np.array(law.sigma1)           # uniform parameters are read-only views
+        sigma1[::7] = np.nan
+        return dataclasses.replace(law, sigma1=sigma1), rho_c, alpha
     monkeypatch.setattr(pipeline, "cell_law", poisoned)
     s = scenario(tmp_path)
     out = tmp_path / "o"

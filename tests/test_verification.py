@@ -142,7 +142,11 @@ def test_contact_slivers_get_their_neighbours_field():
 
     from simulator.mesh import contact_slivers
     from simulator.scenario import load_scenario
+    import dataclasses
     sc = load_scenario(Path(__file__).resolve().parents[1] / "examples" / "hexagonal.toml")
+    # contact size 0.4 mm: the example's old setting, whose mesh is known to have slivers
+    # (the example now uses the default contact size, whose mesh has none)
+    sc = dataclasses.replace(sc, mesh=dataclasses.replace(sc.mesh, contact_size=0.4e-3))
     res = run(sc)
     slivers = np.flatnonzero(contact_slivers(res.mesh))
     assert slivers.size > 0, "this mesh is known to contain slivers (else the test proves nothing)"

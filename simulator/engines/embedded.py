@@ -2,7 +2,9 @@
 
 Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANGES.md):
 
-* The element geometry (basis gradients B, weights w) is computed once per mesh.
+* The element geometry (basis gradients, weights w) is computed once per mesh. P1 keeps the
+  gradients of 3 barycentrics per cell (the 4th is minus their sum, rebuilt per block) and
+  every per-cell loop runs in blocks of cells (bounded temporaries; memory, issue 5).
 * P1: the stiffness matrix and the Newton Jacobian have zero row sums (the hat functions
   sum to one), so they are fixed by one value per mesh *edge*: each (re)assembly is six
   products per cell and one ``np.bincount`` onto the edges; the diagonal is minus the row
@@ -37,6 +39,7 @@ import scipy.sparse as sp
 from ..conductivity import CellConductivity
 from ..errors import ConvergenceError
 from ..mesh import Mesh
+from ..resources import release_freed_memory
 from .base import FieldSolution, PulseConfiguration, SolverSettings
 from .spaces import Space, build_space
 
@@ -53,6 +56,8 @@ E_FLOOR = 1e-12   # V/m: below this the direction of grad phi is undefined; sigm
 REDUCED_CACHE = 3  # reduced structures (per pulse configuration) kept, least recently used dropped
 INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton corrects the rest)
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
+BLOCK = 1 << 20   # cells per partial bincount (each one costs a pass over the edge/DOF array)
 
 
 def _itype(n: int):
@@ -75,7 +80,7 @@ def unique_pairs(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np
     it = _itype(max(n, k) + 1)
     if k == 0:
         return np.zeros(0, it), np.zeros(0, it), np.zeros(0, it)
-    rows = cols = order = None
+    rows = cols = order = Bp = None
     if _st is not None and it is np.int32:
         try:
             Bp = np.empty(n + 1, it)
@@ -84,23 +89,34 @@ def unique_pairs(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np
             _st.coo_tocsr(n, n, k, np.ascontiguousarray(lo, dtype=it), np.ascontiguousarray(hi, dtype=it),
                           np.arange(k, dtype=it), Bp, cols, order)
             _st.csr_sort_indices(n, Bp, cols, order)
-            rows = np.repeat(np.arange(n, dtype=it), np.diff(Bp))
         except Exception:               # pragma: no cover - private API changed: sort instead
-            rows = None
-    if rows is None:
+            Bp = None
+    if Bp is None:
         keys = lo.astype(np.int64) * n + hi
         order = np.argsort(keys, kind="stable").astype(it)
         keys = keys[order]
         rows, cols = (keys // n).astype(it), (keys % n).astype(it)
+        del keys
     new = np.empty(k, dtype=bool)
     new[0] = True
     np.not_equal(cols[1:], cols[:-1], out=new[1:])
-    new[1:] |= rows[1:] != rows[:-1]
-    ids = np.cumsum(new, dtype=it)
+    if rows is None:                    # CSR rows: each non-empty row starts a new pair
+        starts = Bp[:-1]
+        new[starts[starts < Bp[1:]]] = True
+        pos = np.flatnonzero(new)
+        urows = (np.searchsorted(Bp, pos, side="right") - 1).astype(it)
+        del pos
+    else:
+        new[1:] |= rows[1:] != rows[:-1]
+        urows = rows[new]
+        del rows
+    ucols = cols[new]
+    ids = np.cumsum(new, dtype=it, out=cols)      # cols is not needed any more: reuse it
+    del new
     ids -= 1
     inverse = np.empty(k, it)
     inverse[order] = ids
-    return rows[new], cols[new], inverse
+    return urows, ucols, inverse
 
 
 def _csr_structure(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,6 +217,12 @@ class _SingleThreadedBlas:
 _BLAS = _SingleThreadedBlas()
 
 
+def _uniform(a) -> bool:
+    """A 1-D array whose entries all share one memory location (np.broadcast_to of a value)."""
+    a = np.asarray(a)
+    return a.ndim == 1 and a.size > 0 and a.strides[0] == 0
+
+
 class _LawEval:
     """``law.sigma`` / ``law.dsigma`` with the per-model cell selections gathered once.
 
@@ -223,6 +245,9 @@ class _LawEval:
                 params = (law.sigma0, law.sigma1, law.E_rev, law.E_irr)
                 if cells.size == M:
                     cells = None
+                    # a parameter that is one value broadcast over all cells (pipeline.cell_law)
+                    # enters as that scalar: same values, no (M,) temporaries in the formulas
+                    params = tuple(np.float64(a[0]) if _uniform(a) else a for a in params)
                 else:
                     params = tuple(a[cells] for a in params)
                 self.parts.append((cells, get_model(name), params))
@@ -235,7 +260,7 @@ class _LawEval:
         out = None
         for cells, model, params in self.parts:
             fn = model.sigma if which == "sigma" else model.dsigma
-            p = [a[extra] for a in params]
+            p = [a if np.ndim(a) == 0 else a[extra] for a in params]
             if cells is None:
                 out = np.asarray(fn(E, *p), dtype=float)
                 if out.shape != E.shape:
@@ -364,6 +389,7 @@ class EmbeddedEngine:
         self._reduced: OrderedDict[PulseConfiguration, _Reduced] = OrderedDict()
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        release_freed_memory()          # the setup's temporaries (~1/2 of the engine's RSS at 6e5 cells)
         self.timings = {"assemble_setup": time.perf_counter() - t0}
 
     def cancel(self, stop: bool = True) -> None:
@@ -376,7 +402,7 @@ class EmbeddedEngine:
 
     # ------------------------------------------------------------------ assembly
     def _build_edges(self) -> None:
-        """P1: mesh edges, the cell -> edge map and the geometric edge factors w g_i . g_j."""
+        """P1: mesh edges and the cell -> edge map."""
         tets = self.space.cell_dofs
         M, N = tets.shape[0], self.dofs
         it = _itype(max(N, 6 * M) + 1)
@@ -387,12 +413,6 @@ class EmbeddedEngine:
         del b
         self._edge_lo, self._edge_hi, self._cell_edge = unique_pairs(lo, a.ravel(), N)
         del a, lo
-        B0 = self.space.B[:, 0]                                  # (M, 3, 4)
-        wC = np.empty((M, 6))
-        for e, (i, j) in enumerate(P1_EDGES):
-            wC[:, e] = np.einsum("mk,mk->m", B0[:, :, i], B0[:, :, j])
-        wC *= self.space.w                                       # (M, 1) broadcast
-        self._wC = wC
 
     def _build_pattern(self) -> None:
         """General (P2): global CSR pattern and the element -> CSR scatter map."""
@@ -410,17 +430,35 @@ class EmbeddedEngine:
     def _gradient(self, u: np.ndarray) -> np.ndarray:
         """grad u at the quadrature points, (M, Q, 3)."""
         if self._p1:
-            return np.einsum("min,mn->mi", self.space.B[:, 0], u[self.space.cell_dofs])[:, None, :]
+            sp_, dofs = self.space, self.space.cell_dofs
+            out = np.empty((len(dofs), 1, 3))
+            for a in range(0, len(dofs), CHUNK):
+                out[a:a + CHUNK, 0] = np.einsum("min,mn->mi", sp_.p1_gradients(slice(a, a + CHUNK)),
+                                                u[dofs[a:a + CHUNK]])
+            return out
         return np.einsum("mqin,mn->mqi", self.space.B, u[self.space.cell_dofs])
 
     def _residual(self, sigma: np.ndarray, g: np.ndarray) -> np.ndarray:
         """F_i = int sigma grad u . grad v_i over the whole space (A at Dirichlet DOFs)."""
         ws = self.space.w * sigma
-        if self._p1:
-            local = np.einsum("mi,min->mn", g[:, 0] * ws, self.space.B[:, 0])
-        else:
+        if not self._p1:
             local = np.einsum("mq,mqi,mqin->mn", ws, g, self.space.B)
-        return np.bincount(self.space.cell_dofs.ravel(), weights=local.ravel(), minlength=self.dofs)
+            return np.bincount(self.space.cell_dofs.ravel(), weights=local.ravel(), minlength=self.dofs)
+        grads, dofs = self.space.p1_gradients, self.space.cell_dofs
+        F = None
+        for a in range(0, len(dofs), BLOCK):                    # no (M, 4) temporaries
+            sl = slice(a, a + BLOCK)
+            local = np.empty((len(dofs[sl]), 4))
+            for c in range(0, len(local), CHUNK):
+                b = a + c
+                local[c:c + CHUNK] = np.einsum("mi,min->mn", g[b:b + CHUNK, 0] * ws[b:b + CHUNK],
+                                               grads(slice(b, b + CHUNK)))
+            part = np.bincount(dofs[sl].ravel(), weights=local.ravel(), minlength=self.dofs)
+            if F is None:
+                F = part
+            else:
+                F += part
+        return F
 
     def _assemble(self, sigma: np.ndarray, g: np.ndarray | None = None,
                   dsigma_over_E: np.ndarray | None = None) -> np.ndarray:
@@ -431,18 +469,43 @@ class EmbeddedEngine:
         newton = g is not None and dsigma_over_E is not None and np.any(dsigma_over_E)
         if not self._p1:
             return self._stiffness_data(sigma, g if newton else None, dsigma_over_E)
-        kv = self._wC * sigma.reshape(-1, 1)                     # (M, 6)
+        # in blocks of cells: no (M, 6) products, no (M, 3, 4) gather of B, and bincount's
+        # int64 copy of the cell -> edge map is one block's
+        # (the geometric edge factors w g_i . g_j are recomputed per block, not stored: 48
+        # bytes per cell, for ~2 % of an assembly's time)
+        grads, w = self.space.p1_gradients, self.space.w
+        M, n_edges = len(w), len(self._edge_lo)
+        sig = sigma.reshape(-1)
+        cell_edge = self._cell_edge.reshape(M, 6)
         if newton:
-            cells = np.flatnonzero(dsigma_over_E[:, 0])
-            B0 = self.space.B[cells, 0]                          # (K, 3, 4)
-            bg = np.einsum("mi,min->mn", g[cells, 0], B0)        # (K, 4): grad phi_n . grad u
-            c = self.space.w[cells, 0] * dsigma_over_E[cells, 0]
-            extra = np.empty((len(cells), 6))
-            for e, (i, j) in enumerate(P1_EDGES):
-                np.multiply(bg[:, i], bg[:, j], out=extra[:, e])
-            extra *= c[:, None]
-            kv[cells] += extra
-        return np.bincount(self._cell_edge, weights=kv.ravel(), minlength=len(self._edge_lo))
+            w0, d0, g0 = w[:, 0], dsigma_over_E[:, 0], g[:, 0]
+        out = None
+        for a in range(0, M, BLOCK):
+            kv = np.empty((len(w[a:a + BLOCK]), 6))
+            for c in range(0, len(kv), CHUNK):
+                Bb = grads(slice(a + c, a + c + CHUNK))
+                for e, (i, j) in enumerate(P1_EDGES):
+                    kv[c:c + CHUNK, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
+            kv *= w[a:a + BLOCK]                                               # (K, 1) broadcast
+            kv *= sig[a:a + BLOCK, None]                                       # (K, 6)
+            if newton:
+                for b in range(a, min(a + BLOCK, M), CHUNK):
+                    cells = b + np.flatnonzero(d0[b:b + CHUNK])
+                    if cells.size == 0:
+                        continue
+                    bg = np.einsum("mi,min->mn", g0[cells], grads(cells))  # (K, 4): grad phi_n . grad u
+                    c = w0[cells] * d0[cells]
+                    extra = np.empty((len(cells), 6))
+                    for e, (i, j) in enumerate(P1_EDGES):
+                        np.multiply(bg[:, i], bg[:, j], out=extra[:, e])
+                    extra *= c[:, None]
+                    kv[cells - a] += extra
+            part = np.bincount(cell_edge[a:a + BLOCK].ravel(), weights=kv.ravel(), minlength=n_edges)
+            if out is None:
+                out = part
+            else:
+                out += part
+        return out
 
     def _stiffness_data(self, sigma: np.ndarray, g: np.ndarray | None = None,
                         dsigma_over_E: np.ndarray | None = None) -> np.ndarray:
@@ -462,6 +525,7 @@ class EmbeddedEngine:
                 self._reduced.move_to_end(config)
                 return red
         red = self._build_reduced(config)
+        release_freed_memory()          # its (E,)-sized temporaries sit below glibc's mmap threshold
         with self._lock:
             self._reduced[config] = red
             while len(self._reduced) > REDUCED_CACHE:
@@ -721,7 +785,9 @@ class EmbeddedEngine:
         last = {}
 
         def d(a):
-            ga = g + a * gd
+            last.clear()                    # drop the previous trial's arrays first (memory)
+            ga = gd * a                     # = g + a gd, without a second (M, Q, 3) temporary
+            ga += g
             Ea = cell_E(ga)
             sa, _ = laws(Ea, derivative=False)
             last.update(a=a, g=ga, E=Ea, s=sa)

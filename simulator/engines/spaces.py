@@ -1,7 +1,7 @@
 """Lagrange P1/P2 function spaces on the engine-neutral tetrahedral mesh (numpy only).
 
 A space gives, per cell, the global DOFs (M, nb), the basis gradients at the quadrature
-points B (M, Q, 3, nb) in 1/m and the quadrature weights w (M, Q) in m^3. Everything the
+points B (M, Q, 3, nb) in 1/m (P1: rebuilt per block of cells by ``p1_gradients``) and the quadrature weights w (M, Q) in m^3. Everything the
 embedded engine assembles is a contraction of these arrays.
 """
 from __future__ import annotations
@@ -23,13 +23,26 @@ class Space:
     """A scalar Lagrange space: vertices are DOFs 0..N-1 (P2 adds one DOF per edge after them)."""
 
     degree: int
-    cell_dofs: np.ndarray        # (M, nb) int64
-    B: np.ndarray                # (M, Q, 3, nb) basis gradients at quadrature points
+    cell_dofs: np.ndarray        # (M, nb) int (P1: the mesh's tets, int32 or int64)
+    B: np.ndarray | None         # (M, Q, 3, nb) basis gradients at quadrature points (P2; P1: None)
     w: np.ndarray                # (M, Q) quadrature weights (m^3)
     num_dofs: int
     num_vertices: int
     edge_index: dict | None = None   # P2: sorted vertex pair -> DOF (built lazily)
     edges: np.ndarray | None = None  # P2: (E, 2) sorted vertex pairs, DOF = N + row
+    G: np.ndarray | None = None      # P1: (M, 3, 3) gradients of the barycentrics 1..3
+                                     # (node 0's is minus their sum: not stored, 24 B/cell)
+
+    def p1_gradients(self, cells) -> np.ndarray:
+        """P1 basis gradients (K, 3, 4) of ``cells`` (a slice or an index array); column n
+        is the gradient of the hat function of local node n (as ``mesh.tet_geometry``)."""
+        if self.B is not None:
+            return self.B[cells, 0]
+        G = self.G[cells]
+        out = np.empty(G.shape[:2] + (4,))
+        out[:, :, 1:] = G
+        out[:, :, 0] = -(G[:, :, 0] + G[:, :, 1] + G[:, :, 2])
+        return out
 
     def facet_dofs(self, facets: np.ndarray) -> np.ndarray:
         """Unique DOFs on boundary triangles (K, 3): their vertices, plus edge DOFs for P2."""
@@ -43,37 +56,48 @@ class Space:
         return np.unique(np.concatenate([verts, self.num_vertices + pos]))
 
 
-def _geometry(points: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Volumes (M,) and P1 basis gradients (M, 3, 4): same values as ``mesh.tet_geometry``
-    from explicit cofactors (cross products of the edge vectors) instead of a batched
-    ``np.linalg.inv``/``det`` (4x faster, no (M, 4, 3) temporary)."""
-    p0 = points[tets[:, 0]]
-    e1 = points[tets[:, 1]] - p0
-    e2 = points[tets[:, 2]] - p0
-    e3 = points[tets[:, 3]] - p0
-    del p0
-    grads = np.empty((tets.shape[0], 3, 4))
-    # rows of J^-1 (J = [e1; e2; e3]) are the gradients of the barycentrics 1..3
-    c23 = np.cross(e2, e3)
-    det = np.einsum("mi,mi->m", e1, c23)
-    inv = 1.0 / det
-    grads[:, :, 1] = c23 * inv[:, None]
-    del c23
-    grads[:, :, 2] = np.cross(e3, e1) * inv[:, None]
-    grads[:, :, 3] = np.cross(e1, e2) * inv[:, None]
-    grads[:, :, 0] = -(grads[:, :, 1] + grads[:, :, 2] + grads[:, :, 3])
-    return np.abs(det) / 6.0, grads
+_BLOCK = 1 << 17     # cells per block: bounds the temporaries (5 (M, 3) arrays otherwise)
+
+
+def _geometry(points: np.ndarray, tets: np.ndarray, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes (M,) and P1 basis gradients (M, 3, 4) (``full=False``: only those of the
+    barycentrics 1..3, (M, 3, 3)): same values as ``mesh.tet_geometry`` from explicit
+    cofactors (cross products of the edge vectors) instead of a batched ``np.linalg.inv``/
+    ``det`` (4x faster, no (M, 4, 3) temporary), in blocks of cells."""
+    M = tets.shape[0]
+    grads = np.empty((M, 3, 4 if full else 3))
+    o = 1 if full else 0
+    vol = np.empty(M)
+    for a in range(0, M, _BLOCK):
+        t = tets[a:a + _BLOCK]
+        g = grads[a:a + _BLOCK]
+        p0 = points[t[:, 0]]
+        e1 = points[t[:, 1]] - p0
+        e2 = points[t[:, 2]] - p0
+        e3 = points[t[:, 3]] - p0
+        # rows of J^-1 (J = [e1; e2; e3]) are the gradients of the barycentrics 1..3
+        c23 = np.cross(e2, e3)
+        det = np.einsum("mi,mi->m", e1, c23)
+        inv = 1.0 / det
+        g[:, :, o] = c23 * inv[:, None]
+        g[:, :, o + 1] = np.cross(e3, e1) * inv[:, None]
+        g[:, :, o + 2] = np.cross(e1, e2) * inv[:, None]
+        if full:
+            g[:, :, 0] = -(g[:, :, 1] + g[:, :, 2] + g[:, :, 3])
+        vol[a:a + _BLOCK] = np.abs(det) / 6.0
+    return vol, grads
 
 
 def build_space(mesh: Mesh, degree: int) -> Space:
     """P1 or P2 space on ``mesh``."""
-    vol, grads = _geometry(mesh.points, mesh.tets)             # (M,), (M, 3, 4)
     N = mesh.num_points
     if degree == 1:
-        return Space(1, np.asarray(mesh.tets, dtype=np.int64), grads[:, None, :, :], vol[:, None], N, N)
+        vol, G = _geometry(mesh.points, mesh.tets, full=False)    # (M,), (M, 3, 3)
+        return Space(1, mesh.tets, None, vol[:, None], N, N, G=G)
+    vol, grads = _geometry(mesh.points, mesh.tets)             # (M,), (M, 3, 4)
     if degree != 2:
         raise ValueError(f"degree must be 1 or 2, got {degree}")
-    pairs = np.sort(mesh.tets[:, TET_EDGES], axis=2)             # (M, 6, 2)
+    pairs = np.sort(mesh.tets[:, TET_EDGES].astype(np.int64), axis=2)   # (M, 6, 2)
     keys = pairs[..., 0] * N + pairs[..., 1]
     uniq, inv = np.unique(keys.ravel(), return_inverse=True)
     edges = np.stack([uniq // N, uniq % N], axis=1)
