@@ -326,7 +326,7 @@ def test_toml_is_data_only(tmp_path, monkeypatch):
 def _interrupt(tmp_path: Path, sig: int, when: str) -> tuple[int, str]:
     """Run a scenario whose solve takes several seconds in a subprocess; send ``sig`` once the
     progress line ``when`` appears on stderr. Returns (exit code, stderr)."""
-    s = scenario(tmp_path, size=0.35, voltage=400, cache="true")
+    s = scenario(tmp_path, size=0.2, voltage=400, cache="true")     # ~1 s to mesh, ~2 s to solve
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                EPSIM_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(s), "--out", str(tmp_path / "o")],
@@ -337,7 +337,7 @@ def _interrupt(tmp_path: Path, sig: int, when: str) -> tuple[int, str]:
         for line in proc.stderr:
             err.append(line)
             if when in line:
-                time.sleep(0.3)
+                time.sleep(0.05)            # inside the phase named by the progress line
                 proc.send_signal(sig)
                 break
             assert time.monotonic() < deadline, "".join(err)

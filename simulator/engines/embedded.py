@@ -41,12 +41,9 @@ from ..errors import ConvergenceError
 from ..mesh import Mesh
 from ..resources import release_freed_memory
 from .base import FieldSolution, PulseConfiguration, SolverSettings
+from .blas import single_threaded_blas
+from .reduced import Reduced, ReducedEdges, ReducedScatter, itype, unique_pairs
 from .spaces import Space, build_space
-
-try:                                    # C-level COO -> CSR and per-row sort (fast grouping)
-    from scipy.sparse import _sparsetools as _st
-except ImportError:                     # pragma: no cover - fallback below
-    _st = None
 
 log = logging.getLogger(__name__)
 
@@ -60,161 +57,9 @@ CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, s
 BLOCK = 1 << 20   # cells per partial bincount (each one costs a pass over the edge/DOF array)
 
 
-def _itype(n: int):
-    return np.int32 if n < 2**31 - 2 else np.int64
-
-
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
     """Inner product without BLAS (a threaded ddot spins on a loaded 2-core machine)."""
     return float(np.einsum("i,i->", a, b))
-
-
-def unique_pairs(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group index pairs (lo[k], hi[k]) with entries in [0, n).
-
-    Returns the distinct pairs sorted by (lo, hi) as two arrays and, for every input pair,
-    the index of its distinct pair. Uses scipy's C COO -> CSR conversion (a counting sort by
-    lo) and per-row sort: O(K) plus short sorts, instead of an O(K log K) sort of int64 keys.
-    """
-    k = int(lo.size)
-    it = _itype(max(n, k) + 1)
-    if k == 0:
-        return np.zeros(0, it), np.zeros(0, it), np.zeros(0, it)
-    rows = cols = order = Bp = None
-    if _st is not None and it is np.int32:
-        try:
-            Bp = np.empty(n + 1, it)
-            cols = np.empty(k, it)
-            order = np.empty(k, it)
-            _st.coo_tocsr(n, n, k, np.ascontiguousarray(lo, dtype=it), np.ascontiguousarray(hi, dtype=it),
-                          np.arange(k, dtype=it), Bp, cols, order)
-            _st.csr_sort_indices(n, Bp, cols, order)
-        except Exception:               # pragma: no cover - private API changed: sort instead
-            Bp = None
-    if Bp is None:
-        keys = lo.astype(np.int64) * n + hi
-        order = np.argsort(keys, kind="stable").astype(it)
-        keys = keys[order]
-        rows, cols = (keys // n).astype(it), (keys % n).astype(it)
-        del keys
-    new = np.empty(k, dtype=bool)
-    new[0] = True
-    np.not_equal(cols[1:], cols[:-1], out=new[1:])
-    if rows is None:                    # CSR rows: each non-empty row starts a new pair
-        starts = Bp[:-1]
-        new[starts[starts < Bp[1:]]] = True
-        pos = np.flatnonzero(new)
-        urows = (np.searchsorted(Bp, pos, side="right") - 1).astype(it)
-        del pos
-    else:
-        new[1:] |= rows[1:] != rows[:-1]
-        urows = rows[new]
-        del rows
-    ucols = cols[new]
-    ids = np.cumsum(new, dtype=it, out=cols)      # cols is not needed any more: reuse it
-    del new
-    ids -= 1
-    inverse = np.empty(k, it)
-    inverse[order] = ids
-    return urows, ucols, inverse
-
-
-def _csr_structure(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR (indptr, indices) of distinct entries (rows[k], cols[k]) and perm: data = values[perm]."""
-    k = int(rows.size)
-    it = _itype(max(n, k) + 1)
-    if _st is not None and it is np.int32:
-        try:
-            indptr = np.empty(n + 1, it)
-            indices = np.empty(k, it)
-            perm = np.empty(k, it)
-            _st.coo_tocsr(n, n, k, np.ascontiguousarray(rows, dtype=it), np.ascontiguousarray(cols, dtype=it),
-                          np.arange(k, dtype=it), indptr, indices, perm)
-            _st.csr_sort_indices(n, indptr, indices, perm)
-            return indptr, indices, perm
-        except Exception:               # pragma: no cover
-            pass
-    keys = rows.astype(np.int64) * n + cols
-    perm = np.argsort(keys, kind="stable").astype(it)
-    indices = cols[perm].astype(it)
-    counts = np.bincount(rows, minlength=n)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(it)
-    return indptr, indices, perm
-
-
-class _SingleThreadedBlas:
-    """Run OpenBLAS on one thread while the engine works (a context manager, re-entrant
-    across threads: the first entry sets 1 thread, the last exit restores the old count).
-
-    The engine's own kernels are sparse or level-1 and gain nothing from BLAS threads, but
-    pyamg's setup (Arnoldi for the smoother weight) went 5-8x slower with a threaded BLAS
-    on a loaded 2-core machine, and BLAS threads fight the solver threads of
-    simulator/train.py. Finds the loaded OpenBLAS libraries (numpy's and scipy's wheels,
-    or the system's) via /proc/self/maps; a no-op where that is not possible.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._saved: list = []
-        self._libs = None
-
-    def _find(self) -> list:
-        libs = []
-        try:
-            import ctypes
-            with open("/proc/self/maps") as fh:
-                paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and "/" in ln})
-            for path in paths:
-                try:
-                    lib = ctypes.CDLL(path)
-                except OSError:
-                    continue
-                for get, put in (("openblas_get_num_threads", "openblas_set_num_threads"),
-                                 ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-                                 ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-                                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_")):
-                    g, p = getattr(lib, get, None), getattr(lib, put, None)
-                    if g is not None and p is not None:
-                        g.restype = ctypes.c_int
-                        g.argtypes = []
-                        p.restype = None
-                        p.argtypes = [ctypes.c_int]
-                        libs.append((g, p))
-                        break
-        except Exception:               # pragma: no cover - no /proc, no ctypes: leave BLAS alone
-            return []
-        return libs
-
-    def __enter__(self):
-        with self._lock:
-            if self._depth == 0:
-                if self._libs is None:
-                    self._libs = self._find()
-                self._saved = []
-                for get, put in self._libs:
-                    try:
-                        self._saved.append(get())
-                        put(1)
-                    except Exception:   # pragma: no cover
-                        self._saved.append(None)
-            self._depth += 1
-        return self
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                for (_, put), old in zip(self._libs, self._saved):
-                    if old is not None and old > 1:
-                        try:
-                            put(old)
-                        except Exception:   # pragma: no cover
-                            pass
-        return False
-
-
-_BLAS = _SingleThreadedBlas()
 
 
 def _uniform(a) -> bool:
@@ -276,99 +121,6 @@ class _LawEval:
         return out
 
 
-class _Reduced:
-    """The reduced system of one pulse configuration: DOF maps and the CSR structure."""
-
-    rdof: np.ndarray            # (ndofs,) full DOF -> reduced index, -1 on Dirichlet DOFs
-    fixed: np.ndarray           # (ndofs,) bool: Dirichlet DOF
-    values: np.ndarray          # (ndofs,) Dirichlet values (V), 0 elsewhere
-    n: int                      # reduced size
-    anode_dofs: np.ndarray
-    floating: dict[str, int]    # floating contact -> reduced index
-    indptr: np.ndarray
-    indices: np.ndarray
-
-    def restrict(self, v: np.ndarray) -> np.ndarray:
-        """Sum a full-space vector into the reduced space (P^T v)."""
-        return np.bincount(self._free_r, weights=v[self._free], minlength=self.n)
-
-    def prolong(self, x: np.ndarray) -> np.ndarray:
-        """Full-space vector from reduced values (P x), zero on Dirichlet DOFs."""
-        out = np.zeros(len(self.rdof))
-        out[self._free] = x[self._free_r]
-        return out
-
-    def _maps(self) -> None:
-        self._free = np.flatnonzero(~self.fixed).astype(self.rdof.dtype)
-        self._free_r = self.rdof[self._free]
-
-    def matrix(self, assembled: np.ndarray) -> sp.csr_matrix:
-        raise NotImplementedError
-
-
-class _ReducedEdges(_Reduced):
-    """P1: the reduced matrix from edge values K_e (off-diagonal entries of the full matrix).
-
-    Reduced off-diagonal (r, s) = sum of K_e over edges joining r and s; reduced diagonal r =
-    -sum of K_e over edges leaving r (zero row sums), Dirichlet neighbours included.
-    """
-
-    def __init__(self, base: dict, edges_lo: np.ndarray, edges_hi: np.ndarray):
-        self.__dict__.update(base)
-        self._maps()
-        n = self.n
-        ra, rb = self.rdof[edges_lo], self.rdof[edges_hi]
-        cross = ra != rb
-        both = cross & (ra >= 0) & (rb >= 0)
-        merged = self.merged
-        plain = both & ~merged[edges_lo] & ~merged[edges_hi]
-        self.plain = np.flatnonzero(plain).astype(ra.dtype)
-        touch = np.flatnonzero(both & ~plain).astype(ra.dtype)
-        lo = np.minimum(ra[touch], rb[touch])
-        hi = np.maximum(ra[touch], rb[touch])
-        tlo, thi, self.touch_inv = unique_pairs(lo, hi, n)
-        self.touch = touch
-        self.n_touch = len(tlo)
-        plo, phi = ra[self.plain], rb[self.plain]
-        # diagonal: each crossing edge subtracts K_e from its free endpoints
-        da = np.flatnonzero(cross & (ra >= 0))
-        db = np.flatnonzero(cross & (rb >= 0))
-        self.diag_rows = np.concatenate([ra[da], rb[db]])
-        self.diag_edges = np.concatenate([da, db]).astype(ra.dtype)
-        del ra, rb, cross, both, plain, da, db
-        it = self.rdof.dtype
-        rows = np.concatenate([plo, tlo, phi, thi, np.arange(n, dtype=it)])
-        cols = np.concatenate([phi, thi, plo, tlo, np.arange(n, dtype=it)])
-        self.indptr, self.indices, self.perm = _csr_structure(rows, cols, n)
-
-    def matrix(self, ev: np.ndarray) -> sp.csr_matrix:
-        off = ev[self.plain]
-        if self.n_touch:
-            off = np.concatenate([off, np.bincount(self.touch_inv, weights=ev[self.touch], minlength=self.n_touch)])
-        diag = np.bincount(self.diag_rows, weights=ev[self.diag_edges], minlength=self.n)
-        np.negative(diag, out=diag)
-        data = np.concatenate([off, off, diag])[self.perm]
-        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
-
-
-class _ReducedScatter(_Reduced):
-    """P2 (general): the reduced matrix from the data of the full CSR matrix."""
-
-    def __init__(self, base: dict, rows: np.ndarray, cols: np.ndarray):
-        self.__dict__.update(base)
-        self._maps()
-        r, c = self.rdof[rows], self.rdof[cols]
-        self.keep = np.flatnonzero((r >= 0) & (c >= 0))
-        rr, rc, self.target = unique_pairs(r[self.keep], c[self.keep], self.n)
-        self.indptr, self.indices, perm = _csr_structure(rr, rc, self.n)
-        # distinct pairs come sorted by (row, col): already CSR order
-        assert np.array_equal(perm, np.arange(len(perm)))
-
-    def matrix(self, full_data: np.ndarray) -> sp.csr_matrix:
-        data = np.bincount(self.target, weights=full_data[self.keep], minlength=len(self.indices))
-        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
-
-
 class EmbeddedEngine:
     """P1/P2 FE engine on one mesh. See module docstring."""
 
@@ -386,7 +138,7 @@ class EmbeddedEngine:
             self._build_edges()
         else:
             self._build_pattern()
-        self._reduced: OrderedDict[PulseConfiguration, _Reduced] = OrderedDict()
+        self._reduced: OrderedDict[PulseConfiguration, Reduced] = OrderedDict()
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         release_freed_memory()          # the setup's temporaries (~1/2 of the engine's RSS at 6e5 cells)
@@ -405,7 +157,7 @@ class EmbeddedEngine:
         """P1: mesh edges and the cell -> edge map."""
         tets = self.space.cell_dofs
         M, N = tets.shape[0], self.dofs
-        it = _itype(max(N, 6 * M) + 1)
+        it = itype(max(N, 6 * M) + 1)
         a = tets[:, P1_EDGES[:, 0]].astype(it)
         b = tets[:, P1_EDGES[:, 1]].astype(it)
         lo = np.minimum(a, b).ravel()
@@ -419,7 +171,7 @@ class EmbeddedEngine:
         dofs = self.space.cell_dofs
         nb = dofs.shape[1]
         n = self.space.num_dofs
-        it = _itype(max(n, dofs.size * nb) + 1)
+        it = itype(max(n, dofs.size * nb) + 1)
         rows = np.repeat(dofs.astype(it), nb, axis=1).ravel()
         cols = np.tile(dofs.astype(it), (1, nb)).ravel()
         self._rows, self._indices, self._scatter = unique_pairs(rows, cols, n)
@@ -518,7 +270,7 @@ class EmbeddedEngine:
         return np.bincount(self._scatter, weights=local.ravel(), minlength=len(self._indices))
 
     # ------------------------------------------------------------------ configurations
-    def _reduce(self, config: PulseConfiguration) -> _Reduced:
+    def _reduce(self, config: PulseConfiguration) -> Reduced:
         with self._lock:
             red = self._reduced.get(config)
             if red is not None:
@@ -532,9 +284,9 @@ class EmbeddedEngine:
                 self._reduced.popitem(last=False)
         return red
 
-    def _build_reduced(self, config: PulseConfiguration) -> _Reduced:
+    def _build_reduced(self, config: PulseConfiguration) -> Reduced:
         n = self.dofs
-        it = _itype(n + 1)
+        it = itype(n + 1)
         fixed = np.zeros(n, dtype=bool)
         values = np.zeros(n)
         anode_dofs = np.unique(np.concatenate(
@@ -566,9 +318,9 @@ class EmbeddedEngine:
         info = dict(rdof=rdof, fixed=fixed, values=values, n=base + len(groups), anode_dofs=anode_dofs,
                     floating=floating, merged=merged)
         if self._p1:
-            red = _ReducedEdges(info, self._edge_lo, self._edge_hi)
+            red = ReducedEdges(info, self._edge_lo, self._edge_hi)
         else:
-            red = _ReducedScatter(info, self._rows, self._indices)
+            red = ReducedScatter(info, self._rows, self._indices)
         del red.merged
         return red
 
@@ -645,9 +397,9 @@ class EmbeddedEngine:
 
     # ------------------------------------------------------------------ public API
     def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray,
-                     _red: _Reduced | None = None) -> FieldSolution:
+                     _red: Reduced | None = None) -> FieldSolution:
         """Solve div(sigma grad phi) = 0 with sigma (S/m) given per cell/quadrature point."""
-        with _BLAS:
+        with single_threaded_blas():
             return self._solve_linear(config, sigma, _red)[0]
 
     def _solve_linear(self, config, sigma, red=None, rtol=None):
@@ -679,7 +431,7 @@ class EmbeddedEngine:
         SPD; an exact line search on d(a) = F(phi + a delta).delta (increasing in a by
         convexity) makes every step decrease W. Stops when |F_free| <= rtol |F_Dirichlet|.
         """
-        with _BLAS:
+        with single_threaded_blas():
             return self._newton(config, law, sigma_floor, initial)
 
     def _newton(self, config, law, sigma_floor, initial) -> FieldSolution:
@@ -820,7 +572,7 @@ class EmbeddedEngine:
                 side = 1
         return at(c)
 
-    def _solution(self, red: _Reduced, u, g, sigma, F, its, lin_its, res, converged) -> FieldSolution:
+    def _solution(self, red: Reduced, u, g, sigma, F, its, lin_its, res, converged) -> FieldSolution:
         E = np.sqrt(np.einsum("mqi,mqi->mq", g, g))
         if not (np.all(np.isfinite(E)) and np.all(np.isfinite(u))):
             raise ConvergenceError("field solve", its, float("nan"), "NaN or Inf in the field")

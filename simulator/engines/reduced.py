@@ -1,0 +1,189 @@
+"""Reduced linear systems of one pulse configuration, and the sparse-structure helpers.
+
+Each pulse configuration fixes some DOFs (anode and cathode contacts: Dirichlet) and merges
+others (each floating contact: one unknown with zero net current). The reduced system maps
+full-space vectors to the reduced unknowns (``restrict`` = P^T, ``prolong`` = P) and builds
+the reduced CSR matrix straight from assembled values, with a structure computed once per
+configuration.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+try:                                    # C-level COO -> CSR and per-row sort (fast grouping)
+    from scipy.sparse import _sparsetools as _st
+except ImportError:                     # pragma: no cover - fallback below
+    _st = None
+
+
+def itype(n: int):
+    """The narrowest index dtype (int32 or int64) for indices below ``n``."""
+    return np.int32 if n < 2**31 - 2 else np.int64
+
+
+def unique_pairs(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group index pairs (lo[k], hi[k]) with entries in [0, n).
+
+    Returns the distinct pairs sorted by (lo, hi) as two arrays and, for every input pair,
+    the index of its distinct pair. Uses scipy's C COO -> CSR conversion (a counting sort by
+    lo) and per-row sort: O(K) plus short sorts, instead of an O(K log K) sort of int64 keys.
+    """
+    k = int(lo.size)
+    it = itype(max(n, k) + 1)
+    if k == 0:
+        return np.zeros(0, it), np.zeros(0, it), np.zeros(0, it)
+    rows = cols = order = Bp = None
+    if _st is not None and it is np.int32:
+        try:
+            Bp = np.empty(n + 1, it)
+            cols = np.empty(k, it)
+            order = np.empty(k, it)
+            _st.coo_tocsr(n, n, k, np.ascontiguousarray(lo, dtype=it), np.ascontiguousarray(hi, dtype=it),
+                          np.arange(k, dtype=it), Bp, cols, order)
+            _st.csr_sort_indices(n, Bp, cols, order)
+        except Exception:               # pragma: no cover - private API changed: sort instead
+            Bp = None
+    if Bp is None:
+        keys = lo.astype(np.int64) * n + hi
+        order = np.argsort(keys, kind="stable").astype(it)
+        keys = keys[order]
+        rows, cols = (keys // n).astype(it), (keys % n).astype(it)
+        del keys
+    new = np.empty(k, dtype=bool)
+    new[0] = True
+    np.not_equal(cols[1:], cols[:-1], out=new[1:])
+    if rows is None:                    # CSR rows: each non-empty row starts a new pair
+        starts = Bp[:-1]
+        new[starts[starts < Bp[1:]]] = True
+        pos = np.flatnonzero(new)
+        urows = (np.searchsorted(Bp, pos, side="right") - 1).astype(it)
+        del pos
+    else:
+        new[1:] |= rows[1:] != rows[:-1]
+        urows = rows[new]
+        del rows
+    ucols = cols[new]
+    ids = np.cumsum(new, dtype=it, out=cols)      # cols is not needed any more: reuse it
+    del new
+    ids -= 1
+    inverse = np.empty(k, it)
+    inverse[order] = ids
+    return urows, ucols, inverse
+
+
+def csr_structure(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR (indptr, indices) of distinct entries (rows[k], cols[k]) and perm: data = values[perm]."""
+    k = int(rows.size)
+    it = itype(max(n, k) + 1)
+    if _st is not None and it is np.int32:
+        try:
+            indptr = np.empty(n + 1, it)
+            indices = np.empty(k, it)
+            perm = np.empty(k, it)
+            _st.coo_tocsr(n, n, k, np.ascontiguousarray(rows, dtype=it), np.ascontiguousarray(cols, dtype=it),
+                          np.arange(k, dtype=it), indptr, indices, perm)
+            _st.csr_sort_indices(n, indptr, indices, perm)
+            return indptr, indices, perm
+        except Exception:               # pragma: no cover
+            pass
+    keys = rows.astype(np.int64) * n + cols
+    perm = np.argsort(keys, kind="stable").astype(it)
+    indices = cols[perm].astype(it)
+    counts = np.bincount(rows, minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(it)
+    return indptr, indices, perm
+
+
+class Reduced:
+    """The reduced system of one pulse configuration: DOF maps and the CSR structure."""
+
+    rdof: np.ndarray            # (ndofs,) full DOF -> reduced index, -1 on Dirichlet DOFs
+    fixed: np.ndarray           # (ndofs,) bool: Dirichlet DOF
+    values: np.ndarray          # (ndofs,) Dirichlet values (V), 0 elsewhere
+    n: int                      # reduced size
+    anode_dofs: np.ndarray
+    floating: dict[str, int]    # floating contact -> reduced index
+    indptr: np.ndarray
+    indices: np.ndarray
+
+    def restrict(self, v: np.ndarray) -> np.ndarray:
+        """Sum a full-space vector into the reduced space (P^T v)."""
+        return np.bincount(self._free_r, weights=v[self._free], minlength=self.n)
+
+    def prolong(self, x: np.ndarray) -> np.ndarray:
+        """Full-space vector from reduced values (P x), zero on Dirichlet DOFs."""
+        out = np.zeros(len(self.rdof))
+        out[self._free] = x[self._free_r]
+        return out
+
+    def _maps(self) -> None:
+        self._free = np.flatnonzero(~self.fixed).astype(self.rdof.dtype)
+        self._free_r = self.rdof[self._free]
+
+    def matrix(self, assembled: np.ndarray) -> sp.csr_matrix:   # pragma: no cover - abstract
+        """The reduced matrix from assembled values (edge values for P1, CSR data for P2)."""
+        raise TypeError(f"{type(self).__name__} must implement matrix()")
+
+
+class ReducedEdges(Reduced):
+    """P1: the reduced matrix from edge values K_e (off-diagonal entries of the full matrix).
+
+    Reduced off-diagonal (r, s) = sum of K_e over edges joining r and s; reduced diagonal r =
+    -sum of K_e over edges leaving r (zero row sums), Dirichlet neighbours included.
+    """
+
+    def __init__(self, base: dict, edges_lo: np.ndarray, edges_hi: np.ndarray):
+        self.__dict__.update(base)
+        self._maps()
+        n = self.n
+        ra, rb = self.rdof[edges_lo], self.rdof[edges_hi]
+        cross = ra != rb
+        both = cross & (ra >= 0) & (rb >= 0)
+        merged = self.merged
+        plain = both & ~merged[edges_lo] & ~merged[edges_hi]
+        self.plain = np.flatnonzero(plain).astype(ra.dtype)
+        touch = np.flatnonzero(both & ~plain).astype(ra.dtype)
+        lo = np.minimum(ra[touch], rb[touch])
+        hi = np.maximum(ra[touch], rb[touch])
+        tlo, thi, self.touch_inv = unique_pairs(lo, hi, n)
+        self.touch = touch
+        self.n_touch = len(tlo)
+        plo, phi = ra[self.plain], rb[self.plain]
+        # diagonal: each crossing edge subtracts K_e from its free endpoints
+        da = np.flatnonzero(cross & (ra >= 0))
+        db = np.flatnonzero(cross & (rb >= 0))
+        self.diag_rows = np.concatenate([ra[da], rb[db]])
+        self.diag_edges = np.concatenate([da, db]).astype(ra.dtype)
+        del ra, rb, cross, both, plain, da, db
+        it = self.rdof.dtype
+        rows = np.concatenate([plo, tlo, phi, thi, np.arange(n, dtype=it)])
+        cols = np.concatenate([phi, thi, plo, tlo, np.arange(n, dtype=it)])
+        self.indptr, self.indices, self.perm = csr_structure(rows, cols, n)
+
+    def matrix(self, ev: np.ndarray) -> sp.csr_matrix:
+        off = ev[self.plain]
+        if self.n_touch:
+            off = np.concatenate([off, np.bincount(self.touch_inv, weights=ev[self.touch], minlength=self.n_touch)])
+        diag = np.bincount(self.diag_rows, weights=ev[self.diag_edges], minlength=self.n)
+        np.negative(diag, out=diag)
+        data = np.concatenate([off, off, diag])[self.perm]
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
+
+
+class ReducedScatter(Reduced):
+    """P2 (general): the reduced matrix from the data of the full CSR matrix."""
+
+    def __init__(self, base: dict, rows: np.ndarray, cols: np.ndarray):
+        self.__dict__.update(base)
+        self._maps()
+        r, c = self.rdof[rows], self.rdof[cols]
+        self.keep = np.flatnonzero((r >= 0) & (c >= 0))
+        rr, rc, self.target = unique_pairs(r[self.keep], c[self.keep], self.n)
+        self.indptr, self.indices, perm = csr_structure(rr, rc, self.n)
+        # distinct pairs come sorted by (row, col): already CSR order
+        assert np.array_equal(perm, np.arange(len(perm)))
+
+    def matrix(self, full_data: np.ndarray) -> sp.csr_matrix:
+        data = np.bincount(self.target, weights=full_data[self.keep], minlength=len(self.indices))
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
