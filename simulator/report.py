@@ -136,7 +136,8 @@ def summary_table(report: dict) -> str:
         return "n/a" if x is None else f"{100 * x:.1f} %"
 
     lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}, {s['model']} model, "
-             f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} Newton iterations"]
+             f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} "
+             f"{'Newton iterations' if s['model'] == 'stationary' else 'sequential steps'}"]
     if "tumours" in report:
         lines.append(f"{'tumour':<10}{'reversible':>12}{'irreversible':>14}{'+margin':>10}{'min E V/cm':>12}  covered")
         for t in report["tumours"]:
