@@ -30,7 +30,7 @@ import numpy as np
 
 from simulator.analytic import (box_image_factor, layered_current, layered_fields, line_sources,
                                 line_sources_current, sphere_interior_ratio, two_wire_current,
-                                two_wire_field, two_wire_mid_field)
+                                two_wire_field)
 from simulator.geometry import build_mesh
 from simulator.mesh import Mesh
 from simulator.pipeline import run

@@ -17,7 +17,7 @@ import numpy as np
 
 from electrodes.contacts import Electrode, Needle
 from electrodes.needles import custom_needles
-from electrodes.registry import TYPES, Param
+from electrodes.registry import TYPES
 from protocols.pulses import Protocol, PulseGroup
 
 from .errors import GeometryError, ScenarioError

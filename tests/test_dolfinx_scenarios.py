@@ -17,7 +17,7 @@ import pytest
 from simulator.cli import main
 from simulator.geometry import build_mesh
 from simulator.pipeline import run
-from simulator.scenario import load_scenario, scenario_from_dict
+from simulator.scenario import scenario_from_dict
 
 try:
     import dolfinx  # noqa: F401
