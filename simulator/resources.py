@@ -12,10 +12,11 @@ from .units import MM
 # Bytes per tetrahedron measured on the embedded engine (peak RSS over a needle-pair solve,
 # benchmarks/): mesh, basis gradients, edge map, reduced-system structure, CSR matrices, AMG
 # hierarchy, Newton vectors, train arrays, blocked temporaries. P1: needle-pair-l (1.03e6 DOFs,
-# 6.33e6 cells) peaked at 2454 MiB with the mesh built in the same process (meshing itself
-# peaks at 1179 MiB): (2.573e9 - BASELINE) / 6.33e6 = 359 -> 360 (benchmarks/CHANGES.md, issue 5).
+# 6.33e6 cells) peaked at 1900 MiB with the mesh built in the same process (meshing itself
+# peaks at 1179 MiB): (1.992e9 - BASELINE) / 6.33e6 = 267 -> 270 (benchmarks/CHANGES.md,
+# "Memory, round 2").
 # P2: not re-measured since the edge-based P1 assembly (old estimate kept).
-BYTES_PER_CELL = {1: 360.0, 2: 9000.0}
+BYTES_PER_CELL = {1: 270.0, 2: 9000.0}
 BASELINE_BYTES = 300e6
 
 

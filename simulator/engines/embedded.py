@@ -2,9 +2,9 @@
 
 Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANGES.md):
 
-* The element geometry (basis gradients, weights w) is computed once per mesh. P1 keeps the
-  gradients of 3 barycentrics per cell (the 4th is minus their sum, rebuilt per block) and
-  every per-cell loop runs in blocks of cells (bounded temporaries; memory, issue 5).
+* The element geometry (weights w; P2: basis gradients) is computed once per mesh. P1 keeps
+  no gradients: they are rebuilt from the points per block of cells (same expressions, same
+  bits), and every per-cell loop runs in blocks of cells (bounded temporaries; memory, issue 5).
 * P1: the stiffness matrix and the Newton Jacobian have zero row sums (the hat functions
   sum to one), so they are fixed by one value per mesh *edge*: each (re)assembly is six
   products per cell and one ``np.bincount`` onto the edges; the diagonal is minus the row
@@ -30,7 +30,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 import pyamg
@@ -235,23 +234,26 @@ class EmbeddedEngine:
         for a in range(0, M, BLOCK):
             kv = np.empty((len(w[a:a + BLOCK]), 6))
             for c in range(0, len(kv), CHUNK):
-                Bb = grads(slice(a + c, a + c + CHUNK))
+                b = a + c
+                Bb = grads(slice(b, b + CHUNK))        # rebuilt from the points: once per chunk
+                kc = kv[c:c + CHUNK]
                 for e, (i, j) in enumerate(P1_EDGES):
-                    kv[c:c + CHUNK, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
-            kv *= w[a:a + BLOCK]                                               # (K, 1) broadcast
-            kv *= sig[a:a + BLOCK, None]                                       # (K, 6)
-            if newton:
-                for b in range(a, min(a + BLOCK, M), CHUNK):
-                    cells = b + np.flatnonzero(d0[b:b + CHUNK])
-                    if cells.size == 0:
-                        continue
-                    bg = np.einsum("mi,min->mn", g0[cells], grads(cells))  # (K, 4): grad phi_n . grad u
-                    c = w0[cells] * d0[cells]
-                    extra = np.empty((len(cells), 6))
-                    for e, (i, j) in enumerate(P1_EDGES):
-                        np.multiply(bg[:, i], bg[:, j], out=extra[:, e])
-                    extra *= c[:, None]
-                    kv[cells - a] += extra
+                    kc[:, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
+                kc *= w[b:b + CHUNK]                                           # (K, 1) broadcast
+                kc *= sig[b:b + CHUNK, None]                                   # (K, 6)
+                if not newton:
+                    continue
+                loc = np.flatnonzero(d0[b:b + CHUNK])
+                if loc.size == 0:
+                    continue
+                cells = b + loc
+                bg = np.einsum("mi,min->mn", g0[cells], Bb[loc])   # (K, 4): grad phi_n . grad u
+                cf = w0[cells] * d0[cells]
+                extra = np.empty((len(cells), 6))
+                for e, (i, j) in enumerate(P1_EDGES):
+                    np.multiply(bg[:, i], bg[:, j], out=extra[:, e])
+                extra *= cf[:, None]
+                kc[loc] += extra
             part = np.bincount(cell_edge[a:a + BLOCK].ravel(), weights=kv.ravel(), minlength=n_edges)
             if out is None:
                 out = part
@@ -338,10 +340,19 @@ class EmbeddedEngine:
             finally:
                 np.random.set_state(state)
         for lvl in ml.levels:              # 1x1-block BSR levels relax ~30 % slower than CSR
-            for key in ("A", "P", "R"):
+            for key in ("A", "P"):
                 op = getattr(lvl, key, None)
                 if op is not None and sp.issparse(op) and op.format != "csr":
                     setattr(lvl, key, op.tocsr())
+            # memory: the V-cycle needs only A, P, R and the smoothers. Drop the setup's
+            # strength matrix, aggregates, tentative prolongator and candidates (level 0's C
+            # is as large as A), and apply R as the CSC view P^T (no copy; same sums in the
+            # same order as the CSR transpose, so the same bits)
+            for key in ("C", "AggOp", "Cnodes", "T", "B", "BH"):
+                if key in lvl.__dict__:
+                    delattr(lvl, key)
+            if getattr(lvl, "P", None) is not None and sp.issparse(lvl.P):
+                lvl.R = lvl.P.T
         cycle = getattr(ml, "_MultilevelSolver__solve", None)
         if cycle is None or len(ml.levels) < 2:      # pragma: no cover - pyamg internals changed
             op = ml.aspreconditioner(cycle="V")
@@ -495,6 +506,7 @@ class EmbeddedEngine:
             it += 1
             ta = time.perf_counter()
             dsE = np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
+            del E, ds                       # recomputed by the line search (memory)
             J = red.matrix(self._assemble(s, g, dsE))
             del dsE
             tb = time.perf_counter()
@@ -514,6 +526,7 @@ class EmbeddedEngine:
             lin_its += its
             td = time.perf_counter()
             delta = red.prolong(dx)
+            del dx
             alpha, g, E, s = self._line_search(s, g, delta, laws, cell_E)
             u += alpha * delta
             ds = laws(E)[1]
@@ -529,28 +542,43 @@ class EmbeddedEngine:
     def _line_search(self, s, g, delta, laws, cell_E):
         """Step length: alpha = 1 if d(1) <= 0, else the root of d(a) in (0, 1) (Illinois).
 
-        Returns alpha and the gradient, field and conductivity at u + alpha delta (the
-        gradient is linear in u, so nothing is recomputed for the next Newton iteration).
+        Returns alpha and the gradient (``g`` updated in place to g + alpha grad delta), field
+        and conductivity at u + alpha delta (the gradient is linear in u, so nothing is
+        recomputed for the next Newton iteration). Memory: the trial gradient g + a grad delta
+        exists only per block of cells; a trial keeps its field E, sigma and ga . gd per cell.
         """
-        gd = self._gradient(delta)
         w = self.space.w
+        M = len(w)
+        gd = self._gradient(delta)          # once (P1 gradients are rebuilt per pass)
         last = {}
 
         def d(a):
             last.clear()                    # drop the previous trial's arrays first (memory)
-            ga = gd * a                     # = g + a gd, without a second (M, Q, 3) temporary
-            ga += g
-            Ea = cell_E(ga)
+            Ea = np.empty(w.shape)
+            pa = np.empty(w.shape)          # ga . gd per quadrature point
+            for c in range(0, M, CHUNK):
+                gdc = gd[c:c + CHUNK]
+                ga = gdc * a                # = g + a gd
+                ga += g[c:c + CHUNK]
+                Ea[c:c + CHUNK] = cell_E(ga)
+                pa[c:c + CHUNK] = np.einsum("mqi,mqi->mq", ga, gdc)
             sa, _ = laws(Ea, derivative=False)
-            last.update(a=a, g=ga, E=Ea, s=sa)
-            return float(np.einsum("mq,mq,mqi,mqi->", w, sa, ga, gd))
+            last.update(a=a, E=Ea, s=sa)
+            return float(np.einsum("mq,mq,mq->", w, sa, pa))
 
         def at(a):
             if last.get("a") != a:
                 d(a)
-            return a, last["g"], last["E"], last["s"]
+            for c in range(0, M, CHUNK):    # g += a gd: the same sums as the trial's g + a gd
+                gc = g[c:c + CHUNK]
+                gc += gd[c:c + CHUNK] * a
+            return a, g, last["E"], last["s"]
 
-        d0 = float(np.einsum("mq,mq,mqi,mqi->", w, s, g, gd))
+        p0 = np.empty(w.shape)
+        for c in range(0, M, CHUNK):
+            p0[c:c + CHUNK] = np.einsum("mqi,mqi->mq", g[c:c + CHUNK], gd[c:c + CHUNK])
+        d0 = float(np.einsum("mq,mq,mq->", w, s, p0))
+        del p0
         d1 = d(1.0)
         if d1 <= 0 or d0 >= 0:
             return at(1.0)

@@ -159,15 +159,26 @@ class ReducedEdges(Reduced):
         it = self.rdof.dtype
         rows = np.concatenate([plo, tlo, phi, thi, np.arange(n, dtype=it)])
         cols = np.concatenate([phi, thi, plo, tlo, np.arange(n, dtype=it)])
-        self.indptr, self.indices, self.perm = csr_structure(rows, cols, n)
+        self.indptr, self.indices, perm = csr_structure(rows, cols, n)
+        del rows, cols
+        # the inverse permutation: entry k of [off, off, diag] goes to data[pos[k]] (the matrix
+        # is scattered piece by piece, without the (nnz,) concatenation: memory)
+        self.pos = np.empty_like(perm)
+        self.pos[perm] = np.arange(len(perm), dtype=perm.dtype)
+        del perm
 
     def matrix(self, ev: np.ndarray) -> sp.csr_matrix:
         off = ev[self.plain]
         if self.n_touch:
             off = np.concatenate([off, np.bincount(self.touch_inv, weights=ev[self.touch], minlength=self.n_touch)])
+        k = len(off)
+        data = np.empty(len(self.pos))
+        data[self.pos[:k]] = off
+        data[self.pos[k:2 * k]] = off
+        del off
         diag = np.bincount(self.diag_rows, weights=ev[self.diag_edges], minlength=self.n)
         np.negative(diag, out=diag)
-        data = np.concatenate([off, off, diag])[self.perm]
+        data[self.pos[2 * k:]] = diag
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
 
 

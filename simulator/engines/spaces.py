@@ -1,7 +1,8 @@
 """Lagrange P1/P2 function spaces on the engine-neutral tetrahedral mesh (numpy only).
 
 A space gives, per cell, the global DOFs (M, nb), the basis gradients at the quadrature
-points B (M, Q, 3, nb) in 1/m (P1: rebuilt per block of cells by ``p1_gradients``) and the quadrature weights w (M, Q) in m^3. Everything the
+points B (M, Q, 3, nb) in 1/m (P1: rebuilt per block of cells from the points by
+``p1_gradients``) and the quadrature weights w (M, Q) in m^3. Everything the
 embedded engine assembles is a contraction of these arrays.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..mesh import Mesh, tet_geometry
+from ..mesh import Mesh
 
 # Degree-2 rule on the tetrahedron (exact for P2 stiffness): 4 points, equal weights.
 _A, _B = 0.5854101966249685, 0.1381966011250105
@@ -30,18 +31,20 @@ class Space:
     num_vertices: int
     edge_index: dict | None = None   # P2: sorted vertex pair -> DOF (built lazily)
     edges: np.ndarray | None = None  # P2: (E, 2) sorted vertex pairs, DOF = N + row
-    G: np.ndarray | None = None      # P1: (M, 3, 3) gradients of the barycentrics 1..3
-                                     # (node 0's is minus their sum: not stored, 24 B/cell)
+    points: np.ndarray | None = None  # P1: the mesh's points; the basis gradients are rebuilt
+                                     # per block from them and cell_dofs (memory: not stored,
+                                     # 72 B/cell)
 
     def p1_gradients(self, cells) -> np.ndarray:
         """P1 basis gradients (K, 3, 4) of ``cells`` (a slice or an index array); column n
-        is the gradient of the hat function of local node n (as ``mesh.tet_geometry``)."""
+        is the gradient of the hat function of local node n (as ``mesh.tet_geometry``).
+        P1 recomputes them with the expressions of ``_geometry`` (the same bits)."""
         if self.B is not None:
             return self.B[cells, 0]
-        G = self.G[cells]
-        out = np.empty(G.shape[:2] + (4,))
-        out[:, :, 1:] = G
-        out[:, :, 0] = -(G[:, :, 0] + G[:, :, 1] + G[:, :, 2])
+        t = self.cell_dofs[cells]
+        out = np.empty((len(t), 3, 4))
+        for a in range(0, len(t), _SUB):
+            _p1_block(self.points, t[a:a + _SUB], out[a:a + _SUB])
         return out
 
     def facet_dofs(self, facets: np.ndarray) -> np.ndarray:
@@ -57,33 +60,42 @@ class Space:
 
 
 _BLOCK = 1 << 17     # cells per block: bounds the temporaries (5 (M, 3) arrays otherwise)
+_SUB = 1 << 14       # cells per block when rebuilding P1 gradients (temporaries stay in cache)
 
 
-def _geometry(points: np.ndarray, tets: np.ndarray, full: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Volumes (M,) and P1 basis gradients (M, 3, 4) (``full=False``: only those of the
-    barycentrics 1..3, (M, 3, 3)): same values as ``mesh.tet_geometry`` from explicit
-    cofactors (cross products of the edge vectors) instead of a batched ``np.linalg.inv``/
+def _p1_block(points: np.ndarray, t: np.ndarray, g: np.ndarray, o: int = 1) -> np.ndarray:
+    """Gradients of the barycentrics 1..3 of the cells ``t`` into ``g[:, :, o:o+3]`` (and,
+    for o = 1, node 0's, minus their sum, into ``g[:, :, 0]``); returns the Jacobian
+    determinants. Rows of J^-1 (J = [e1; e2; e3]) from explicit cofactors (cross products
+    of the edge vectors)."""
+    p0 = points[t[:, 0]]
+    e1 = points[t[:, 1]] - p0
+    e2 = points[t[:, 2]] - p0
+    e3 = points[t[:, 3]] - p0
+    c23 = np.cross(e2, e3)
+    det = np.einsum("mi,mi->m", e1, c23)
+    inv = 1.0 / det
+    g[:, :, o] = c23 * inv[:, None]
+    g[:, :, o + 1] = np.cross(e3, e1) * inv[:, None]
+    g[:, :, o + 2] = np.cross(e1, e2) * inv[:, None]
+    if o == 1:
+        g[:, :, 0] = -(g[:, :, 1] + g[:, :, 2] + g[:, :, 3])
+    return det
+
+
+def _geometry(points: np.ndarray, tets: np.ndarray, full: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Volumes (M,) and P1 basis gradients (M, 3, 4) (``full=False``: volumes only, the
+    gradients are rebuilt per block by ``Space.p1_gradients``): same values as
+    ``mesh.tet_geometry`` from explicit cofactors instead of a batched ``np.linalg.inv``/
     ``det`` (4x faster, no (M, 4, 3) temporary), in blocks of cells."""
     M = tets.shape[0]
-    grads = np.empty((M, 3, 4 if full else 3))
-    o = 1 if full else 0
+    grads = np.empty((M, 3, 4)) if full else None
+    scratch = None if full else np.empty((min(M, _BLOCK), 3, 4))
     vol = np.empty(M)
     for a in range(0, M, _BLOCK):
         t = tets[a:a + _BLOCK]
-        g = grads[a:a + _BLOCK]
-        p0 = points[t[:, 0]]
-        e1 = points[t[:, 1]] - p0
-        e2 = points[t[:, 2]] - p0
-        e3 = points[t[:, 3]] - p0
-        # rows of J^-1 (J = [e1; e2; e3]) are the gradients of the barycentrics 1..3
-        c23 = np.cross(e2, e3)
-        det = np.einsum("mi,mi->m", e1, c23)
-        inv = 1.0 / det
-        g[:, :, o] = c23 * inv[:, None]
-        g[:, :, o + 1] = np.cross(e3, e1) * inv[:, None]
-        g[:, :, o + 2] = np.cross(e1, e2) * inv[:, None]
-        if full:
-            g[:, :, 0] = -(g[:, :, 1] + g[:, :, 2] + g[:, :, 3])
+        g = grads[a:a + _BLOCK] if full else scratch[:len(t)]
+        det = _p1_block(points, t, g)
         vol[a:a + _BLOCK] = np.abs(det) / 6.0
     return vol, grads
 
@@ -92,8 +104,8 @@ def build_space(mesh: Mesh, degree: int) -> Space:
     """P1 or P2 space on ``mesh``."""
     N = mesh.num_points
     if degree == 1:
-        vol, G = _geometry(mesh.points, mesh.tets, full=False)    # (M,), (M, 3, 3)
-        return Space(1, mesh.tets, None, vol[:, None], N, N, G=G)
+        vol, _ = _geometry(mesh.points, mesh.tets, full=False)    # (M,)
+        return Space(1, mesh.tets, None, vol[:, None], N, N, points=mesh.points)
     vol, grads = _geometry(mesh.points, mesh.tets)             # (M,), (M, 3, 4)
     if degree != 2:
         raise ValueError(f"degree must be 1 or 2, got {degree}")
