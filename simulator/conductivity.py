@@ -22,6 +22,7 @@ problem is the minimiser of a convex energy (Newton's Jacobian is SPD).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -111,6 +112,12 @@ def get_model(name: str) -> ConductivityModel:
         raise KeyError(f"unknown conductivity model {name!r}; valid: {', '.join(MODELS)}") from None
 
 
+def _broadcast_scalar(a) -> bool:
+    """A 1-D array whose entries all share one memory location (np.broadcast_to of a value)."""
+    a = np.asarray(a)
+    return a.ndim == 1 and a.size > 0 and a.strides[0] == 0
+
+
 @dataclass(frozen=True)
 class CellConductivity:
     """Per-cell conductivity law: parameter arrays (one entry per cell, SI) and model per cell.
@@ -127,19 +134,42 @@ class CellConductivity:
     models: tuple[str, ...]
     scale: np.ndarray | None = None
 
-    def _apply(self, E: np.ndarray, which: str) -> np.ndarray:
-        """Evaluate sigma or dsigma/dE for E of shape (M,) or (M, Q)."""
-        E = np.asarray(E, dtype=float)
-        out = np.empty_like(E)
-        extra = (slice(None),) + (None,) * (E.ndim - 1)
+    @cached_property
+    def _parts(self) -> list:
+        """(cells, model, parameters) per model, gathered once (a Newton step evaluates the
+        law several times). ``cells`` is None when a model covers every cell; a parameter that
+        is one value broadcast over all cells (pipeline.cell_law) is kept as that scalar."""
+        parts = []
+        M = len(self.model_index)
         for k, name in enumerate(self.models):
             cells = np.flatnonzero(self.model_index == k)
             if cells.size == 0:
                 continue
-            model = get_model(name)
+            params = (self.sigma0, self.sigma1, self.E_rev, self.E_irr)
+            if cells.size == M:
+                cells = None
+                params = tuple(np.float64(a[0]) if _broadcast_scalar(a) else a for a in params)
+            else:
+                params = tuple(a[cells] for a in params)
+            parts.append((cells, get_model(name), params))
+        return parts
+
+    def _apply(self, E: np.ndarray, which: str) -> np.ndarray:
+        """Evaluate sigma or dsigma/dE for E of shape (M,) or (M, Q)."""
+        E = np.asarray(E, dtype=float)
+        extra = (slice(None),) + (None,) * (E.ndim - 1)
+        out = None
+        for cells, model, params in self._parts:
             fn = model.sigma if which == "sigma" else model.dsigma
-            p = [a[cells][extra] for a in (self.sigma0, self.sigma1, self.E_rev, self.E_irr)]
-            out[cells] = fn(E[cells], *p)
+            p = [a if np.ndim(a) == 0 else a[extra] for a in params]
+            if cells is None:
+                out = np.broadcast_to(np.asarray(fn(E, *p), dtype=float), E.shape).copy()
+            else:
+                if out is None:
+                    out = np.empty_like(E)
+                out[cells] = fn(E[cells], *p)
+        if out is None:
+            out = np.empty_like(E)
         if self.scale is not None:
             out *= self.scale[extra]
         return out

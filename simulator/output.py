@@ -205,14 +205,12 @@ def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figur
     with atomic_directory(out_dir, force) as tmp:
         write_json(tmp / "report.json", report)
         write_field(result, tmp / ("field.xdmf" if result.engine == "dolfinx" else "field.vtu"))
+        from . import plot
+        if result.tumours:
+            plot.write_coverage_csv(result, tmp / "coverage.csv")
         if figures:
-            from . import plot
             if result.tumours:
-                plot.write_coverage_csv(result, tmp / "coverage.csv")
                 plot.plot_coverage_curves(result, tmp / "coverage.png")
             plot.plot_slices(result, tmp)
-        elif result.tumours:
-            from . import plot
-            plot.write_coverage_csv(result, tmp / "coverage.csv")
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out_dir) / n for n in names]

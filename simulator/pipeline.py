@@ -76,8 +76,8 @@ def recover_sliver_fields(mesh: Mesh, train: TrainResult) -> int:
     neighbours. Their volume is tiny (~1e-3 mm^3 each), but left at E = 0 they would show as
     uncovered tissue next to the needle. Returns how many cells were recovered."""
     from .mesh import contact_slivers, face_neighbours
-    bad = np.flatnonzero(contact_slivers(mesh))
     good = ~contact_slivers(mesh)
+    bad = np.flatnonzero(~good)
     for c, nb in zip(bad, face_neighbours(mesh, bad)):
         nb = nb[good[nb]]
         if nb.size == 0:

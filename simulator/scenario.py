@@ -381,8 +381,7 @@ def _tissue(t: _Table, materials) -> Tissue:
         if th is not None:
             total += th
         layers.append(Layer(mat, None if th is None else th * MM))
-    if total > size[2] + 1e-9 or (layers[-1].thickness is not None and total < size[2] - 1e-9
-                                  and len(layers) > 0 and False):
+    if total > size[2] + 1e-9:
         raise ScenarioError("tissue.layers", f"layers are {total:g} mm thick, deeper than the block "
                                              f"(tissue.size_mm[2] = {size[2]:g})")
     if layers[-1].thickness is not None and total < size[2] - 1e-9:

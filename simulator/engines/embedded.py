@@ -61,65 +61,6 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", a, b))
 
 
-def _uniform(a) -> bool:
-    """A 1-D array whose entries all share one memory location (np.broadcast_to of a value)."""
-    a = np.asarray(a)
-    return a.ndim == 1 and a.size > 0 and a.strides[0] == 0
-
-
-class _LawEval:
-    """``law.sigma`` / ``law.dsigma`` with the per-model cell selections gathered once.
-
-    Same formulas and parameters as :meth:`CellConductivity._apply` (bitwise equal results);
-    it only avoids re-selecting the cells and re-gathering four parameter arrays on every call
-    (a Newton step evaluates the law several times). Other law objects are called as given.
-    """
-
-    def __init__(self, law):
-        self.law = law
-        self.parts = None
-        if isinstance(law, CellConductivity):
-            from ..conductivity import get_model
-            self.parts = []
-            M = len(law.model_index)
-            for k, name in enumerate(law.models):
-                cells = np.flatnonzero(law.model_index == k)
-                if cells.size == 0:
-                    continue
-                params = (law.sigma0, law.sigma1, law.E_rev, law.E_irr)
-                if cells.size == M:
-                    cells = None
-                    # a parameter that is one value broadcast over all cells (pipeline.cell_law)
-                    # enters as that scalar: same values, no (M,) temporaries in the formulas
-                    params = tuple(np.float64(a[0]) if _uniform(a) else a for a in params)
-                else:
-                    params = tuple(a[cells] for a in params)
-                self.parts.append((cells, get_model(name), params))
-
-    def __call__(self, E: np.ndarray, which: str) -> np.ndarray:
-        if self.parts is None:
-            return getattr(self.law, which)(E)
-        E = np.asarray(E, dtype=float)
-        extra = (slice(None),) + (None,) * (E.ndim - 1)
-        out = None
-        for cells, model, params in self.parts:
-            fn = model.sigma if which == "sigma" else model.dsigma
-            p = [a if np.ndim(a) == 0 else a[extra] for a in params]
-            if cells is None:
-                out = np.asarray(fn(E, *p), dtype=float)
-                if out.shape != E.shape:
-                    out = np.broadcast_to(out, E.shape).copy()
-            else:
-                if out is None:
-                    out = np.empty_like(E)
-                out[cells] = fn(E[cells], *p)
-        if out is None:
-            out = np.empty_like(E)
-        if self.law.scale is not None:
-            out = out * self.law.scale[extra]
-        return out
-
-
 class EmbeddedEngine:
     """P1/P2 FE engine on one mesh. See module docstring."""
 
@@ -450,12 +391,11 @@ class EmbeddedEngine:
         tim = {"assemble": 0.0, "preconditioner": 0.0, "linear_solve": 0.0, "line_search": 0.0}
         red = self._reduce(config)
         Q = self.space.w.shape[1]
-        ev = _LawEval(law)
 
         def laws(E, derivative=True):
             Ef = E[:, 0] if Q == 1 else E
-            s = ev(Ef, "sigma").reshape(E.shape)
-            ds = ev(Ef, "dsigma").reshape(E.shape) if derivative else None
+            s = law.sigma(Ef).reshape(E.shape)
+            ds = law.dsigma(Ef).reshape(E.shape) if derivative else None
             if sigma_floor is not None:
                 floor = np.broadcast_to(sigma_floor.reshape(len(s), -1), s.shape)
                 if derivative:

@@ -22,6 +22,23 @@ def itype(n: int):
     return np.int32 if n < 2**31 - 2 else np.int64
 
 
+def _sort_by_row(rows: np.ndarray, cols: np.ndarray, n: int, it) -> tuple | None:
+    """(indptr, sorted cols, order) of the pairs (rows[k], cols[k]) by scipy's C COO -> CSR
+    conversion (a counting sort by row) and per-row sort; None where that private API is not
+    usable (int64 indices, or it changed), so that the caller sorts int64 keys instead."""
+    if _st is None or it is not np.int32:
+        return None
+    k = int(rows.size)
+    try:
+        indptr, sorted_cols, order = np.empty(n + 1, it), np.empty(k, it), np.empty(k, it)
+        _st.coo_tocsr(n, n, k, np.ascontiguousarray(rows, dtype=it), np.ascontiguousarray(cols, dtype=it),
+                      np.arange(k, dtype=it), indptr, sorted_cols, order)
+        _st.csr_sort_indices(n, indptr, sorted_cols, order)
+    except Exception:                   # pragma: no cover - private API changed: sort instead
+        return None
+    return indptr, sorted_cols, order
+
+
 def unique_pairs(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group index pairs (lo[k], hi[k]) with entries in [0, n).
 
@@ -33,17 +50,8 @@ def unique_pairs(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np
     it = itype(max(n, k) + 1)
     if k == 0:
         return np.zeros(0, it), np.zeros(0, it), np.zeros(0, it)
-    rows = cols = order = Bp = None
-    if _st is not None and it is np.int32:
-        try:
-            Bp = np.empty(n + 1, it)
-            cols = np.empty(k, it)
-            order = np.empty(k, it)
-            _st.coo_tocsr(n, n, k, np.ascontiguousarray(lo, dtype=it), np.ascontiguousarray(hi, dtype=it),
-                          np.arange(k, dtype=it), Bp, cols, order)
-            _st.csr_sort_indices(n, Bp, cols, order)
-        except Exception:               # pragma: no cover - private API changed: sort instead
-            Bp = None
+    rows = None
+    Bp, cols, order = _sort_by_row(lo, hi, n, it) or (None, None, None)
     if Bp is None:
         keys = lo.astype(np.int64) * n + hi
         order = np.argsort(keys, kind="stable").astype(it)
@@ -76,17 +84,9 @@ def csr_structure(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarra
     """CSR (indptr, indices) of distinct entries (rows[k], cols[k]) and perm: data = values[perm]."""
     k = int(rows.size)
     it = itype(max(n, k) + 1)
-    if _st is not None and it is np.int32:
-        try:
-            indptr = np.empty(n + 1, it)
-            indices = np.empty(k, it)
-            perm = np.empty(k, it)
-            _st.coo_tocsr(n, n, k, np.ascontiguousarray(rows, dtype=it), np.ascontiguousarray(cols, dtype=it),
-                          np.arange(k, dtype=it), indptr, indices, perm)
-            _st.csr_sort_indices(n, indptr, indices, perm)
-            return indptr, indices, perm
-        except Exception:               # pragma: no cover
-            pass
+    done = _sort_by_row(rows, cols, n, it)
+    if done is not None:
+        return done
     keys = rows.astype(np.int64) * n + cols
     perm = np.argsort(keys, kind="stable").astype(it)
     indices = cols[perm].astype(it)
