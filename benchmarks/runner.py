@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from simulator.output.report import build_report
 
 SCHEMA_VERSION = 1
 
@@ -66,10 +67,10 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
     export_npz: also save the mesh (points, tets, contacts) for the DOLFINx baseline.
     """
     from simulator.engines import SolverSettings, create_engine
-    from simulator.pipeline import cell_law
+    from simulator.solve.pipeline import cell_law
     from simulator.engines import embedded  # noqa: F401  (imports are not a phase)
     from simulator.scenario import scenario_from_dict
-    from simulator.train import run_train
+    from simulator.solve.train import run_train
 
     cpu0 = time.process_time()
     t_start = time.perf_counter()
@@ -79,7 +80,7 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
     with tempfile.TemporaryDirectory(prefix="epsim-bench-") as tmp:
         os.environ["EPSIM_CACHE_DIR"] = str(Path(tmp) / "cache")
         if cached_mesh:
-            from simulator.mesh_cache import cached_build_mesh
+            from simulator.meshing.cache import cached_build_mesh
             t = time.perf_counter()
             cached_build_mesh(scenario)
             extra["mesh_build_s"] = time.perf_counter() - t
@@ -89,7 +90,7 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
             if not hit:
                 raise RuntimeError("the mesh cache did not return the cached mesh")
         else:
-            from simulator.geometry import build_mesh
+            from simulator.meshing.build import build_mesh
             t = time.perf_counter()
             mesh = build_mesh(scenario)
             phases["mesh"] = time.perf_counter() - t
@@ -112,15 +113,15 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
         phases["nonlinear_total"] = time.perf_counter() - t
         for key in ("assemble", "preconditioner", "linear_solve", "line_search"):
             phases[key] = float(train.timings.get(key, 0.0))
-        from simulator.coverage import tissue_volumes, tumour_coverage
-        from simulator.pipeline import Result
+        from simulator.post.coverage import tissue_volumes, tumour_coverage
+        from simulator.solve.pipeline import Result
         t = time.perf_counter()
         tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                                   scenario.coverage_tolerance)
         volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
         result = Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, eng.name, eng.dofs,
                         cached_mesh, {})
-        report = result.report()
+        report = build_report(result)
         phases["post"] = time.perf_counter() - t
         t = time.perf_counter()
         if output:

@@ -212,3 +212,14 @@ if __name__ == "__main__":
     p.add_argument("--no-baseline", action="store_true")
     a = p.parse_args()
     sys.exit(main(a.quick, a.json, not a.no_baseline))
+
+
+def register_cli(subparsers) -> None:
+    """The ``epsim bench`` subcommand (entry point ``epsim.commands``: the library does not
+    import the benchmarks)."""
+    b = subparsers.add_parser("bench", help="run the solver-speed benchmarks")
+    b.add_argument("--quick", action="store_true", help="small cases only (< 2 minutes)")
+    b.add_argument("--json", help="write the machine-readable results here")
+    b.add_argument("--no-baseline", action="store_true", help="skip the DOLFINx baseline")
+    b.set_defaults(func=lambda args: main(quick=args.quick, json_path=args.json, dolfinx=not args.no_baseline))
+

@@ -1,7 +1,7 @@
 """Validation of epsim against closed forms and published reference values (domain.md 5).
 
-Each case meshes a scenario with :func:`simulator.geometry.build_mesh`, solves it with
-:func:`simulator.pipeline.run` (constant conductivity, so the problem is linear) and
+Each case meshes a scenario with :func:`simulator.meshing.build.build_mesh`, solves it with
+:func:`simulator.solve.pipeline.run` (constant conductivity, so the problem is linear) and
 compares with the reference:
 
 * needle pair through a slab (2D): field along the axis and the bisector vs the exact
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.analytic import (box_image_factor, layered_current, layered_fields, line_sources,
+from simulator.physics.analytic import (box_image_factor, layered_current, layered_fields, line_sources,
                                 line_sources_current, sphere_interior_ratio, two_wire_current,
                                 two_wire_field)
-from simulator.geometry import build_mesh
-from simulator.mesh import Mesh
-from simulator.pipeline import run
+from simulator.meshing.build import build_mesh
+from simulator.meshing.mesh import Mesh
+from simulator.solve.pipeline import run
 from simulator.scenario import scenario_from_dict
 
 MM = 1e-3

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.mesh import Mesh, Region
+from simulator.meshing.mesh import Mesh, Region
 
 
 def _gmsh_init():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.mesh import Mesh, Region, tet_geometry
+from simulator.meshing.mesh import Mesh, Region, tet_geometry
 
 # Kuhn subdivision of the unit cube into 6 tetrahedra (conforming across cubes)
 _KUHN = np.array([[0, 1, 3, 7], [0, 1, 5, 7], [0, 2, 3, 7], [0, 2, 6, 7], [0, 4, 5, 7], [0, 4, 6, 7]])

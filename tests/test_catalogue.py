@@ -3,7 +3,7 @@ import pytest
 
 from electrodes.catalogue import CATALOGUE
 from simulator.errors import ScenarioError
-from simulator.presets import presets_text
+from simulator.cli.presets import presets_text
 from simulator.scenario import scenario_from_dict
 
 BASE = {"tissue": {"size_mm": [40, 40, 25]}, "tumours": [{"diameter_mm": 6, "depth_mm": 6}]}

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from simulator.conductivity import MODELS, CellConductivity, get_model
+from simulator.physics.conductivity import MODELS, CellConductivity, get_model
 
 S0, S1, ER, EI = 0.2, 0.8, 4e4, 8e4
 

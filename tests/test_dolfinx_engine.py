@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.conductivity import CellConductivity
+from simulator.physics.conductivity import CellConductivity
 from simulator.engines.base import PulseConfiguration, SolverSettings
 from simulator.errors import ConvergenceError, EngineUnavailableError
 
@@ -44,7 +44,7 @@ def law_uniform(M, model, s0=0.2, s1=0.6, Er=4e4, Ei=8e4):
 
 
 def engine(mesh, degree, **kw):
-    from simulator.engines.dolfinx_engine import DolfinxEngine
+    from simulator.engines.dolfinx.engine import DolfinxEngine
     return DolfinxEngine(mesh, SolverSettings(degree=degree, **kw))
 
 
@@ -81,7 +81,7 @@ def test_unavailable_raises_engine_unavailable(monkeypatch):
             monkeypatch.delitem(sys.modules, mod)
     monkeypatch.setitem(sys.modules, "dolfinx", None)
     with pytest.raises(EngineUnavailableError) as exc:
-        importlib.import_module("simulator.engines.dolfinx_engine")
+        importlib.import_module("simulator.engines.dolfinx.engine")
     assert exc.value.field == "solver.engine"
     assert "apt-get install python3-dolfinx" in str(exc.value)
 
@@ -216,10 +216,10 @@ MPI_SCRIPT = textwrap.dedent("""
     import json, sys, numpy as np
     sys.path[:0] = [{root!r}, {tests!r}]
     from mpi4py import MPI
-    from simulator.mesh import Mesh
-    from simulator.conductivity import CellConductivity
+    from simulator.meshing.mesh import Mesh
+    from simulator.physics.conductivity import CellConductivity
     from simulator.engines.base import PulseConfiguration, SolverSettings
-    from simulator.engines.dolfinx_engine import DolfinxEngine
+    from simulator.engines.dolfinx.engine import DolfinxEngine
     comm = MPI.COMM_WORLD
     mesh = None
     if comm.rank == 0:
@@ -305,7 +305,7 @@ def test_agrees_with_embedded(three_needles, capsys):
         e2 = emb.EmbeddedEngine(mesh, SolverSettings(degree=degree))
         if degree == 2:
             np.testing.assert_allclose(e1.sample_points(), np.einsum(
-                "qv,mvx->mqx", __import__("simulator.engines.spaces", fromlist=["x"]).QUAD2_BARY,
+                "qv,mvx->mqx", __import__("simulator.engines.embedded.spaces", fromlist=["x"]).QUAD2_BARY,
                 mesh.points[mesh.tets]), atol=1e-12)
         for cfg in (PulseConfiguration(("A",), ("B",), 500.0),
                     PulseConfiguration(("A",), ("B",), 500.0, ("C", "D"))):

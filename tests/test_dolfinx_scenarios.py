@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from simulator.cli import main
-from simulator.geometry import build_mesh
-from simulator.pipeline import run
+from simulator.meshing.build import build_mesh
+from simulator.solve.pipeline import run
 from simulator.scenario import scenario_from_dict
 
 try:

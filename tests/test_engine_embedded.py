@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from simulator.conductivity import CellConductivity, get_model
+from simulator.physics.conductivity import CellConductivity, get_model
 from simulator.engines.base import PulseConfiguration, SolverSettings
 from simulator.engines.embedded import EmbeddedEngine
 from simulator.errors import ConvergenceError
@@ -85,7 +85,7 @@ def test_floating_contact_carries_no_current_and_sits_between():
     upper = pts[fB].mean(axis=1)[:, 1] > L / 2
     facets["C"] = fB[~upper]
     facets["F"] = fB[upper]
-    from simulator.mesh import Mesh
+    from simulator.meshing.mesh import Mesh
     m2 = Mesh(mesh.points, mesh.tets, mesh.cell_region, mesh.regions, facets)
     eng = EmbeddedEngine(m2, SolverSettings())
     cfg = PulseConfiguration(("A",), ("C",), 100.0, floating=("F",))
@@ -98,7 +98,7 @@ def test_floating_contact_carries_no_current_and_sits_between():
 
 
 def test_monotone_nonconvergence_raises():
-    from simulator.train import _monotone
+    from simulator.solve.train import _monotone
     mesh = box_mesh(n=(6, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
     r = mesh.cell_region
     law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.full(mesh.num_cells, 3e4),

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator import analytic
+from simulator.physics import analytic
 from simulator.cli import main
-from simulator.pipeline import run
+from simulator.solve.pipeline import run
 from simulator.scenario import load_scenario
+from simulator.output.report import build_report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MM = 1e-3
@@ -73,7 +74,7 @@ def test_every_example_has_a_test():
 
 def test_plates_skin_fold(results):
     r = results("plates_skin_fold")
-    sc, rep = r.scenario, r.report()
+    sc, rep = r.scenario, build_report(r)
     assert sc.electrode.type == "plates" and sc.electrode.clamped
     g = rep["pulses"][0]
     assert g["voltage_V"] == pytest.approx(1040.0) and rep["total_pulses"] == 8      # 1300 V/cm x 8 mm
@@ -91,7 +92,7 @@ def test_plates_skin_fold(results):
 
 def test_linear_array(results):
     r = results("linear_array")
-    sc, rep = r.scenario, r.report()
+    sc, rep = r.scenario, build_report(r)
     g = rep["pulses"][0]
     assert (g["anode"], g["cathode"], g["voltage_V"], g["count"]) == ("row_A", "row_B", 400.0, 8)
     assert rep["coverage"]["tumour_reversible_fraction"] >= 0.99 and rep["coverage"]["covered"] is True
@@ -107,7 +108,7 @@ def test_linear_array(results):
 
 def test_hexagonal(results):
     r = results("hexagonal")
-    sc, rep = r.scenario, r.report()
+    sc, rep = r.scenario, build_report(r)
     assert len(rep["pulses"]) == 12 and rep["total_pulses"] == 96              # 12 pairs x 8 [R]
     assert {(p["anode"], p["cathode"]) for p in rep["pulses"]} == (
         {("C", f"H{i}") for i in range(1, 7)} | {(f"H{i}", f"H{i % 6 + 1}") for i in range(1, 7)})
@@ -122,7 +123,7 @@ def test_hexagonal(results):
 
 def test_needle_pair(results):
     r = results("needle_pair")
-    sc, rep = r.scenario, r.report()
+    sc, rep = r.scenario, build_report(r)
     g = rep["pulses"][0]
     assert g["voltage_V"] == pytest.approx(1000.0 * sc.electrode.distance / 0.01)
     assert 0.9 <= rep["coverage"]["tumour_reversible_fraction"] <= 1.0
@@ -134,7 +135,7 @@ def test_needle_pair(results):
 
 def test_multi_lesion(results):
     r = results("multi_lesion")
-    rep = r.report()
+    rep = build_report(r)
     by = {t["name"]: t for t in rep["tumours"]}
     assert set(by) == {"superficial", "between-rows", "outside"}
     # the superficial nodule really crosses the skin / fat boundary (1.5 mm)
@@ -178,7 +179,7 @@ def test_generator_limits_warn_in_report_and_terminal(tmp_path, capsys):
 
 
 def test_default_generator_limits_do_not_warn(results):
-    rep = results("plates_skin_fold").report()
+    rep = build_report(results("plates_skin_fold"))
     assert rep["generator"] == {"max_voltage_V": 3000.0, "max_current_A": 50.0}
     assert rep["warnings"] == []
 

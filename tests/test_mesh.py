@@ -7,9 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from simulator import geometry, mesh_cache
+from simulator.meshing import size_field
+
+from simulator.meshing import cache as mesh_cache
 from simulator.errors import GeometryError
-from simulator.geometry import build_mesh
+from simulator.meshing.build import build_mesh
 from simulator.scenario import scenario_from_dict
 
 MM = 1e-3
@@ -229,6 +231,6 @@ def test_cache_disabled(tmp_path, monkeypatch):
 
 def test_sizes_defaults():
     s = scenario({"type": "needle-pair", "needle_diameter_mm": 0.7}, mesh={"size_mm": 1.0})
-    sz = geometry.sizes(s)
+    sz = size_field.sizes(s)
     assert sz.far == pytest.approx(5 * MM)
     assert sz.contact["A"] == pytest.approx(2 * math.pi * 0.35 * MM / 10)

@@ -1,4 +1,4 @@
-"""Figures and coverage tables (simulator.plot): exact pixel location, files, sizes, CSV."""
+"""Figures and coverage tables (simulator.output.figures): exact pixel location, files, sizes, CSV."""
 from __future__ import annotations
 
 import csv
@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from electrodes.contacts import Needle, Plate                       # noqa: E402
-from simulator import plot                                          # noqa: E402
-from simulator.mesh import Mesh, Region                             # noqa: E402
-from simulator.pipeline import run                                  # noqa: E402
+from simulator.output import figures as plot  # noqa: E402
+from simulator.meshing.mesh import Mesh, Region                             # noqa: E402
+from simulator.solve.pipeline import run                                  # noqa: E402
 from simulator.scenario import scenario_from_dict                   # noqa: E402
 from structured import box_mesh                                     # noqa: E402
 

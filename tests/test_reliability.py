@@ -194,7 +194,7 @@ def test_non_convergence_exits_3(tmp_path, capsys):
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_nan_in_solution_is_an_error(tmp_path, capsys, monkeypatch):
     """A conductivity law gone NaN must not produce a report: ConvergenceError, exit 3."""
-    import simulator.pipeline as pipeline
+    import simulator.solve.pipeline as pipeline
     real = pipeline.cell_law
 
     def poisoned(mesh, sc):                     # the law's data, whatever evaluates it
@@ -215,9 +215,9 @@ def test_nan_in_solution_is_an_error(tmp_path, capsys, monkeypatch):
 def test_nan_in_linear_solve_raises(monkeypatch):
     """The engine's linear solve itself refuses NaN (not only the nonlinear loop)."""
     from simulator.engines import SolverSettings, create_engine
-    from simulator.geometry import build_mesh
+    from simulator.meshing.build import build_mesh
     from simulator.scenario import load_scenario
-    from simulator.train import configuration_of
+    from simulator.solve.train import configuration_of
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         sc = load_scenario(scenario(Path(d)))
@@ -260,8 +260,8 @@ def test_memory_guard(tmp_path, capsys):
     assert line.startswith("epsim: error: mesh.size_mm: ") and "--max-memory 0.001 GB" in line, line
     assert not out.exists() and leftovers(tmp_path) == []
     # a limit that holds half of this mesh: the message suggests a size, and that size fits
-    from simulator.geometry import build_mesh
-    from simulator.resources import BASELINE_BYTES, BYTES_PER_CELL
+    from simulator.meshing.build import build_mesh
+    from simulator.engines.resources import BASELINE_BYTES, BYTES_PER_CELL
     from simulator.scenario import load_scenario
     cells = build_mesh(load_scenario(s)).num_cells
     limit = f"{(BASELINE_BYTES + 0.5 * BYTES_PER_CELL[1] * cells) / 1e9:.6f}"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import validation_table as vt
-from simulator import analytic
+from simulator.physics import analytic
 
 
 # ----------------------------------------------------------------------------- references

@@ -11,10 +11,11 @@ import math
 import numpy as np
 import pytest
 
-from simulator.conductivity import get_model
-from simulator.geometry import build_mesh
-from simulator.pipeline import run
+from simulator.physics.conductivity import get_model
+from simulator.meshing.build import build_mesh
+from simulator.solve.pipeline import run
 from simulator.scenario import scenario_from_dict
+from simulator.output.report import build_report
 
 GEL = {"sigma0_S_per_m": 0.2, "sigma1_S_per_m": 0.2, "E_rev_V_per_cm": 400, "E_irr_V_per_cm": 800,
        "conductivity_model": "constant"}
@@ -42,7 +43,7 @@ def test_clamped_plates_uniform_field_and_current(model):
     assert np.allclose(res.train.E_max, E, rtol=1e-7)
     area = 10e-3 * 6e-3
     assert res.train.groups[0].current == pytest.approx(sigma * area * E, rel=1e-7)
-    assert res.report()["solver"]["converged"] is True
+    assert build_report(res)["solver"]["converged"] is True
 
 
 def two_needles(contact_size_mm: float) -> dict:
@@ -107,11 +108,11 @@ def test_default_block_is_large_enough_for_tumour_figures():
     assert ib == pytest.approx(ia, rel=0.01)
     assert abs(a.tumours[0].reversible_fraction - b.tumours[0].reversible_fraction) < 0.01
     assert abs(a.tumours[0].margin_reversible_fraction - b.tumours[0].margin_reversible_fraction) < 0.01
-    assert not any("far walls" in w for w in a.report()["warnings"])
+    assert not any("far walls" in w for w in build_report(a)["warnings"])
 
 
 def test_too_small_block_is_flagged():
-    from simulator.report import warnings_of
+    from simulator.output.report import warnings_of
     r = run(_pair([20, 20, 14], h=1.0))
     assert any("far walls" in w and "tissue.size_mm" in w for w in warnings_of(r))
 
@@ -119,7 +120,7 @@ def test_too_small_block_is_flagged():
 def test_monotone_model_is_a_fixed_point_with_memory():
     """The sequential model ends where sigma = max(sigma_before, sigma(E)): sigma >= sigma(E)
     everywhere, >= sigma0, and the report names the model."""
-    from simulator.pipeline import cell_law
+    from simulator.solve.pipeline import cell_law
     sc = _pair([30, 30, 20], model="monotone", h=1.0)
     mesh = build_mesh(sc)
     mono = run(sc, mesh=mesh)
@@ -128,7 +129,7 @@ def test_monotone_model_is_a_fixed_point_with_memory():
     E, s = mono.train.E_max[:, 0], mono.train.sigma_at_max[:, 0]
     assert np.all(s >= law.sigma(E) * (1 - 1e-3))
     assert np.all(s >= law.sigma0 * (1 - 1e-12))
-    assert mono.report()["solver"]["model"] == "monotone"
+    assert build_report(mono)["solver"]["model"] == "monotone"
     # a different model, not a solver variant: its volumes differ from the stationary ones
     rel = mono.volumes["reversible"] / stat.volumes["reversible"] - 1
     print(f"monotone vs stationary reversible volume: {rel:+.1%}")
@@ -140,7 +141,7 @@ def test_contact_slivers_get_their_neighbours_field():
     field of their face neighbours, so no tissue touching a needle reads as unporated."""
     from pathlib import Path
 
-    from simulator.mesh import contact_slivers
+    from simulator.meshing.mesh import contact_slivers
     from simulator.scenario import load_scenario
     import dataclasses
     sc = load_scenario(Path(__file__).resolve().parents[1] / "examples" / "hexagonal.toml")

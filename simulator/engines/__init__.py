@@ -1,21 +1,16 @@
-"""FE engines by name: ``embedded`` (numpy/scipy/pyamg, always available) and ``dolfinx``."""
+"""Engines: FE solvers behind one interface, looked up by name.
+
+Owns: the interface and records (:mod:`~simulator.engines.base`), the registry
+(:mod:`~simulator.engines.registry`), the line search both engines use
+(:mod:`~simulator.engines.line_search`), memory estimates
+(:mod:`~simulator.engines.resources`) and the engines, ``embedded/`` (pip-only) and
+``dolfinx/`` (DOLFINx, MPI). Must not: read scenarios, mesh or write files; engines take
+the mesh record and per-cell arrays (SI) and return :class:`FieldSolution`.
+"""
 from __future__ import annotations
 
-from ..errors import ScenarioError
-from .base import Engine, FieldSolution, PulseConfiguration, SolverSettings
+from simulator.engines.base import Engine, FieldSolution, PulseConfiguration, SolverSettings
+from simulator.engines.registry import check_engine_name, create_engine, engine_names
 
-ENGINES = ("embedded", "dolfinx")
-
-
-def create_engine(name: str, mesh, settings: SolverSettings) -> Engine:
-    """Instantiate an engine by name on a mesh; unknown names list the valid ones."""
-    if name == "embedded":
-        from .embedded import EmbeddedEngine
-        return EmbeddedEngine(mesh, settings)
-    if name == "dolfinx":
-        from .dolfinx_engine import DolfinxEngine
-        return DolfinxEngine(mesh, settings)
-    raise ScenarioError("solver.engine", f"unknown engine {name!r}; valid: {', '.join(ENGINES)}")
-
-
-__all__ = ["Engine", "FieldSolution", "PulseConfiguration", "SolverSettings", "create_engine", "ENGINES"]
+__all__ = ["Engine", "FieldSolution", "PulseConfiguration", "SolverSettings", "create_engine",
+           "engine_names", "check_engine_name"]

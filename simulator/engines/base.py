@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..conductivity import CellConductivity
+from simulator.physics.conductivity import CellConductivity
 
 
 @dataclass(frozen=True)

@@ -3,44 +3,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from .conductivity import CellConductivity
-from .coverage import TumourCoverage, tissue_volumes, tumour_coverage
-from .engines import SolverSettings, create_engine
-from .mesh import Mesh
-from .scenario import Scenario
-from .train import TrainResult, run_train
+from simulator.physics.conductivity import CellConductivity
+from simulator.engines import SolverSettings, check_engine_name, create_engine
+from simulator.post.coverage import tissue_volumes, tumour_coverage
+from simulator.post.field import recover_sliver_fields
+from simulator.solve.result import Result
+from simulator.meshing.mesh import Mesh
+from simulator.scenario import Scenario
+from simulator.solve.train import run_train
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Result:
-    """Everything a run produced (SI units)."""
-
-    scenario: Scenario
-    mesh: Mesh
-    train: TrainResult
-    tumours: list[TumourCoverage]
-    volumes: dict[str, float]
-    E_rev: np.ndarray               # (M,) V/m per cell
-    E_irr: np.ndarray
-    engine: str
-    dofs: int
-    mesh_from_cache: bool
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def covered(self) -> bool | None:
-        return None if not self.tumours else all(t.covered for t in self.tumours)
-
-    def report(self) -> dict:
-        from .report import build_report
-        return build_report(self)
 
 
 def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarray, np.ndarray]:
@@ -70,25 +46,6 @@ def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarr
     return law, f["rho_c"], f["alpha"]
 
 
-def recover_sliver_fields(mesh: Mesh, train: TrainResult) -> int:
-    """Give cells with all vertices on one contact (zero discrete field, see
-    :func:`simulator.mesh.contact_slivers`) the max field and pulse counts of their face
-    neighbours. Their volume is tiny (~1e-3 mm^3 each), but left at E = 0 they would show as
-    uncovered tissue next to the needle. Returns how many cells were recovered."""
-    from .mesh import contact_slivers, face_neighbours
-    good = ~contact_slivers(mesh)
-    bad = np.flatnonzero(~good)
-    for c, nb in zip(bad, face_neighbours(mesh, bad)):
-        nb = nb[good[nb]]
-        if nb.size == 0:
-            continue
-        j = nb[np.argmax(train.E_max[nb].max(axis=1))]
-        for arr in (train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
-                    train.temperature_rise):
-            arr[c] = arr[j].max()
-    return int(bad.size)
-
-
 def mpi_comm():
     """MPI_COMM_WORLD when running under mpirun with more than one rank, else None.
 
@@ -105,7 +62,7 @@ def mpi_comm():
 
 def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
     """Mesh the scenario (from the cache when possible)."""
-    from .mesh_cache import cached_build_mesh
+    from simulator.meshing.cache import cached_build_mesh
     return cached_build_mesh(scenario, progress)
 
 
@@ -120,7 +77,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     from_cache = False
-    engine_name = engine or scenario.solver.engine
+    engine_name = check_engine_name(engine or scenario.solver.engine,
+                                    "--engine" if engine else "solver.engine")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
         say("meshing")
@@ -150,7 +108,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
                       monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
                       progress=say)
     timings["solve"] = time.perf_counter() - t2
-    recover_sliver_fields(mesh, train)
+    recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
+                          train.temperature_rise)
     for k, v in train.timings.items():
         if k != "train":
             timings[f"solve.{k}"] = v

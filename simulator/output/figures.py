@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .coverage import CURVE_THRESHOLDS_V_PER_M
-from .units import MM, V_PER_CM
+from simulator.post.coverage import CURVE_THRESHOLDS_V_PER_M
+from simulator.units import MM, V_PER_CM
 
 if TYPE_CHECKING:                                   # pragma: no cover
-    from .mesh import Mesh
-    from .pipeline import Result
+    from simulator.meshing.mesh import Mesh
+    from simulator.solve.pipeline import Result
 
 FIGSIZE = (6.4, 4.8)                # inches
 DPI = 200                           # -> 1280 x 960 px

@@ -31,62 +31,102 @@ SIGMOID_C = 8.0
 SIGMOID_D = 10.0
 
 
+class NumpyOps:
+    """The few operations a law needs, on NumPy arrays. A law written against this interface
+    is also evaluated symbolically (UFL, :mod:`simulator.engines.dolfinx.laws`) from the
+    same definition, so each law exists once."""
+
+    @staticmethod
+    def clip(x, lo: float, hi: float):
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def exp(x):
+        return np.exp(x)
+
+    @staticmethod
+    def between(x, lo, hi, inside, outside: float = 0.0):
+        """``inside`` where lo < x < hi, else ``outside``."""
+        return np.where((x > lo) & (x < hi), inside, outside)
+
+    @staticmethod
+    def constant(value, like):
+        """``value`` with the shape of ``like``."""
+        return np.broadcast_to(np.asarray(value, dtype=float), np.shape(like)).astype(float)
+
+    @staticmethod
+    def zero(like):
+        return np.zeros(np.shape(like))
+
+
+NUMPY = NumpyOps()
+
+
 @dataclass(frozen=True)
 class ConductivityModel:
-    """A named sigma(E) law: ``sigma(E, s0, s1, Er, Ei)`` and its E-derivative (SI units)."""
+    """A named sigma(E) law and its E-derivative, written once against an ``ops`` interface.
+
+    ``law(E, s0, s1, Er, Ei, ops)`` gives sigma (S/m) at field magnitude E (V/m);
+    ``derivative`` gives dsigma/dE. :meth:`sigma` and :meth:`dsigma` evaluate them on NumPy
+    arrays; the DOLFINx engine passes UFL operations instead.
+    """
 
     name: str
-    sigma: Callable[..., np.ndarray]
-    dsigma: Callable[..., np.ndarray]
+    law: Callable[..., object]
+    derivative: Callable[..., object]
     formula: str
 
+    def sigma(self, E, s0, s1, Er, Ei) -> np.ndarray:
+        return self.law(np.asarray(E, dtype=float), s0, s1, Er, Ei, NUMPY)
 
-def _constant(E, s0, s1, Er, Ei):
-    return np.broadcast_to(np.asarray(s0, dtype=float), np.shape(E)).astype(float)
-
-
-def _constant_d(E, s0, s1, Er, Ei):
-    return np.zeros(np.shape(E))
+    def dsigma(self, E, s0, s1, Er, Ei) -> np.ndarray:
+        return self.derivative(np.asarray(E, dtype=float), s0, s1, Er, Ei, NUMPY)
 
 
-def _t(E, Er, Ei):
-    return np.clip((np.asarray(E, dtype=float) - Er) / (Ei - Er), 0.0, 1.0)
+def _constant(E, s0, s1, Er, Ei, ops):
+    return ops.constant(s0, E)
 
 
-def _linear(E, s0, s1, Er, Ei):
-    return s0 + (s1 - s0) * _t(E, Er, Ei)
+def _constant_d(E, s0, s1, Er, Ei, ops):
+    return ops.zero(E)
 
 
-def _linear_d(E, s0, s1, Er, Ei):
-    E = np.asarray(E, dtype=float)
-    inside = (E > Er) & (E < Ei)
-    return np.where(inside, (s1 - s0) / (Ei - Er), 0.0)
+def _t(E, Er, Ei, ops):
+    return ops.clip((E - Er) / (Ei - Er), 0.0, 1.0)
 
 
-def _smoothstep(E, s0, s1, Er, Ei):
-    t = _t(E, Er, Ei)
+def _linear(E, s0, s1, Er, Ei, ops):
+    return s0 + (s1 - s0) * _t(E, Er, Ei, ops)
+
+
+def _linear_d(E, s0, s1, Er, Ei, ops):
+    return ops.between(E, Er, Ei, (s1 - s0) / (Ei - Er), 0.0)
+
+
+def _smoothstep(E, s0, s1, Er, Ei, ops):
+    t = _t(E, Er, Ei, ops)
     return s0 + (s1 - s0) * t**3 * (t * (6.0 * t - 15.0) + 10.0)
 
 
-def _smoothstep_d(E, s0, s1, Er, Ei):
-    t = _t(E, Er, Ei)
+def _smoothstep_d(E, s0, s1, Er, Ei, ops):
+    t = _t(E, Er, Ei, ops)
     return (s1 - s0) * 30.0 * t**2 * (1.0 - t) ** 2 / (Ei - Er)
 
 
-def _sigmoid_parts(E, Er, Ei):
+def _sigmoid_parts(E, Er, Ei, ops):
     A = 0.5 * (Er + Ei)
     B = (Ei - Er) / SIGMOID_C
-    x = np.clip(-(np.asarray(E, dtype=float) - A) / B, -700.0, 700.0)
-    return SIGMOID_D * np.exp(x), B
+    x = ops.clip(-(E - A) / B, -700.0, 700.0)
+    return SIGMOID_D * ops.exp(x), B
 
 
-def _sigmoid(E, s0, s1, Er, Ei):
-    q, _ = _sigmoid_parts(E, Er, Ei)
+def _sigmoid(E, s0, s1, Er, Ei, ops):
+    q, _ = _sigmoid_parts(E, Er, Ei, ops)
     return s0 + (s1 - s0) / (1.0 + q)
 
 
-def _sigmoid_d(E, s0, s1, Er, Ei):
-    q, B = _sigmoid_parts(E, Er, Ei)
+def _sigmoid_d(E, s0, s1, Er, Ei, ops):
+    q, B = _sigmoid_parts(E, Er, Ei, ops)
     return (s1 - s0) * q / ((1.0 + q) ** 2 * B)
 
 

@@ -1,95 +1,22 @@
-"""Writing a run's outputs: all or nothing.
-
-Files go to a temporary directory beside the target and are renamed into place only when
-complete, so an interrupted or failed run leaves no partial output.
+"""Field files for ParaView: VTU (meshio) and XDMF with raw binary arrays (no h5py).
+Coordinates are written in mm.
 """
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import uuid
-from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
-
-import numpy as np
-
-from .errors import ScenarioError
-from .units import V_PER_CM
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .pipeline import Result
-
-
-def safe_name(name: str) -> str:
-    """A file-name-safe slug of a scenario name (never a path: no separators, no dots first)."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
-    return slug[:80] or "scenario"
-
-
-def check_target(out_dir: Path, force: bool) -> None:
-    """Refuse to overwrite an existing output directory without ``force``, or to write where
-    we cannot (checked before any work is done, so a long run does not fail at the end)."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ScenarioError("--out", f"{str(out_dir)!r} exists and is not a directory")
-    if out_dir.exists() and not force:
-        raise ScenarioError("--out", f"output directory {str(out_dir)!r} exists; use --force to replace it")
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
-        # --force replaces earlier outputs only: never a home or project directory by mistake
-        raise ScenarioError("--out", f"{str(out_dir)!r} is not empty and holds no report.json (not an epsim "
-                                     "output); refusing to replace it even with --force")
-    parent = out_dir.absolute().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ScenarioError("--out", f"cannot create {str(out_dir)!r}: {str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ScenarioError("--out", f"cannot create {str(out_dir)!r}: no write permission in {str(parent)!r}")
-
-
-@contextmanager
-def atomic_directory(out_dir: Path, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory; on success it replaces ``out_dir``, on failure it vanishes."""
-    out_dir = Path(out_dir)
-    check_target(out_dir, force)
-    tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-    except OSError as exc:
-        raise ScenarioError("--out", f"cannot create {str(out_dir)!r}: {exc.strerror}") from None
-    trash = None
-    try:
-        yield tmp
-        if out_dir.exists():
-            trash = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out_dir, trash)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if trash is not None and trash.exists():   # interrupted mid-swap
-            if out_dir.exists():
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                os.replace(trash, out_dir)          # keep the old output
-        raise
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    from simulator.solve.result import Result
+from pathlib import Path
+import numpy as np
+from simulator.units import V_PER_CM
 
 
 def write_field(result: "Result", path: Path) -> None:
     """The field for ParaView, cell data: max |E| (V/cm), sigma (S/m), region, state 0/1/2,
     pulses above E_rev, temperature rise (K); point data: potential of the first pulse (V).
     ``.vtu`` (embedded engine) or ``.xdmf`` + raw ``.bin`` arrays (DOLFINx engine), by suffix."""
-    from .coverage import cell_state
+    from simulator.post.coverage import cell_state
     mesh, tr = result.mesh, result.train
     state = cell_state(tr.E_max, result.E_rev, result.E_irr)
     cell_data = {
@@ -197,20 +124,3 @@ def write_xdmf(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict
         *attrs,
         "</Grid></Domain></Xdmf>", ""])
     path.write_text(text, encoding="utf-8")
-
-
-def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figures: bool = True) -> list[Path]:
-    """report.json, field.vtu, coverage.csv/png (with tumours) and slice PNGs, atomically."""
-    report = result.report()
-    with atomic_directory(out_dir, force) as tmp:
-        write_json(tmp / "report.json", report)
-        write_field(result, tmp / ("field.xdmf" if result.engine == "dolfinx" else "field.vtu"))
-        from . import plot
-        if result.tumours:
-            plot.write_coverage_csv(result, tmp / "coverage.csv")
-        if figures:
-            if result.tumours:
-                plot.plot_coverage_curves(result, tmp / "coverage.png")
-            plot.plot_slices(result, tmp)
-        names = sorted(p.name for p in tmp.iterdir())
-    return [Path(out_dir) / n for n in names]

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .units import MM, V_PER_CM
+from simulator.units import MM, V_PER_CM
 
 if TYPE_CHECKING:
-    from .pipeline import Result
+    from simulator.solve.pipeline import Result
 
 MM3 = MM**3
 REPORT_VERSION = 1
@@ -28,7 +28,7 @@ def versions() -> dict[str, str]:
     import pyamg
     import scipy
 
-    from . import __version__
+    from simulator.version import __version__
     return {"epsim": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "pyamg": pyamg.__version__, "gmsh": gmsh.__version__,
             "meshio": meshio.__version__}
@@ -38,7 +38,7 @@ def warnings_of(result: "Result") -> list[str]:
     """Generator-limit and other warnings (also shown on the terminal)."""
     sc = result.scenario
     out = []
-    from .coverage import far_boundary_reach
+    from simulator.post.coverage import far_boundary_reach
     reach = far_boundary_reach(result.mesh, sc.tissue.size, result.train.E_max, result.E_rev,
                                sc.electrode.clamped)
     if reach > 0:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh import Mesh
+from simulator.meshing.mesh import Mesh
 
 CURVE_THRESHOLDS_V_PER_M = np.arange(0.0, 2000.0 + 1e-9, 10.0) * 100.0   # 0..2000 V/cm
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import EngineUnavailableError
+from simulator.errors import EngineUnavailableError
 
 INSTALL_HINT = ("DOLFINx is not installed: apt-get install python3-dolfinx (Debian) "
                 "or conda install -c conda-forge fenics-dolfinx")

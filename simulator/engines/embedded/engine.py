@@ -35,14 +35,15 @@ import numpy as np
 import pyamg
 import scipy.sparse as sp
 
-from ..conductivity import CellConductivity
-from ..errors import ConvergenceError
-from ..mesh import Mesh
-from ..resources import release_freed_memory
-from .base import FieldSolution, PulseConfiguration, SolverSettings
-from .blas import single_threaded_blas
-from .reduced import Reduced, ReducedEdges, ReducedScatter, itype, unique_pairs
-from .spaces import Space, build_space
+from simulator.physics.conductivity import CellConductivity
+from simulator.errors import ConvergenceError
+from simulator.meshing.mesh import Mesh
+from simulator.engines.resources import release_freed_memory
+from simulator.engines.line_search import exact_line_search
+from simulator.engines.base import FieldSolution, PulseConfiguration, SolverSettings
+from simulator.engines.embedded.blas import single_threaded_blas
+from simulator.engines.embedded.reduced import Reduced, ReducedEdges, ReducedScatter, itype, unique_pairs
+from simulator.engines.embedded.spaces import Space, build_space
 
 log = logging.getLogger(__name__)
 
@@ -480,7 +481,7 @@ class EmbeddedEngine:
         return sol
 
     def _line_search(self, s, g, delta, laws, cell_E):
-        """Step length: alpha = 1 if d(1) <= 0, else the root of d(a) in (0, 1) (Illinois).
+        """Step length by :func:`~simulator.engines.line_search.exact_line_search`.
 
         Returns alpha and the gradient (``g`` updated in place to g + alpha grad delta), field
         and conductivity at u + alpha delta (the gradient is linear in u, so nothing is
@@ -519,26 +520,8 @@ class EmbeddedEngine:
             p0[c:c + CHUNK] = np.einsum("mqi,mqi->mq", g[c:c + CHUNK], gd[c:c + CHUNK])
         d0 = float(np.einsum("mq,mq,mq->", w, s, p0))
         del p0
-        d1 = d(1.0)
-        if d1 <= 0 or d0 >= 0:
-            return at(1.0)
-        a, b, fa, fb, side = 0.0, 1.0, d0, d1, 0
-        for _ in range(12):
-            c = (a * fb - b * fa) / (fb - fa)
-            fc = d(c)
-            if abs(fc) <= 1e-3 * abs(d0):
-                return at(c)
-            if fc > 0:
-                b, fb = c, fc
-                if side == -1:
-                    fa *= 0.5
-                side = -1
-            else:
-                a, fa = c, fc
-                if side == 1:
-                    fb *= 0.5
-                side = 1
-        return at(c)
+        alpha, _ = exact_line_search(d, d0)
+        return at(alpha)
 
     def _solution(self, red: Reduced, u, g, sigma, F, its, lin_its, res, converged) -> FieldSolution:
         E = np.sqrt(np.einsum("mqi,mqi->mq", g, g))

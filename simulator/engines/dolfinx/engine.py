@@ -1,6 +1,6 @@
 """DOLFINx engine: P1/P2 Lagrange, PETSc CG + hypre BoomerAMG, MPI parallel.
 
-The numpy :class:`~simulator.mesh.Mesh` lives on rank 0; the engine distributes it with
+The numpy :class:`~simulator.meshing.mesh.Mesh` lives on rank 0; the engine distributes it with
 ``dolfinx.mesh.create_mesh`` and gathers every result back in the *original* cell and
 vertex order, then broadcasts it, so all ranks return the same :class:`FieldSolution`.
 
@@ -32,11 +32,13 @@ import time
 
 import numpy as np
 
-from ..conductivity import SIGMOID_C, SIGMOID_D, CellConductivity
-from ..errors import ConvergenceError, ScenarioError
-from ..mesh import Mesh
-from .base import FieldSolution, PulseConfiguration, SolverSettings
-from . import dolfinx_compat as dc
+from simulator.physics.conductivity import CellConductivity
+from simulator.engines.line_search import exact_line_search
+from simulator.errors import ConvergenceError, ScenarioError
+from simulator.meshing.mesh import Mesh
+from simulator.engines.base import FieldSolution, PulseConfiguration, SolverSettings
+from simulator.engines.dolfinx import compat as dc
+from simulator.engines.dolfinx.laws import ufl_conductivity  # after compat: its clear error first
 
 dolfinx, ufl, PETSc, MPI = dc.dolfinx, dc.ufl, dc.PETSc, dc.MPI
 
@@ -465,44 +467,9 @@ class DolfinxEngine:
         key = (tuple(law.models), with_floor, law.scale is not None)
         if key in self._nl_cache:
             return self._nl_cache[key]
-        p = self._param
         g = ufl.grad(self.u)
         Ee = ufl.sqrt(ufl.inner(g, g) + self.eps ** 2)
-        s0, s1, Er, Ei, mi = p["s0"], p["s1"], p["Er"], p["Ei"], p["mi"]
-        dE = Ei - Er
-        dEs = ufl.conditional(ufl.gt(dE, 0.0), dE, 1.0)          # constant cells: never used
-        t = ufl.max_value(0.0, ufl.min_value(1.0, (Ee - Er) / dEs))
-        inside = ufl.And(ufl.gt(Ee, Er), ufl.lt(Ee, Ei))
-
-        def model(name):
-            if name == "constant":
-                return s0, ufl.as_ufl(0.0)
-            if name == "linear":
-                return (s0 + (s1 - s0) * t,
-                        ufl.conditional(inside, (s1 - s0) / dEs, 0.0))
-            if name == "smoothstep":
-                return (s0 + (s1 - s0) * t ** 3 * (t * (6.0 * t - 15.0) + 10.0),
-                        (s1 - s0) * 30.0 * t ** 2 * (1.0 - t) ** 2 / dEs)
-            if name == "sigmoid":
-                A = 0.5 * (Er + Ei)
-                B = dEs / SIGMOID_C
-                x = ufl.max_value(-700.0, ufl.min_value(700.0, -(Ee - A) / B))
-                q = SIGMOID_D * ufl.exp(x)
-                return (s0 + (s1 - s0) / (1.0 + q),
-                        (s1 - s0) * q / ((1.0 + q) ** 2 * B))
-            raise ScenarioError("materials.conductivity_model", f"unknown model {name!r}")
-
-        sig, dsig = None, None
-        for k, name in reversed(list(enumerate(law.models))):
-            sk, dk = model(name)
-            if sig is None:
-                sig, dsig = sk, dk
-            else:
-                cond = ufl.lt(abs(mi - float(k)), 0.5)
-                sig = ufl.conditional(cond, sk, sig)
-                dsig = ufl.conditional(cond, dk, dsig)
-        if law.scale is not None:
-            sig, dsig = p["scale"] * sig, p["scale"] * dsig
+        sig, dsig = ufl_conductivity(law, Ee, self._param)
         if with_floor:
             above = ufl.gt(sig, self.floor)
             sig = ufl.conditional(above, sig, self.floor)
@@ -584,43 +551,20 @@ class DolfinxEngine:
                             lin_its=lin_its, residual=rel, converged=True, timings=timings)
 
     def _line_search(self, F_form, phi, D, d0):
-        """alpha in (0, 1] with d(alpha) = F(phi + alpha D)[D] ~ 0; returns (alpha, F, evals)."""
+        """Step length by :func:`~simulator.engines.line_search.exact_line_search` on
+        d(alpha) = F(phi + alpha D)[D]; returns (alpha, F at phi + alpha D, evaluations)."""
         trial = phi.duplicate()
+        last = {}
 
         def d(alpha):
             phi.copy(trial)
             trial.axpy(alpha, D)
             self._set_u(trial)
-            F = self._assemble_F(F_form)
-            return F.dot(D), F
+            last["alpha"], last["F"] = alpha, self._assemble_F(F_form)
+            return last["F"].dot(D)
 
-        d1, F1 = d(1.0)
-        if d1 <= 0.0 or d0 >= 0.0:
-            return 1.0, F1, 1
-        a, fa, b, fb = 0.0, d0, 1.0, d1
-        side, evals, best = 0, 1, None
-        tol = 0.1 * abs(d0)
-        while evals < 10:
-            c = (a * fb - b * fa) / (fb - fa)
-            if not (a < c < b):
-                c = 0.5 * (a + b)
-            fc, Fc = d(c)
-            evals += 1
-            if fc > 0.0:
-                b, fb = c, fc
-                if side == 1:
-                    fa *= 0.5
-                side = 1
-            else:
-                a, fa, best = c, fc, (c, Fc)
-                if side == -1:
-                    fb *= 0.5
-                side = -1
-            if abs(fc) <= tol:
-                return c, Fc, evals
-        if best is not None:            # energy decreased up to a (d < 0 on [0, a])
-            return best[0], best[1], evals
-        return c, Fc, evals
+        alpha, evals = exact_line_search(d, d0)
+        return alpha, (last["F"] if last.get("alpha") == alpha else None), evals
 
     # ------------------------------------------------------------------ output
     def sample_points(self) -> np.ndarray:

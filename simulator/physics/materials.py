@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-from .conductivity import MODELS
-from .errors import ScenarioError
-from .units import V_PER_CM
+from simulator.physics.conductivity import MODELS
+from simulator.errors import ScenarioError
+from simulator.units import V_PER_CM
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ import numpy as np
 
 from protocols.pulses import Protocol, PulseGroup
 
-from .conductivity import CellConductivity
-from .engines.base import Engine, FieldSolution, PulseConfiguration
-from .errors import ConvergenceError
+from simulator.physics.conductivity import CellConductivity
+from simulator.engines.base import Engine, FieldSolution, PulseConfiguration
+from simulator.errors import ConvergenceError
 
 log = logging.getLogger(__name__)
 

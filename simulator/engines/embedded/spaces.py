@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..mesh import Mesh
+from simulator.meshing.mesh import Mesh
 
 # Degree-2 rule on the tetrahedron (exact for P2 stiffness): 4 points, equal weights.
 _A, _B = 0.5854101966249685, 0.1381966011250105

@@ -1,7 +1,7 @@
 """On-disk cache of meshes, keyed by a hash of everything that shapes the mesh.
 
 The key covers the tissue, the tumours' geometry and naming, the electrode's contacts, the
-mesh options, the meshing constants and source of :mod:`simulator.geometry`, the gmsh
+mesh options, the meshing constants and source of the meshing modules, the gmsh
 version and :data:`MESH_FORMAT_VERSION`. Entries are ``.npz`` files in ``$EPSIM_CACHE_DIR`` (or
 ``~/.cache/epsim/meshes``), written atomically; an unreadable entry is rebuilt.
 """
@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import geometry
-from .mesh import Mesh, Region
-from .scenario import Scenario
+from simulator.meshing import build, size_field
+from simulator.meshing.mesh import Mesh, Region
+from simulator.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,15 @@ def _plain(obj: Any) -> Any:
 
 
 def _source_hash() -> str:
-    """Hash of geometry.py, so an edited mesher never serves stale meshes."""
-    try:
-        return hashlib.sha256(Path(geometry.__file__).read_bytes()).hexdigest()
-    except OSError:
-        return ""
+    """Hash of the meshing modules' source, so an edited mesher never serves stale meshes."""
+    h = hashlib.sha256()
+    for f in sorted(Path(build.__file__).parent.glob("*.py")):
+        if f.name != "cache.py":
+            try:
+                h.update(f.read_bytes())
+            except OSError:
+                pass
+    return h.hexdigest()
 
 
 def mesh_key(scenario: Scenario) -> str:
@@ -71,8 +75,8 @@ def mesh_key(scenario: Scenario) -> str:
     payload = {
         "format": MESH_FORMAT_VERSION,
         "gmsh": gmsh.__version__,
-        "mesher": [geometry.ALGORITHM_2D, geometry.ALGORITHM_3D, geometry.RANDOM_SEED, repr(geometry.GROWTH),
-                   repr(geometry.ANGULAR_GROWTH)],
+        "mesher": [build.ALGORITHM_2D, build.ALGORITHM_3D, build.RANDOM_SEED, repr(size_field.GROWTH),
+                   repr(size_field.ANGULAR_GROWTH)],
         "code": _source_hash(),
         "tissue": _plain(scenario.tissue),
         "tumours": _plain(scenario.tumours),
@@ -136,9 +140,9 @@ def load_mesh(path: Path, key: str | None = None) -> Mesh:
 
 
 def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None = None) -> tuple[Mesh, bool]:
-    """:func:`simulator.geometry.build_mesh` through the cache. Returns (mesh, from_cache)."""
+    """:func:`simulator.meshing.build.build_mesh` through the cache. Returns (mesh, from_cache)."""
     if not scenario.mesh.cache:
-        return geometry.build_mesh(scenario, progress), False
+        return build.build_mesh(scenario, progress), False
     key = mesh_key(scenario)
     path = cache_dir() / f"mesh-{key[:32]}.npz"
     if path.exists():
@@ -150,7 +154,7 @@ def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None
             return mesh, True
         except ValueError as exc:
             log.warning("rebuilding corrupt mesh cache entry: %s", exc)
-    mesh = geometry.build_mesh(scenario, progress)
+    mesh = build.build_mesh(scenario, progress)
     try:
         save_mesh(mesh, path, key)
     except OSError as exc:

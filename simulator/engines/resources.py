@@ -5,9 +5,9 @@ import math
 
 import psutil
 
-from .errors import ResourceError
-from .mesh import Mesh
-from .units import MM
+from simulator.errors import ResourceError
+from simulator.meshing.mesh import Mesh
+from simulator.units import MM
 
 # Bytes per tetrahedron measured on the embedded engine (peak RSS over a needle-pair solve,
 # benchmarks/): mesh, basis gradients, edge map, reduced-system structure, CSR matrices, AMG

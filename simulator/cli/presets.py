@@ -6,9 +6,9 @@ from electrodes.registry import TYPES
 from protocols.esope import ESOPE_RATIO_V_PER_CM, PRESETS, RATIO_LABELS
 from protocols.sequences import SEQUENCES
 
-from .conductivity import MODELS
-from .materials import LIBRARY
-from .units import V_PER_CM
+from simulator.physics.conductivity import MODELS
+from simulator.physics.materials import LIBRARY
+from simulator.units import V_PER_CM
 
 
 def presets_text() -> str:
@@ -53,3 +53,9 @@ def presets_text() -> str:
     for m in MODELS.values():
         lines.append(f"  {m.name}: {m.formula}")
     return "\n".join(lines)
+
+
+def cmd_presets(args) -> int:
+    """``epsim presets``: print the catalogue, protocols and materials."""
+    print(presets_text())
+    return 0

@@ -1,0 +1,104 @@
+"""Command line: a thin layer over the Python API.
+
+Exit codes (design.md section 5): 0 ran (and coverage >= --fail-under), 1 coverage below
+--fail-under, 2 bad input (one line naming the field), 3 a solve did not converge,
+130/143 interrupted (SIGINT/SIGTERM; nothing left behind); 4 an internal error (a bug of
+epsim: one line, EPSIM_DEBUG=1 shows the traceback) - an addition to the contract.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from simulator.errors import ConvergenceError, ScenarioError
+from simulator.cli.exits import (EXIT_CONVERGENCE, EXIT_INPUT, EXIT_INT, EXIT_INTERNAL, EXIT_TERM,
+                                 Terminated)
+from simulator.cli.presets import cmd_presets
+from simulator.cli.run import cmd_run
+
+
+
+def _on_term(signum, frame):
+    raise Terminated()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):            # one line, exit 2
+        print(f"epsim: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="epsim", description="Electroporation pulse-protocol simulator")
+    from simulator.version import __version__
+    p.add_argument("--version", action="version", version=f"epsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="simulate a scenario file and write a report")
+    r.add_argument("scenario", help="scenario TOML file")
+    r.add_argument("--out", help="output directory (default out/<scenario name>)")
+    r.add_argument("--engine", help="embedded | dolfinx (overrides [solver] engine)")
+    r.add_argument("--fail-under", type=float, default=None, metavar="F",
+                   help="exit 1 when tumour + margin coverage < F (fraction)")
+    r.add_argument("--force", action="store_true", help="replace an existing output directory")
+    r.add_argument("--no-figures", action="store_true", help="skip PNG figures")
+    r.add_argument("--max-memory", type=float, default=None, metavar="GB",
+                   help="refuse problems estimated to need more memory than this")
+    r.add_argument("--quiet", action="store_true", help="no progress messages")
+    r.set_defaults(func=cmd_run)
+    pr = sub.add_parser("presets", help="list electrodes, protocols and materials")
+    pr.set_defaults(func=cmd_presets)
+    for ep in _plugin_commands():                # e.g. ``bench`` from the benchmarks package
+        ep.load()(sub)
+    return p
+
+
+def _plugin_commands():
+    """Subcommands other installed packages register under the ``epsim.commands`` entry-point
+    group (a callable taking the subparsers): the library never imports them itself."""
+    from importlib.metadata import entry_points
+    return sorted(entry_points(group="epsim.commands"), key=lambda ep: ep.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (``epsim`` calls sys.exit with it)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:                  # usage error (2), --help/--version (0)
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
+    old_term = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        print(f"epsim: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except ConvergenceError as exc:
+        print(f"epsim: error: {exc}", file=sys.stderr)
+        return EXIT_CONVERGENCE
+    except KeyboardInterrupt:
+        print("epsim: interrupted; nothing written", file=sys.stderr)
+        return EXIT_INT
+    except Terminated:
+        print("epsim: terminated; nothing written", file=sys.stderr)
+        return EXIT_TERM
+    except Exception as exc:          # a bug of epsim, not the user's input: say so in one line
+        print(f"epsim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(please report it with the scenario; set EPSIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        if os.environ.get("EPSIM_DEBUG"):
+            raise
+        return EXIT_INTERNAL
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def entry() -> None:
+    sys.exit(main())
+
+

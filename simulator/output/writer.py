@@ -1,0 +1,30 @@
+"""Everything a run writes (report, field, coverage table and figures), atomically.
+"""
+from __future__ import annotations
+from pathlib import Path
+from typing import TYPE_CHECKING
+from simulator.output.atomic import atomic_directory
+from simulator.output.fields import write_field
+from simulator.output.atomic import write_json
+from simulator.output.report import build_report
+
+
+if TYPE_CHECKING:
+    from simulator.solve.pipeline import Result
+
+
+def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figures: bool = True) -> list[Path]:
+    """report.json, field.vtu, coverage.csv/png (with tumours) and slice PNGs, atomically."""
+    report = build_report(result)
+    with atomic_directory(out_dir, force) as tmp:
+        write_json(tmp / "report.json", report)
+        write_field(result, tmp / ("field.xdmf" if result.engine == "dolfinx" else "field.vtu"))
+        from simulator.output import figures as plot
+        if result.tumours:
+            plot.write_coverage_csv(result, tmp / "coverage.csv")
+        if figures:
+            if result.tumours:
+                plot.plot_coverage_curves(result, tmp / "coverage.png")
+            plot.plot_slices(result, tmp)
+        names = sorted(p.name for p in tmp.iterdir())
+    return [Path(out_dir) / n for n in names]

@@ -1,0 +1,78 @@
+"""Geometric checks across scenario sections: tumours that overlap, needles and plates
+that leave the tissue block or cross each other. Raise :class:`GeometryError` naming the field.
+"""
+from __future__ import annotations
+import math
+import numpy as np
+from electrodes.contacts import Electrode
+from simulator.errors import GeometryError
+from simulator.units import MM
+from simulator.scenario.records import Tissue
+from simulator.scenario.records import Tumour
+
+
+def ellipsoids_overlap(a: Tumour, b: Tumour, n: int = 4000) -> bool:
+    """Whether two ellipsoids intersect: sample one's surface (deterministic Fibonacci points)."""
+    k = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * k / n)
+    theta = math.pi * (1 + 5 ** 0.5) * k
+    unit = np.stack([np.sin(phi) * np.cos(theta), np.sin(phi) * np.sin(theta), np.cos(phi)], axis=1)
+    for p, q in ((a, b), (b, a)):
+        pts = np.asarray(p.centre) + unit * np.asarray(p.semi_axes)
+        if q.contains(pts).any() or q.contains(np.asarray([p.centre])).any():
+            return True
+    return False
+
+
+def check_electrode(e: Electrode, tissue: Tissue) -> None:
+    X, Y, Z = tissue.size
+    for i, n in enumerate(e.needles):
+        field_name = f"electrode.needles[{i}]" if e.type == "needles" else "electrode"
+        if not 0 <= n.tilt_deg < 80:
+            raise GeometryError(f"{field_name}.tilt_deg", f"must be in [0, 80) degrees, got {n.tilt_deg:g}")
+        if n.insulated_length >= n.insertion_depth:
+            raise GeometryError(f"{field_name}.insulated_length_mm",
+                                f"must be shorter than the insertion depth ({n.insertion_depth / MM:g} mm), "
+                                f"got {n.insulated_length / MM:g}")
+        for p in (n.entry, n.tip):
+            lim_x, lim_y = X / 2 - n.radius, Y / 2 - n.radius
+            if abs(p[0]) >= lim_x or abs(p[1]) >= lim_y:
+                raise GeometryError(field_name, f"needle {n.name!r} at ({p[0] / MM:g}, {p[1] / MM:g}) mm "
+                                    f"is outside the tissue block ({X / MM:g} x {Y / MM:g} mm)")
+        for m in e.needles[:i]:
+            gap = math.dist(n.position, m.position) - n.radius - m.radius
+            if gap <= 0:
+                raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap "
+                                    f"(centres {math.dist(n.position, m.position) / MM:g} mm apart, "
+                                    f"needle diameter {n.diameter / MM:g} mm)")
+    if e.plates:
+        gap = e.distance
+        a, b = e.plates
+        if gap <= 0:
+            raise GeometryError("electrode.gap_mm", f"must be > 0, got {gap / MM:g}")
+        if a.length > 2 * max(X, Y) or a.depth > Z + 1e-12:
+            raise GeometryError("electrode.depth_mm" if a.depth > Z else "electrode.length_mm",
+                                f"plates ({a.length / MM:g} mm long, {a.depth / MM:g} mm deep) do not fit "
+                                f"the block ({X / MM:g} x {Y / MM:g} x {Z / MM:g} mm)")
+        if X <= gap + 1e-12:
+            object.__setattr__(e, "clamped", True)
+            if abs(a.normal_deg) > 1e-9 or abs(a.centre[1] + b.centre[1]) > 1e-12:
+                raise GeometryError("electrode.rotation_deg", "a clamped block needs unrotated, centred plates")
+            if abs(X - gap) > 1e-9:
+                raise GeometryError("tissue.size_mm[0]", f"a block narrower than the plate gap "
+                                    f"({gap / MM:g} mm) would not touch the plates; make it {gap / MM:g} mm wide")
+        else:
+            for p in (a, b):
+                corners = _plate_corners(p)
+                if (np.abs(corners[:, 0]) >= X / 2).any() or (np.abs(corners[:, 1]) >= Y / 2).any():
+                    raise GeometryError("electrode", f"plate {p.name!r} is outside or crosses the tissue block "
+                                        f"({X / MM:g} x {Y / MM:g} mm); enlarge tissue.size_mm")
+
+
+def _plate_corners(p) -> np.ndarray:
+    c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
+    pts = []
+    for u in (-p.thickness / 2, p.thickness / 2):
+        for v in (-p.length / 2, p.length / 2):
+            pts.append((p.centre[0] + c * u - s * v, p.centre[1] + s * u + c * v))
+    return np.array(pts)

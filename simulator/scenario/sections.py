@@ -1,0 +1,338 @@
+"""Section readers: one function per scenario table ([materials], [tissue], [[tumours]],
+[electrode], [protocol], [mesh], [solver], [generator]), each returning records.
+"""
+from __future__ import annotations
+import math
+from dataclasses import replace
+from typing import Any
+from electrodes.contacts import Electrode, Needle
+from electrodes.needles import custom_needles
+from electrodes.registry import TYPES
+from protocols.pulses import Protocol, PulseGroup
+from simulator.errors import GeometryError, ScenarioError
+from simulator.physics.materials import LIBRARY, SCALE_FROM_SCENARIO, SCENARIO_KEYS, Material
+from simulator.units import MM, US, V_PER_CM
+from simulator.scenario.records import Generator
+from simulator.scenario.records import Layer
+from simulator.scenario.records import MAX_BLOCK
+from simulator.scenario.records import MAX_TUMOURS
+from simulator.scenario.records import MAX_VOLTAGE
+from simulator.scenario.records import MeshOptions
+from simulator.scenario.records import NL_MODELS
+from simulator.scenario.records import SHAPES
+from simulator.scenario.records import SolverOptions
+from simulator.scenario.table import Table
+from simulator.scenario.records import Tissue
+from simulator.scenario.records import Tumour
+from simulator.scenario.checks import check_electrode
+from simulator.scenario.table import convert
+from simulator.scenario.checks import ellipsoids_overlap
+from simulator.scenario.table import missing
+from simulator.scenario.table import show
+
+
+# Upper bounds that no tissue reaches (absurd values overflow the assembly: 1e300 S/m -> inf)
+MATERIAL_MAX = {"sigma0_S_per_m": 100.0, "sigma1_S_per_m": 100.0, "E_rev_V_per_cm": 1e5, "E_irr_V_per_cm": 1e5,
+                 "density_kg_per_m3": 1e5, "heat_capacity_J_per_kg_K": 1e5}
+
+
+def read_materials(raw: Any) -> dict[str, Material]:
+    table = Table(raw, "materials")
+    out = dict(LIBRARY)
+    keys_to_fields = {v: k for k, v in SCENARIO_KEYS.items()}
+    for name in list(table.data):
+        sub = Table(table.get(name), table.key(name))
+        base = LIBRARY.get(name)
+        changes: dict[str, Any] = {}
+        for key, fname in keys_to_fields.items():
+            if not sub.has(key):
+                continue
+            if fname == "conductivity_model":
+                changes[fname] = sub.string(key)
+            elif fname == "temperature_coefficient":
+                changes[fname] = sub.number(key, positive=False)
+            else:
+                changes[fname] = sub.number(key, maximum=MATERIAL_MAX.get(key)) * SCALE_FROM_SCENARIO.get(fname, 1.0)
+        if sub.has("based_on"):
+            parent = sub.string("based_on", choices=list(LIBRARY))
+            base = LIBRARY[parent]
+        sub.finish(list(keys_to_fields) + ["based_on"])
+        if base is None:
+            required = ["sigma0_S_per_m", "sigma1_S_per_m", "E_rev_V_per_cm", "E_irr_V_per_cm"]
+            missing = [k for k in required if keys_to_fields[k] not in changes]
+            if missing:
+                raise ScenarioError(f"materials.{name}.{missing[0]}",
+                                    f"is required for a new material (library: {', '.join(LIBRARY)}; "
+                                    "or give based_on)")
+            out[name] = Material(name=name, source="scenario", **changes)
+        else:
+            out[name] = replace(base, name=name, source=base.source + " (overridden in scenario)"
+                                if changes else base.source, **changes)
+    return out
+
+
+def material_name(table: Table, key: str, default: str, materials: dict) -> str:
+    name = table.string(key, default)
+    if name not in materials:
+        raise ScenarioError(table.key(key), f"unknown material {name!r}; valid: {', '.join(materials)}")
+    return name
+
+
+DEFAULT_LAYERS = [{"material": "skin", "thickness_mm": 1.5}, {"material": "fat", "thickness_mm": 4.0},
+                  {"material": "muscle"}]
+
+
+def read_tissue(t: Table, materials) -> Tissue:
+    size = t.vector("size_mm", 3, [40.0, 40.0, 25.0], positive=True)
+    for i, s in enumerate(size):
+        if s * MM > MAX_BLOCK:
+            raise ScenarioError(f"tissue.size_mm[{i}]", f"must be at most {MAX_BLOCK / MM:g} mm, got {s:g}")
+    raw_layers = t.get("layers", DEFAULT_LAYERS)
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise ScenarioError("tissue.layers", f"must be a non-empty list of tables, got {show(raw_layers)}")
+    layers, total = [], 0.0
+    for i, raw in enumerate(raw_layers):
+        lt = Table(raw, f"tissue.layers[{i}]")
+        mat = material_name(lt, "material", "muscle", materials)
+        last = i == len(raw_layers) - 1
+        th = lt.number("thickness_mm", None)
+        lt.finish()
+        if th is None and not last:
+            raise ScenarioError(lt.key("thickness_mm"), "is required for every layer but the last")
+        if th is not None:
+            total += th
+        layers.append(Layer(mat, None if th is None else th * MM))
+    if total > size[2] + 1e-9:
+        raise ScenarioError("tissue.layers", f"layers are {total:g} mm thick, deeper than the block "
+                                             f"(tissue.size_mm[2] = {size[2]:g})")
+    if layers[-1].thickness is not None and total < size[2] - 1e-9:
+        layers[-1] = Layer(layers[-1].material, None)   # the last layer fills the rest
+    if layers[-1].thickness is None and total >= size[2] - 1e-9:
+        raise ScenarioError("tissue.layers", f"layers above the last fill the whole block "
+                                             f"({total:g} mm of {size[2]:g} mm)")
+    t.finish()
+    return Tissue(tuple(s * MM for s in size), tuple(layers))
+
+
+def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ScenarioError("tumours", f"must be a list of tables ([[tumours]]), got {show(raw)}")
+    if len(raw) > MAX_TUMOURS:
+        raise ScenarioError("tumours", f"at most {MAX_TUMOURS} tumours per scenario, got {len(raw)}")
+    out: list[Tumour] = []
+    X, Y, Z = tissue.size
+    mats = [layer.material for layer in tissue.layers]
+    layer_regions = {m if mats.count(m) == 1 else f"{m}{k}" for k, m in enumerate(mats)}
+    for i, r in enumerate(raw):
+        t = Table(r, f"tumours[{i}]")
+        name = t.string("name", f"T{i + 1}")
+        if any(o.name == name for o in out):
+            raise ScenarioError(t.key("name"), f"duplicate tumour name {name!r}")
+        if name in layer_regions or not name.strip():
+            raise ScenarioError(t.key("name"), f"tumour name {name!r} is empty or names a tissue layer "
+                                f"({', '.join(sorted(layer_regions))})")
+        shape = t.string("shape", "sphere", choices=SHAPES)
+        if shape == "sphere":
+            d = t.number("diameter_mm", required=True, maximum=MAX_BLOCK / MM)
+            semi = (d / 2, d / 2, d / 2)
+            if t.has("semi_axes_mm"):
+                raise ScenarioError(t.key("semi_axes_mm"), "is for shape = \"ellipsoid\"; a sphere takes diameter_mm")
+        else:
+            semi = t.vector("semi_axes_mm", 3, positive=True, required=True, maximum=MAX_BLOCK / MM)
+            if t.has("diameter_mm"):
+                raise ScenarioError(t.key("diameter_mm"), "is for shape = \"sphere\"; an ellipsoid takes semi_axes_mm")
+        depth = t.number("depth_mm", required=True, maximum=MAX_BLOCK / MM)
+        cx, cy = t.vector("centre_mm", 2, [0.0, 0.0])
+        mat = material_name(t, "material", "tumour", materials)
+        margin = t.number("margin_mm", 1.0, allow_zero=True)
+        t.finish()
+        tum = Tumour(name, shape, tuple(s * MM for s in semi), (cx * MM, cy * MM, -depth * MM), mat, margin * MM)
+        a, b, c = tum.semi_axes
+        x, y, z = tum.centre
+        eps = 1e-9
+        if z + c > eps:
+            raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} sticks out of the skin: depth "
+                                f"{depth:g} mm < semi-axis {c / MM:g} mm")
+        if z - c < -Z - eps or abs(x) + a > X / 2 + eps or abs(y) + b > Y / 2 + eps:
+            outside = z + c <= -Z or abs(x) - a >= X / 2 or abs(y) - b >= Y / 2
+            span = (f"x {(x - a) / MM:g}..{(x + a) / MM:g}, y {(y - b) / MM:g}..{(y + b) / MM:g}, "
+                    f"z {(z - c) / MM:g}..{(z + c) / MM:g} mm")
+            raise GeometryError(f"tumours[{i}]", f"tumour {name!r} ({span}) "
+                                f"{'lies outside' if outside else 'crosses the boundary of'} the tissue block "
+                                f"(x, y within +-{X / 2 / MM:g}, +-{Y / 2 / MM:g} mm, depth {Z / MM:g} mm)")
+        for j, o in enumerate(out):
+            # bounding-sphere test is conservative for ellipsoids; spheres exact
+            gap = math.dist(tum.centre, o.centre) - max(tum.semi_axes) - max(o.semi_axes)
+            if gap < 0 and ellipsoids_overlap(tum, o):
+                raise GeometryError(f"tumours[{i}]", f"tumour {name!r} overlaps tumour {o.name!r}")
+        out.append(tum)
+    return tuple(out)
+
+
+def read_electrode(t: Table, tissue: Tissue):
+    """The electrode and its catalogue entry (``[electrode] catalogue = "hexagonal-20"`` sets
+    the type and defaults; explicit keys override them), or None without a catalogue."""
+    from electrodes.catalogue import CATALOGUE
+    valid = list(TYPES) + ["needles"]
+    entry = None
+    if t.has("catalogue"):
+        entry = CATALOGUE[t.string("catalogue", choices=list(CATALOGUE))]
+        etype = t.string("type", entry.type, choices=valid)
+        if etype != entry.type:
+            raise ScenarioError(t.key("type"), f"catalogue electrode {entry.name!r} is of type "
+                                f"{entry.type!r}, got {etype!r}; drop type or the catalogue")
+    else:
+        etype = t.string("type", required=True, choices=valid)
+    if etype == "needles":
+        electrode = read_custom_needles(t)
+    else:
+        spec = TYPES[etype]
+        defaults = entry.defaults() if entry else {}
+        params: dict[str, Any] = {}
+        for key, param in spec.params.items():
+            v = t.get(key, defaults.get(key, param.default))
+            if v is None:
+                raise ScenarioError(t.key(key), "is required")
+            params[key] = convert(param.kind, t.key(key), v, param.positive)
+        for key, fn in spec.extra.get("checks", {}).items():
+            fn(params, t.key(key))
+        electrode = spec.builder(params)
+        if entry is not None:
+            electrode = replace(electrode, source=f"catalogue {entry.name}")
+    t.finish()
+    check_electrode(electrode, tissue)
+    return electrode, entry
+
+
+def read_custom_needles(t: Table) -> Electrode:
+    raw = t.get("needles")
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise ScenarioError(t.key("needles"), f"must list at least 2 needles, got {show(raw)}")
+    depth = convert("length", t.key("insertion_depth_mm"), t.get("insertion_depth_mm", 10.0), True)
+    diam = convert("length", t.key("needle_diameter_mm"), t.get("needle_diameter_mm", 0.7), True)
+    needles = []
+    for i, r in enumerate(raw):
+        n = Table(r, f"electrode.needles[{i}]")
+        name = n.string("name", f"N{i + 1}")
+        if not name or any(o.name == name for o in needles):
+            raise ScenarioError(n.key("name"), f"duplicate or empty needle name {name!r}")
+        pos = convert("point", n.key("position_mm"), n.get("position_mm") if n.has("position_mm")
+                       else missing(n.key("position_mm")), False)
+        d = convert("length", n.key("diameter_mm"), n.get("diameter_mm", diam / MM), True)
+        L = convert("length", n.key("insertion_depth_mm"), n.get("insertion_depth_mm", depth / MM), True)
+        tilt = convert("angle", n.key("tilt_deg"), n.get("tilt_deg", 0.0), False)
+        az = convert("angle", n.key("tilt_azimuth_deg"), n.get("tilt_azimuth_deg", 0.0), False)
+        ins = convert("length", n.key("insulated_length_mm"), n.get("insulated_length_mm", 0.0), False)
+        n.finish()
+        needles.append(Needle(name, pos, d, L, tilt, az, ins))
+    return custom_needles(needles)
+
+
+def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = None) -> Protocol:
+    """Pulse groups. ``pulses`` (alias ``pulses_per_pair``) is the count for every pair of
+    the sequence; ``sequence`` is a list of [anode, cathode] or a named sequence
+    (protocols.sequences); a catalogue electrode's default preset applies when the table
+    gives neither a preset nor a voltage."""
+    from protocols.esope import PRESETS, preset_defaults
+    preset = t.string("preset", None, choices=list(PRESETS))
+    if preset is None and default_preset and not (t.has("voltage_V") or t.has("field_ratio_V_per_cm")):
+        preset = default_preset
+    d = preset_defaults(preset, electrode) if preset else {}
+    if t.has("pulses") and t.has("pulses_per_pair"):
+        raise ScenarioError("protocol.pulses_per_pair", "give pulses or pulses_per_pair (the same), not both")
+    count = t.integer("pulses_per_pair" if t.has("pulses_per_pair") else "pulses", d.get("pulses", 8),
+                      maximum=10_000)
+    duration = t.number("pulse_duration_us", d.get("pulse_duration_us", 100.0), maximum=1e6) * US
+    freq = t.number("frequency_Hz", d.get("frequency_Hz", 1.0), maximum=1e6)
+    if t.has("voltage_V") and t.has("field_ratio_V_per_cm"):
+        raise ScenarioError("protocol.voltage_V", "give voltage_V or field_ratio_V_per_cm, not both")
+    if t.has("voltage_V"):
+        voltage = t.number("voltage_V", maximum=MAX_VOLTAGE)
+    else:
+        ratio = t.number("field_ratio_V_per_cm", d.get("field_ratio_V_per_cm"), maximum=20_000)
+        if ratio is None:
+            raise ScenarioError("protocol.voltage_V", "is required (or field_ratio_V_per_cm, or preset)")
+        voltage = ratio * V_PER_CM * electrode.distance
+        if voltage > MAX_VOLTAGE:
+            raise ScenarioError("protocol.field_ratio_V_per_cm", f"gives {voltage:g} V, above {MAX_VOLTAGE:g} V")
+    raw_seq = t.get("sequence", None)
+    if raw_seq is None:
+        steps = tuple((a, c, 1.0) for a, c in electrode.default_sequence)
+    elif isinstance(raw_seq, str):
+        steps = named_sequence_of(raw_seq, electrode)
+    else:
+        steps = tuple((a, c, 1.0) for a, c in read_sequence(raw_seq, electrode))
+    t.finish()
+    groups = []
+    for anode, cathode, share in steps:
+        n = count * share
+        if abs(n - round(n)) > 1e-9 or round(n) < 1:
+            raise ScenarioError("protocol.pulses", f"sequence {raw_seq!r} splits each pair's pulses "
+                                f"{share:g}:{1 - share:g}; {count} pulses per pair do not split evenly")
+        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode), voltage, int(round(n)),
+                                 duration, freq, anode, cathode))
+    if not groups:
+        raise ScenarioError("protocol.sequence", "the electrode has no pair to fire; give a sequence")
+    return Protocol(tuple(groups), preset or "")
+
+
+def named_sequence_of(name: str, e: Electrode):
+    from protocols.sequences import SEQUENCES, named_sequence
+    if name not in SEQUENCES:
+        raise ScenarioError("protocol.sequence", f"unknown sequence {name!r}; valid: {', '.join(SEQUENCES)} "
+                            "or a list of [anode, cathode]")
+    steps = named_sequence(name, e)
+    if not steps:
+        raise ScenarioError("protocol.sequence", f"sequence {name!r} gives no pair for this electrode")
+    return steps
+
+
+def read_sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ScenarioError("protocol.sequence", f"must be a non-empty list of [anode, cathode], got {show(raw)}")
+    out = []
+    for i, pair in enumerate(raw):
+        key = f"protocol.sequence[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+            raise ScenarioError(key, f"must be [anode, cathode] names, got {show(pair)}")
+        for name in pair:
+            try:
+                e.resolve(name)
+            except KeyError as exc:
+                raise ScenarioError(key, str(exc.args[0])) from None
+        if set(e.resolve(pair[0])) & set(e.resolve(pair[1])):
+            raise ScenarioError(key, f"anode and cathode share a contact: {pair}")
+        out.append((pair[0], pair[1]))
+    return tuple(out)
+
+
+def read_mesh(t: Table) -> MeshOptions:
+    size = t.number("size_mm", 1.0, maximum=100.0)
+    if size < 0.05:
+        raise ScenarioError("mesh.size_mm", f"must be >= 0.05 mm, got {size:g}")
+    cs = t.number("contact_size_mm", None, maximum=100.0)
+    fs = t.number("far_size_mm", None, maximum=200.0)
+    cache = t.boolean("cache", True)
+    t.finish()
+    return MeshOptions(size * MM, None if cs is None else cs * MM, None if fs is None else fs * MM, cache)
+
+
+def read_solver(t: Table) -> SolverOptions:
+    s = SolverOptions(
+        engine=t.string("engine", "embedded"),     # checked against the engine registry by run()
+        degree=t.integer("degree", 1, minimum=1, maximum=2),
+        model=t.string("model", "stationary", choices=NL_MODELS),
+        rtol=t.number("rtol", 1e-8, maximum=1e-2),
+        max_iterations=t.integer("max_iterations", 50, maximum=1000),
+        idle_contacts=t.string("idle_contacts", "floating", choices=("floating", "insulating")),
+    )
+    t.finish()
+    return s
+
+
+def read_generator(t: Table) -> Generator:
+    g = Generator(t.number("max_voltage_V", 3000.0, maximum=1e6), t.number("max_current_A", 50.0, maximum=1e4))
+    t.finish()
+    return g

@@ -1,0 +1,32 @@
+"""The record of a run: everything :func:`simulator.solve.pipeline.run` produced (SI units)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.meshing.mesh import Mesh
+from simulator.post.coverage import TumourCoverage
+from simulator.scenario import Scenario
+from simulator.solve.train import TrainResult
+
+
+@dataclass
+class Result:
+    """Everything a run produced (SI units)."""
+
+    scenario: Scenario
+    mesh: Mesh
+    train: TrainResult
+    tumours: list[TumourCoverage]
+    volumes: dict[str, float]
+    E_rev: np.ndarray               # (M,) V/m per cell
+    E_irr: np.ndarray
+    engine: str
+    dofs: int
+    mesh_from_cache: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def covered(self) -> bool | None:
+        return None if not self.tumours else all(t.covered for t in self.tumours)
