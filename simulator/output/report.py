@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.output.accuracy_block import accuracy_block, accuracy_line, verdict_certain
 from simulator.units import MM, V_PER_CM
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def warnings_of(result: "Result") -> list[str]:
         if abs(g.current) > sc.generator.max_current:
             out.append(f"pulse {label}: predicted current {abs(g.current):.3g} A exceeds the generator limit "
                        f"{sc.generator.max_current:g} A")
+    out.extend(getattr(result.accuracy, "warnings", None) or [])      # targets missed (issue 11)
     return out
 
 
@@ -75,6 +77,7 @@ def build_report(result: "Result") -> dict:
         "covered": result.covered,
     }
     coverage["tolerance"] = sc.coverage_tolerance
+    coverage["verdict_certain"] = verdict_certain(result)
     pulses = []
     for g in tr.groups:
         pg = g.group
@@ -117,6 +120,7 @@ def build_report(result: "Result") -> dict:
             "distinct_configurations": tr.distinct_configurations,
             "converged": True, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
         },
+        "accuracy": accuracy_block(result),
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
     }
@@ -150,6 +154,7 @@ def summary_table(report: dict) -> str:
                  f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
                  f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+    lines.append(accuracy_line(report))
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     verdict = c["covered"]

@@ -73,6 +73,9 @@ class MeshOptions:
     contact_size: float | None = None  # m, at the contacts (default from the electrode)
     far_size: float | None = None      # m, far from contacts and tumours (default 5 x size)
     cache: bool = True
+    accuracy: float = 0.02             # relative target of currents and volumes; 0: one fixed mesh
+    max_dofs: int = 500_000          # cap of the refinement loop (simulator.solve.accuracy)
+    refinement: float = 1.0            # all sizes x this (set by the refinement loop, not read)
 
 
 @dataclass(frozen=True)

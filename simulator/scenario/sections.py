@@ -315,8 +315,13 @@ def read_mesh(t: Table) -> MeshOptions:
     cs = t.number("contact_size_mm", None, maximum=100.0)
     fs = t.number("far_size_mm", None, maximum=200.0)
     cache = t.boolean("cache", True)
+    accuracy = t.number("accuracy", 0.02, allow_zero=True, maximum=0.5)
+    if 0 < accuracy < 1e-3:
+        raise ScenarioError("mesh.accuracy", f"must be 0 (one fixed mesh) or >= 0.001, got {accuracy:g}")
+    max_dofs = t.integer("max_dofs", 500_000, minimum=1000, maximum=100_000_000)
     t.finish()
-    return MeshOptions(size * MM, None if cs is None else cs * MM, None if fs is None else fs * MM, cache)
+    return MeshOptions(size * MM, None if cs is None else cs * MM, None if fs is None else fs * MM, cache,
+                       accuracy, max_dofs)
 
 
 def read_solver(t: Table) -> SolverOptions:

@@ -72,7 +72,12 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
 
     ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard).
+    With ``scenario.mesh.accuracy > 0`` and no mesh given, meshes of decreasing size are
+    solved until the error estimates meet it (:mod:`simulator.solve.accuracy`).
     """
+    if mesh is None and scenario.mesh.accuracy > 0:
+        from simulator.solve.accuracy import run_to_accuracy
+        return run_to_accuracy(scenario, engine=engine, progress=progress, memory_check=memory_check)
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

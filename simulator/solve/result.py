@@ -26,6 +26,7 @@ class Result:
     dofs: int
     mesh_from_cache: bool
     timings: dict[str, float] = field(default_factory=dict)
+    accuracy: object | None = None  # simulator.solve.accuracy.Accuracy when [mesh] accuracy > 0
 
     @property
     def covered(self) -> bool | None:
