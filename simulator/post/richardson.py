@@ -10,6 +10,10 @@ Science and Engineering", the grid-convergence estimate). The order p is observe
 last three levels when their differences shrink with one sign; otherwise (two levels, or
 differences that grow or change sign: outside the asymptotic range or mesh noise of
 non-nested meshes) the lowest plausible order is used, which gives the larger error.
+With three levels or more the estimate is also kept at least at the previous level's
+estimate decayed at order p, (h_k / h_{k-1})^p e_{k-1}: two levels whose values agree by
+accident (the volume of a threshold zone is a sum over whole cells: it fluctuates from one
+non-nested mesh to the next) do not claim a small error.
 """
 from __future__ import annotations
 
@@ -67,7 +71,13 @@ def richardson_error(h: list[float], q: list[float], order_bounds: tuple[float, 
     if p is None:
         p = min(assumed, order_bounds[1]) if len(q) < 3 else order_bounds[0]
     p = min(max(p, order_bounds[0]), order_bounds[1])
-    return Estimate(diff / (r ** p - 1.0), p, observed)
+    error = diff / (r ** p - 1.0)
+    if len(q) >= 3:
+        # guard against two levels that agree by accident (pre-asymptotic, non-nested meshes):
+        # the error is not taken below the previous level's estimate decayed at order p
+        r_prev = h[-3] / h[-2]
+        error = max(error, abs(q[-2] - q[-3]) / (r_prev ** p - 1.0) * (h[-1] / h[-2]) ** p)
+    return Estimate(error, p, observed)
 
 
 def order_fit(h: list[float], q: list[float], exact: float) -> float:
