@@ -156,7 +156,7 @@ def run_to_accuracy(scenario: Scenario, *, engine: str | None = None,
     """Refine until every headline figure meets ``scenario.mesh.accuracy``; the finest
     level's Result with ``result.accuracy`` (an :class:`Accuracy`) and the original scenario."""
     from simulator.engines.resources import estimate_bytes
-    from simulator.solve.pipeline import run
+    from simulator.solve.pipeline import mpi_comm, run
 
     say = progress or (lambda _m: None)
     opts = scenario.mesh
@@ -166,6 +166,7 @@ def run_to_accuracy(scenario: Scenario, *, engine: str | None = None,
     stopped = None
     f = 1.0
     result = None
+    comm = mpi_comm() if (engine or scenario.solver.engine) == "dolfinx" else None
     while True:
         k = len(levels)
         level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f))
@@ -192,8 +193,11 @@ def run_to_accuracy(scenario: Scenario, *, engine: str | None = None,
         if res.dofs * growth > opts.max_dofs:
             stopped = "max_dofs"
             break
-        if estimate_bytes(int(res.mesh.num_cells * growth), scenario.solver.degree) > \
-                psutil.virtual_memory().available:
+        too_big = estimate_bytes(int(res.mesh.num_cells * growth), scenario.solver.degree) > \
+            psutil.virtual_memory().available
+        if comm is not None:            # under mpirun every rank must take the same decision
+            too_big = comm.bcast(too_big, root=0)
+        if too_big:
             stopped = "memory"
             break
         f *= step
