@@ -32,6 +32,12 @@ if TYPE_CHECKING:                                   # pragma: no cover
     from simulator.meshing.mesh import Mesh
     from simulator.solve.pipeline import Result
 
+def literal(text: str) -> str:
+    """A name as matplotlib text shown literally: ``$`` would start mathtext (and an unpaired
+    or malformed one raise after the whole solve), so it is escaped as ``\\$``."""
+    return text.replace("$", "\\$")
+
+
 FIGSIZE = (6.4, 4.8)                # inches
 DPI = 200                           # -> 1280 x 960 px
 SLICE_PIXELS = 480                  # samples along the longer side of a slice
@@ -344,7 +350,7 @@ def _reference_material(result: "Result", z: float):
 def _coverage_line(result: "Result") -> str:
     if not result.tumours:
         return "no tumour"
-    parts = [f"{t.name}: {100 * t.reversible_fraction:.1f} % $\\geq E_\\mathrm{{rev}}$, "
+    parts = [f"{literal(t.name)}: {100 * t.reversible_fraction:.1f} % $\\geq E_\\mathrm{{rev}}$, "
              f"{100 * t.irreversible_fraction:.1f} % $\\geq E_\\mathrm{{irr}}$, margin "
              f"{100 * t.margin_reversible_fraction:.1f} %" for t in result.tumours[:2]]
     if len(result.tumours) > 2:
@@ -428,7 +434,7 @@ def _slice_figure(result: "Result", sample: PlaneSample, F: np.ma.MaskedArray, S
     ax.set_ylabel(f"{names[iv]} (mm)")
     ax.tick_params(labelsize=8, direction="out")
     where = f"{names[sample.axis]} = {sample.value / MM:.1f} mm"
-    ax.set_title(f"{sc.name} \u2014 {'vertical' if vertical else 'horizontal'} slice, {where}\n"
+    ax.set_title(f"{literal(sc.name)} \u2014 {'vertical' if vertical else 'horizontal'} slice, {where}\n"
                  f"{_coverage_line(result)}", fontsize=8.5)
     cb = fig.colorbar(im, ax=ax, extend="max", shrink=0.9, pad=0.02)
     cb.set_label("max |E| over the pulse train (V/cm)", fontsize=8)
@@ -440,8 +446,8 @@ def _slice_figure(result: "Result", sample: PlaneSample, F: np.ma.MaskedArray, S
                Line2D([], [], color=TUMOUR_COLOUR, lw=1.3),
                Line2D([], [], color=TUMOUR_COLOUR, lw=1.0, ls=(0, (3, 2))),
                Patch(fc=ELECTRODE_FACE, ec=ELECTRODE_EDGE, lw=0.6)]
-    labels = [f"$E_\\mathrm{{rev}}$ ({mat.name}) = {E_rev:g} V/cm",
-              f"$E_\\mathrm{{irr}}$ ({mat.name}) = {E_irr:g} V/cm",
+    labels = [f"$E_\\mathrm{{rev}}$ ({literal(mat.name)}) = {E_rev:g} V/cm",
+              f"$E_\\mathrm{{irr}}$ ({literal(mat.name)}) = {E_irr:g} V/cm",
               "tumour", "margin", "electrode"]
     if not sc.tumours:
         handles, labels = handles[:2] + handles[4:], labels[:2] + labels[4:]
@@ -463,7 +469,7 @@ def _draw_layers(ax, tissue, ext) -> None:
             ax.plot([-half, half], [bottom / MM] * 2, color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
         lo_v, hi_v = max(bottom / MM, ext[2]), min(top / MM, ext[3])
         if hi_v - lo_v > 0.04 * (ext[3] - ext[2]):
-            t = ax.text(ext[1] - 0.01 * (ext[1] - ext[0]), (lo_v + hi_v) / 2, layer.material,
+            t = ax.text(ext[1] - 0.01 * (ext[1] - ext[0]), (lo_v + hi_v) / 2, literal(layer.material),
                         ha="right", va="center", fontsize=7, color="white", zorder=6)
             t.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="0.2")])
 
@@ -482,7 +488,7 @@ def _draw_tumours(ax, tumours, sample: PlaneSample) -> None:
                 ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR,
                                      lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4))
                 if len(tumours) > 1 and grow == 0:
-                    ax.text(cu, cv + sv, t.name, ha="center", va="bottom", fontsize=7,
+                    ax.text(cu, cv + sv, literal(t.name), ha="center", va="bottom", fontsize=7,
                             color=TUMOUR_COLOUR, zorder=6)
 
 
@@ -543,7 +549,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     ax = fig.add_subplot()
     th = CURVE_THRESHOLDS_V_PER_M / V_PER_CM
     for i, t in enumerate(result.tumours):
-        ax.plot(th, 100 * np.asarray(t.curve), color=f"C{i % 10}", lw=1.6, label=t.name, zorder=3)
+        ax.plot(th, 100 * np.asarray(t.curve), color=f"C{i % 10}", lw=1.6, label=literal(t.name), zorder=3)
     seen = set()
     for t in sc.tumours:
         m = sc.materials[t.material]
@@ -553,7 +559,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
                 continue
             seen.add(key)
             ax.axvline(value / V_PER_CM, color="0.35", lw=0.9, ls=ls, zorder=2)
-            ax.text(value / V_PER_CM, 101.5, f"$E_\\mathrm{{{tag}}}$ {m.name}", rotation=0, ha="center",
+            ax.text(value / V_PER_CM, 101.5, f"$E_\\mathrm{{{tag}}}$ {literal(m.name)}", rotation=0, ha="center",
                     va="bottom", fontsize=7, color="0.25")
     if not result.tumours:
         ax.text(0.5, 0.5, "no tumour in this scenario", transform=ax.transAxes, ha="center", va="center",
@@ -566,7 +572,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     ax.set_xlabel("field threshold E (V/cm)", fontsize=9)
     ax.set_ylabel("tumour volume with max |E| \u2265 E", fontsize=9)
     ax.tick_params(labelsize=8)
-    ax.set_title(f"{sc.name} \u2014 coverage curves", fontsize=9, pad=14)
+    ax.set_title(f"{literal(sc.name)} \u2014 coverage curves", fontsize=9, pad=14)
     if result.tumours:
         ax.legend(fontsize=8, frameon=False, loc="upper right")
     return _save(fig, Path(path))

@@ -10,6 +10,8 @@ from simulator.errors import ScenarioError
 from simulator.scenario.records import Scenario
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
+from simulator.scenario.files import MAX_NESTING, check_nesting, read_scenario_bytes
+from simulator.scenario.names import check_name
 from simulator.scenario.sections import read_electrode
 from simulator.scenario.sections import read_generator
 from simulator.scenario.sections import read_materials
@@ -24,14 +26,7 @@ from simulator.scenario.sections import read_tumours
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file."""
     p = Path(path)
-    if p.is_dir():
-        raise ScenarioError("scenario", f"{str(p)!r} is a directory, not a scenario file")
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError("scenario", f"file {str(p)!r} does not exist") from None
-    except OSError as exc:
-        raise ScenarioError("scenario", f"cannot read {str(p)!r}: {exc.strerror}") from None
+    raw = read_scenario_bytes(p)
     try:
         text = raw.decode("utf-8-sig")          # a BOM (Windows editors) is harmless
     except UnicodeDecodeError as exc:
@@ -44,6 +39,10 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError("scenario", f"TOML syntax error in {p.name}: {exc}") from None
+    except RecursionError:
+        raise ScenarioError("scenario", f"{str(p)!r} nests arrays or tables too deeply to parse "
+                            f"(epsim accepts at most {MAX_NESTING} levels)") from None
+    check_nesting(data, str(p))
     return scenario_from_dict(data, default_name=p.stem)
 
 
@@ -53,9 +52,11 @@ ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials"
 
 def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML)."""
+    check_nesting(data)
     top = Table(data, "")
     name = top.string("name", default_name)
-    if not name.strip() or len(name) > 200 or any(c in name for c in "\0\n\r"):
+    check_name("name", name, "" if top.has("name") else " (the file name; set name = \"...\")")
+    if not name.strip() or len(name) > 200:
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
     tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials)

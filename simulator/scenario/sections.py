@@ -29,6 +29,7 @@ from simulator.scenario.table import convert
 from simulator.scenario.checks import ellipsoids_overlap
 from simulator.scenario.table import missing
 from simulator.scenario.table import show
+from simulator.scenario.names import check_name
 
 
 # Upper bounds that no tissue reaches (absurd values overflow the assembly: 1e300 S/m -> inf)
@@ -41,6 +42,7 @@ def read_materials(raw: Any) -> dict[str, Material]:
     out = dict(LIBRARY)
     keys_to_fields = {v: k for k, v in SCENARIO_KEYS.items()}
     for name in list(table.data):
+        check_name(table.key(name), name)
         sub = Table(table.get(name), table.key(name))
         base = LIBRARY.get(name)
         changes: dict[str, Any] = {}
@@ -127,7 +129,7 @@ def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
     layer_regions = {m if mats.count(m) == 1 else f"{m}{k}" for k, m in enumerate(mats)}
     for i, r in enumerate(raw):
         t = Table(r, f"tumours[{i}]")
-        name = t.string("name", f"T{i + 1}")
+        name = check_name(t.key("name"), t.string("name", f"T{i + 1}"))
         if any(o.name == name for o in out):
             raise ScenarioError(t.key("name"), f"duplicate tumour name {name!r}")
         if name in layer_regions or not name.strip():
@@ -215,7 +217,7 @@ def read_custom_needles(t: Table) -> Electrode:
     needles = []
     for i, r in enumerate(raw):
         n = Table(r, f"electrode.needles[{i}]")
-        name = n.string("name", f"N{i + 1}")
+        name = check_name(n.key("name"), n.string("name", f"N{i + 1}"))
         if not name or any(o.name == name for o in needles):
             raise ScenarioError(n.key("name"), f"duplicate or empty needle name {name!r}")
         pos = convert("point", n.key("position_mm"), n.get("position_mm") if n.has("position_mm")
