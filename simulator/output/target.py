@@ -7,6 +7,7 @@ else, never a symbolic link, never the current directory or one that contains it
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -82,12 +83,20 @@ def _check_lengths(out: Path, given: Path | str, existing: Path) -> None:
         extra = _TMP_EXTRA if i == len(new_parts) - 1 else 0
         size = len(os.fsencode(part))
         if size + extra > name_max:
-            raise ScenarioError("--out", f"the name {part[:40]!r}... is {size} bytes, too long for this file "
-                                f"system ({name_max} bytes per name, less {extra} for epsim's temporary name); "
-                                f"use a shorter name than {_shown(str(given)[:60])}...")
+            shown = repr(part) if len(part) <= 40 else repr(part[:20] + "..." + part[-8:])
+            raise ScenarioError("--out", f"the name {shown} is {size} bytes, too long for this file system "
+                                f"(at most {name_max - extra} here: {name_max} per name"
+                                + (f", less {extra} for epsim's temporary folder beside it)" if extra else ")"))
     if len(os.fsencode(str(out))) + _TMP_EXTRA + _LONGEST_FILE > path_max:
         raise ScenarioError("--out", f"the path {_shown(str(given)[:60])}... is too long for this file system "
                             f"({path_max} bytes); use a shorter one")
+
+
+def _existing_ancestor(out: Path) -> Path:
+    existing = out.parent
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    return existing
 
 
 def check_target(out_dir: Path | str, force: bool) -> None:
@@ -105,6 +114,8 @@ def check_target(out_dir: Path | str, force: bool) -> None:
     except (FileNotFoundError, NotADirectoryError):
         st = None
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            _check_lengths(out, out_dir, _existing_ancestor(out))
         raise ScenarioError("--out", f"cannot use {_shown(out_dir)}: {exc.strerror}") from None
     if st is not None and stat.S_ISLNK(st.st_mode):
         link = os.readlink(out)
@@ -117,9 +128,7 @@ def check_target(out_dir: Path | str, force: bool) -> None:
         raise ScenarioError("--out", f"{_shown(out_dir)} exists and is not a directory")
     if st is not None:
         check_replaceable(out, out_dir, force)
-    existing = out.parent
-    while not os.path.lexists(existing) and existing != existing.parent:
-        existing = existing.parent
+    existing = _existing_ancestor(out)
     if not existing.is_dir():
         raise ScenarioError("--out", f"cannot create {_shown(out_dir)}: {_shown(existing)} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
