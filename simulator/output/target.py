@@ -51,7 +51,7 @@ def foreign_entry(out_dir: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         listed = None
     if listed is None:
-        return f"holds no {MARKER} marker of epsim ({MARKER_FORMAT}), so epsim did not write it"
+        return f"has no {MARKER} marker ({MARKER_FORMAT}), so epsim did not write it"
     for name in names:
         if name == MARKER:
             continue
