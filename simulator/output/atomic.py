@@ -42,15 +42,20 @@ def safe_name(name: str) -> str:
 @contextmanager
 def _parent_lock(parent: Path) -> Iterator[None]:
     """Exclusive ``flock`` on the parent directory itself (no lock file is left behind)."""
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    fd = None
+    if fcntl is not None:
+        try:
+            fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:                  # unreadable parent, no locks (some NFS): best effort
+            if fd is not None:
+                os.close(fd)
+            fd = None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)                     # releases the lock
+        if fd is not None:
+            os.close(fd)                 # releases the lock
 
 
 def _make_parents(parent: Path) -> list[Path]:
