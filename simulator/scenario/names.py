@@ -18,6 +18,8 @@ def control_characters(text: str) -> list[str]:
 
 def check_name(field: str, name: str, hint: str = "") -> str:
     """``name`` unchanged, or a one-line ``ScenarioError`` on ``field`` if it holds control characters."""
+    if not isinstance(name, str):          # the type is checked by the table's getters
+        return name
     bad = control_characters(name)
     if bad:
         codes = ", ".join(sorted({f"U+{ord(c):04X}" for c in bad}))
