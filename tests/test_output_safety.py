@@ -296,6 +296,24 @@ def test_sigkilled_cache_write_is_cleaned_by_the_next_run(tmp_path, monkeypatch)
     assert len([n for n in names if n.endswith(".npz")]) == 1
 
 
+def test_folder_made_meanwhile_by_a_program_that_does_not_lock_is_kept(tmp_path, monkeypatch):
+    """Another program fills --out just before the final rename: refused, its file kept."""
+    from simulator.output import atomic_directory
+    out = tmp_path / "o"
+    real = os.replace
+
+    def sneaky(src, dst):
+        if Path(dst) == out:
+            out.mkdir()
+            (out / "theirs.txt").write_text("theirs")
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", sneaky)
+    with pytest.raises(ScenarioError, match="exists; use --force"):
+        with atomic_directory(out) as tmp:
+            (tmp / "report.json").write_text("{}")
+    assert os.listdir(out) == ["theirs.txt"] and hidden(tmp_path) == []
+
+
 # ----------------------------------------------------------------------------- two processes
 # the real CLI in each process, held at the start of writing until both got there (so both
 # passed the early --out check and race for the rename: the case a check alone misses)

@@ -123,7 +123,12 @@ def atomic_directory(out_dir: Path, force: bool = False) -> Iterator[Path]:
                     os.replace(out, trash)
                     os.replace(tmp, out)
                 else:
-                    os.replace(tmp, out)
+                    try:
+                        os.replace(tmp, out)
+                    except OSError as exc:       # made meanwhile by a program that does not lock
+                        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                            check_replaceable(out, given, force=False)
+                        raise
         except OSError as exc:
             if exc.errno in USER_ERRNOS:
                 raise _write_error(exc, given) from None
