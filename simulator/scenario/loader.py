@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from simulator.errors import ScenarioError
 from simulator.scenario.records import Scenario
+from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
 from simulator.scenario.sections import read_electrode
@@ -48,7 +49,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage"]
+               "solver", "generator", "coverage", "no_go"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
@@ -70,8 +71,11 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
     cov.finish()
+    no_go = read_no_go(top.get("no_go", []), tissue)
     top.finish(ALLOWED_TOP)
-    used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
+    used = ({layer.material for layer in tissue.layers} | {t.material for t in tumours}
+            | {t.cover_material for t in tumours if t.cover_material}
+            | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, no_go)
