@@ -86,9 +86,11 @@ def test_dome_volume_and_cover():
     tumour = sum(vol[mesh.cell_region == k].sum() for k, r in enumerate(mesh.regions) if r.kind == "tumour")
     assert tumour == pytest.approx(t.volume, rel=0.03)
     cover = sum(vol[mesh.cell_region == k].sum() for k, r in enumerate(mesh.regions) if r.kind == "cover")
-    R1 = R + 1.0 * MM                                   # the skin shell above z = 0
-    shell = math.pi * (R1 * R1 * (t.top + 1 * MM) - (t.top + 1 * MM) ** 3 / 3 + (t.centre[2]) * 0)
-    assert cover > 0
+    def cap(rho):                                       # volume of a sphere about t.centre above z = 0
+        h = t.centre[2] + rho
+        return math.pi * h * h * (3 * rho - h) / 3
+    shell = cap(R + 1.0 * MM) - cap(R)                  # the 1 mm skin cover over the protrusion
+    assert cover == pytest.approx(shell, rel=0.05)
     # tissue rises above the skin over the nodule only, to the top of the skin cover
     z = mesh.points[:, 2]
     assert z.max() == pytest.approx(t.top + 1.0 * MM, rel=0.02)
