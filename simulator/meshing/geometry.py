@@ -25,8 +25,11 @@ from simulator.meshing.model import S
 
 def region_names(scenario: Scenario) -> list[Region]:
     """Regions in mesh order: layers (index = layer index) then tumours (index = tumour index)."""
-    mats = [layer.material for layer in scenario.tissue.layers]
-    regions = [Region(m if mats.count(m) == 1 else f"{m}{i}", "layer", m, i) for i, m in enumerate(mats)]
+    tissue = scenario.tissue
+    mats = tissue.layer_materials()
+    n_base = len(mats) - len(tissue.surfaces)
+    regions = [Region(m if mats.count(m) == 1 else f"{m}{i}", "layer", m, i) for i, m in enumerate(mats[:n_base])]
+    regions += [Region(s.name, "layer", s.material, n_base + i) for i, s in enumerate(tissue.surfaces)]
     taken = {r.name for r in regions}
     for i, t in enumerate(scenario.tumours):
         if t.name in taken:
@@ -104,6 +107,23 @@ def _tumour_solid(occ, t, X: float, Y: float, Z: float) -> int:
     return tag
 
 
+def _surface_solid(occ, surface) -> int:
+    """A closed triangulated surface as an OCC solid (mm): one plane face per triangle,
+    points and edges shared between neighbours."""
+    P = surface.vertices * S
+    pts = [occ.addPoint(*p) for p in P]
+    lines: dict[tuple[int, int], int] = {}
+
+    def line(a: int, b: int) -> int:
+        key = (min(a, b), max(a, b))
+        if key not in lines:
+            lines[key] = occ.addLine(pts[key[0]], pts[key[1]])
+        return lines[key]
+    faces = [occ.addPlaneSurface([occ.addCurveLoop([line(a, b), line(b, c), line(c, a)])])
+             for a, b, c in surface.triangles.tolist()]
+    return occ.addVolume([occ.addSurfaceLoop(faces)])       # edges are shared: no sewing needed
+
+
 def _cover_solid(occ, t, X: float, Y: float, Z: float) -> int:
     """The cover shell's envelope above the skin (mm): the tumour grown by the cover
     thickness, cut at z = 0 (the fragment keeps only what is not tumour)."""
@@ -122,7 +142,7 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
     tumours = []
     for i, t in enumerate(scenario.tumours):
         try:
-            tumours.append(_tumour_solid(occ, t, X, Y, Z))
+            tumours.append(_surface_solid(occ, t.surface) if t.surface is not None else _tumour_solid(occ, t, X, Y, Z))
         except Exception as exc:
             if type(exc) is not Exception:
                 raise
@@ -167,15 +187,19 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
         for _, v in dimtags:
             if v not in owner or key[0] > owner[v][0]:
                 owner[v] = key
-    region_volumes: list[list[int]] = [[] for _ in range(nl + nt + nc + (1 if nr else 0))]
+    # regions: layer regions (an image's labels and tissue surfaces are assigned to cells
+    # after meshing, simulator.meshing.relabel: the block is one box then), tumours, covers, ribs
+    NL = len(scenario.tissue.layer_materials())
+    first = {0: 0, 1: NL, 2: NL + nt, 3: NL + nt + nc}
+    region_volumes: list[list[int]] = [[] for _ in range(NL + nt + nc + (1 if nr else 0))]
     electrode_vols: dict[int, tuple[str, bool]] = {}
     for v, (_, kind, k) in sorted(owner.items()):
         if kind == 4:
             electrode_vols[v] = parts[k][1:]
         elif kind == 3:                           # every rib is one region
-            region_volumes[nl + nt + nc].append(v)
+            region_volumes[first[3]].append(v)
         else:
-            region_volumes[bounds[kind] + k].append(v)
+            region_volumes[first[kind] + k].append(v)
     tissue = {v for vols in region_volumes for v in vols}
     tissue_faces: set[int] = set()
     for v in sorted(tissue):

@@ -42,7 +42,7 @@ def read_cover(t: Table, protrudes: bool, first_layer, materials) -> tuple[str, 
     material ``wound-fluid`` unless ``cover_material`` says otherwise) or ``"none"``."""
     cover = t.string("cover", "skin", choices=COVERS)
     default_th = (first_layer.thickness or 0.0) / MM if cover == "skin" else 0.2
-    th = t.number("cover_thickness_mm", default_th if cover != "none" else 0.0, allow_zero=cover == "none",
+    th = t.number("cover_thickness_mm", default_th if cover != "none" else 0.0, allow_zero=True,
                   maximum=MAX_BLOCK / MM)
     default_mat = first_layer.material if cover == "skin" else "wound-fluid"
     mat = t.string("cover_material", default_mat)

@@ -45,22 +45,23 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError("scenario", f"TOML syntax error in {p.name}: {exc}") from None
-    return scenario_from_dict(data, default_name=p.stem)
+    return scenario_from_dict(data, default_name=p.stem, base_dir=p.parent)
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
                "solver", "generator", "coverage", "no_go"]
 
 
-def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
-    """Validate a scenario given as a dict (the parsed TOML)."""
+def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML); files it names (surfaces, label
+    images) are relative to ``base_dir`` (the scenario file's folder; default: the working directory)."""
     top = Table(data, "")
     name = top.string("name", default_name)
     if not name.strip() or len(name) > 200 or any(c in name for c in "\0\n\r"):
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
-    tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials)
-    tumours = read_tumours(top.get("tumours", []), materials, tissue)
+    tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials, base_dir)
+    tumours = read_tumours(top.get("tumours", []), materials, tissue, base_dir)
     electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode") if top.has("electrode")
                                             else missing("electrode"), tissue)
     protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
@@ -73,7 +74,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     cov.finish()
     no_go = read_no_go(top.get("no_go", []), tissue)
     top.finish(ALLOWED_TOP)
-    used = ({layer.material for layer in tissue.layers} | {t.material for t in tumours}
+    used = (set(tissue.layer_materials()) | {t.material for t in tumours}
             | {t.cover_material for t in tumours if t.cover_material}
             | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,

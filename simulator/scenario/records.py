@@ -10,11 +10,12 @@ import numpy as np
 from electrodes.contacts import Electrode
 from protocols.pulses import Protocol
 from simulator.physics.materials import Material
+from simulator.scenario.closed_surface import ClosedSurface
 
 
 
 NL_MODELS = ("stationary", "monotone")
-SHAPES = ("sphere", "ellipsoid", "dome")
+SHAPES = ("sphere", "ellipsoid", "dome", "surface")
 COVERS = ("skin", "none", "wet")          # what covers the part of a tumour above the skin
 LAYOUTS = ("depth", "fold")               # layers stacked in depth, or across x (a pinched skin fold)
 MAX_TUMOURS = 10                    # "<= 10 lesions", Solari 2014 [C] (domain.md 4.2)
@@ -48,6 +49,47 @@ class Ribs:
         return [self.offset + k * self.pitch for k in range(k0, k1 + 1)]
 
 
+@dataclass(frozen=True, eq=False)
+class LabelImage:
+    """A segmented label image laid over the block: voxel (i, j, k) has centre
+    x = -X/2 + (i + 1/2) vx, y = -Y/2 + (j + 1/2) vy, z = -(k + 1/2) vz (k = 0 at the skin);
+    ``materials[label]`` names each label's material. ``sha256`` identifies the labels."""
+
+    labels: np.ndarray                     # (nx, ny, nz) int
+    voxel: tuple[float, float, float]      # m
+    materials: dict[int, str]
+    sha256: str
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, LabelImage) and (other.sha256, other.voxel, other.materials) == (
+            self.sha256, self.voxel, self.materials)
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+    @property
+    def size(self) -> tuple[float, float, float]:
+        return tuple(n * v for n, v in zip(self.labels.shape, self.voxel))
+
+    def label_at(self, points: np.ndarray) -> np.ndarray:
+        """Label of the voxel holding each point (points inside the block)."""
+        X, Y, _ = self.size
+        p = np.asarray(points, dtype=float)
+        u = np.stack([(p[:, 0] + X / 2) / self.voxel[0], (p[:, 1] + Y / 2) / self.voxel[1],
+                      -p[:, 2] / self.voxel[2]], axis=1)
+        ijk = np.clip(np.floor(u).astype(np.int64), 0, np.array(self.labels.shape) - 1)
+        return self.labels[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
+
+
+@dataclass(frozen=True)
+class TissueSurface:
+    """A closed surface whose inside is ``material`` (later surfaces win where they nest)."""
+
+    name: str
+    material: str
+    surface: ClosedSurface
+
+
 @dataclass(frozen=True)
 class Tissue:
     """Block spanning x in [-X/2, X/2], y in [-Y/2, Y/2], z in [-depth, 0] (m).
@@ -60,6 +102,15 @@ class Tissue:
     layers: tuple[Layer, ...]
     layout: str = "depth"
     ribs: Ribs | None = None
+    image: LabelImage | None = None
+    surfaces: tuple[TissueSurface, ...] = ()
+
+    def layer_materials(self) -> list[str]:
+        """Materials of the layer regions in mesh order: the layers (or the image's labels in
+        label order), then the tissue surfaces."""
+        base = ([self.image.materials[k] for k in sorted(self.image.materials)] if self.image is not None
+                else [layer.material for layer in self.layers])
+        return base + [s.material for s in self.surfaces]
 
     def layer_bounds(self) -> list[tuple[float, float]]:
         """(top, bottom) of each layer along its stacking axis, m (top > bottom): z for
@@ -105,6 +156,7 @@ class Tumour:
     cover: str = "skin"
     cover_thickness: float = 0.0            # m
     cover_material: str = ""
+    surface: ClosedSurface | None = None    # shape = "surface": a closed triangulated surface (m)
 
     @property
     def top(self) -> float:
@@ -118,6 +170,8 @@ class Tumour:
 
     @property
     def volume(self) -> float:
+        if self.surface is not None:
+            return self.surface.volume
         a, b, c = self.semi_axes
         if self.base_z is not None:                 # spherical cap of height h (a = b = c)
             h = self.top - self.base_z
@@ -130,6 +184,8 @@ class Tumour:
 
         For a sphere this is the exact offset surface; for an ellipsoid it approximates it."""
         points = np.asarray(points)
+        if self.surface is not None:
+            return self.surface.contains(points, grow)
         a = np.asarray(self.semi_axes) + grow
         d = (points - np.asarray(self.centre)) / a
         inside = (d * d).sum(axis=1) <= 1.0

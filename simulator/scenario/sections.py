@@ -22,6 +22,8 @@ from simulator.scenario.records import NL_MODELS
 from simulator.scenario.records import SHAPES
 from simulator.scenario.records import LAYOUTS
 from simulator.scenario.anatomy import dome_geometry, read_cover, read_ribs
+from simulator.scenario.patient import read_image_tissue, read_tissue_surfaces
+from simulator.scenario.surface_files import read_surface
 from simulator.scenario.records import SolverOptions
 from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
@@ -84,7 +86,9 @@ DEFAULT_LAYERS = [{"material": "skin", "thickness_mm": 1.5}, {"material": "fat",
                   {"material": "muscle"}]
 
 
-def read_tissue(t: Table, materials) -> Tissue:
+def read_tissue(t: Table, materials, base_dir=None) -> Tissue:
+    if t.has("image"):
+        return read_image_tissue(t, materials, base_dir)
     size = t.vector("size_mm", 3, [40.0, 40.0, 25.0], positive=True)
     for i, s in enumerate(size):
         if s * MM > MAX_BLOCK:
@@ -117,11 +121,12 @@ def read_tissue(t: Table, materials) -> Tissue:
     size_m = tuple(s * MM for s in size)
     ribs = (read_ribs(t.get("ribs"), size_m, lambda tt, k, d: material_name(tt, k, d, materials))
             if t.has("ribs") else None)
+    surfaces = read_tissue_surfaces(t.get("surfaces", []), materials, base_dir)
     t.finish()
-    return Tissue(size_m, tuple(layers), layout, ribs)
+    return Tissue(size_m, tuple(layers), layout, ribs, None, surfaces)
 
 
-def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
+def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tumour, ...]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
@@ -142,7 +147,14 @@ def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
                                 f"({', '.join(sorted(layer_regions))})")
         shape = t.string("shape", "sphere", choices=SHAPES)
         base_z = None
-        if shape == "dome":
+        surface = None
+        if shape == "surface":
+            surface = read_surface(t.string("file", required=True), t.string("units", "mm"), base_dir, t.path)
+            lo, hi = surface.bounds()
+            semi = tuple((hi - lo) / 2 / MM)
+            cx, cy, zc = ((lo + hi) / 2 / MM)
+            depth = -zc
+        elif shape == "dome":
             w = t.number("base_diameter_mm", required=True, maximum=MAX_BLOCK / MM)
             h = t.number("height_mm", required=True, maximum=MAX_BLOCK / MM)
             bd = t.number("base_depth_mm", 0.0, allow_zero=True, maximum=MAX_BLOCK / MM)
@@ -158,16 +170,20 @@ def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
             semi = t.vector("semi_axes_mm", 3, positive=True, required=True, maximum=MAX_BLOCK / MM)
             if t.has("diameter_mm"):
                 raise ScenarioError(t.key("diameter_mm"), "is for shape = \"sphere\"; an ellipsoid takes semi_axes_mm")
-        if shape != "dome":
+        if shape not in ("dome", "surface"):
             depth = t.number("depth_mm", required=True, positive=False, maximum=MAX_BLOCK / MM)
-        cx, cy = t.vector("centre_mm", 2, [0.0, 0.0])
+        if shape != "surface":
+            cx, cy = t.vector("centre_mm", 2, [0.0, 0.0])
         mat = material_name(t, "material", "tumour", materials)
         margin = t.number("margin_mm", 1.0, allow_zero=True)
         protrudes = -depth * MM + semi[2] * MM > 1e-9
         cover, cover_th, cover_mat = read_cover(t, protrudes, tissue.layers[0], materials)
         t.finish()
         tum = Tumour(name, shape, tuple(s * MM for s in semi), (cx * MM, cy * MM, -depth * MM), mat, margin * MM,
-                     base_z, cover, cover_th, cover_mat)
+                     base_z, cover, cover_th, cover_mat, surface)
+        if surface is not None and tum.top > 1e-9:
+            raise GeometryError(t.path + ".file", f"surface tumour {name!r} rises above the skin (z up to "
+                                f"{tum.top / MM:g} mm); surface tumours lie in the tissue (z <= 0)")
         a, b, c = tum.semi_axes
         x, y, z = tum.centre
         eps = 1e-9
