@@ -241,7 +241,7 @@ def test_sphere_from_stl_matches_the_native_sphere(tmp_path):
                                  "mesh": {"size_mm": 0.8, "cache": False}}, base_dir=tmp_path)
         res = run(sc)
         out[kind] = (res.tumours[0], sc.tumours[0])
-    (cn, tn), (cs, ts) = out["native"], out["stl"]
+    (cn, _), (cs, ts) = out["native"], out["stl"]
     print(f"[stl] meshed volume {cs.volume / cn.volume - 1:+.2%}, coverage {cs.reversible_fraction:.4f} vs "
           f"{cn.reversible_fraction:.4f}, margin {cs.margin_reversible_fraction:.4f} vs {cn.margin_reversible_fraction:.4f}")
     exact = 4 / 3 * math.pi * (3 * MM) ** 3
