@@ -190,10 +190,12 @@ def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tu
         if tissue.layout == "fold" and z + c > eps:
             raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} rises above the skin; a skin fold "
                                 "(tissue.layout = \"fold\") takes tumours inside the fold only")
-        if z + c > Z + eps or (base_z is None and z - c > -eps):
+        if base_z is None and z - c > -eps:
+            raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} at depth {depth:g} mm lies wholly "
+                                f"above the skin (semi-axis {c / MM:g} mm): it must reach into the tissue")
+        if z + c > Z + eps:
             raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} rises {(z + c) / MM:g} mm above the "
-                                f"skin: at most the block's depth ({Z / MM:g} mm), and it must reach into the "
-                                "tissue (centre less than one semi-axis above the skin)")
+                                f"skin, more than the block's depth ({Z / MM:g} mm)")
         if cover != "skin" and z + c < -eps:
             raise GeometryError(f"tumours[{i}].cover", f"tumour {name!r} has cover = {cover!r} (an ulcer) but "
                                 f"lies {-(z + c) / MM:g} mm below the skin; an ulcerated tumour reaches the surface")
