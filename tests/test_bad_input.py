@@ -194,7 +194,8 @@ CASES = [
          "crosses the boundary"),
     case("tumour-crossing-bottom", edit("depth_mm = 5.0", "depth_mm = 11.0"), "tumours[0]",
          "z -13..-9 mm) crosses"),
-    case("tumour-out-of-skin", edit("depth_mm = 5.0", "depth_mm = 1.0"), "tumours[0].depth_mm", "1"),
+    # a nodule rising above the skin is valid (exophytic, issue 16); one wholly above it is not
+    case("tumour-out-of-skin", edit("depth_mm = 5.0", "depth_mm = -5.0"), "tumours[0].depth_mm", "-5"),
     case("tumours-overlap", edit("", "", append=TWO_TUMOURS.replace("[6.0, 6.0]", "[2.0, 0.0]")),
          "tumours[1]", "overlaps"),
     case("needles-intersect", edit("spacing_mm = 7.3", "spacing_mm = 0.5"), "electrode", "overlap"),
@@ -224,7 +225,7 @@ CASES = [
     case("new-material-incomplete", edit("", "", append="[materials.gel]\nsigma0_S_per_m = 1.0\n"),
          "materials.gel.sigma1_S_per_m", "required"),
     # --- unknown names (the message lists the valid ones) -----------------------------
-    case("unknown-layer-material", edit('{ material = "muscle" }', '{ material = "bone" }'),
+    case("unknown-layer-material", edit('{ material = "muscle" }', '{ material = "cartilage" }'),
          "tissue.layers[1].material", "valid: tumour, skin"),
     case("unknown-tumour-material", edit('material = "tumour"', 'material = "tumor"'),
          "tumours[0].material", "valid: tumour"),

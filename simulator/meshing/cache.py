@@ -41,11 +41,16 @@ def cache_dir() -> Path:
 def _plain(obj: Any) -> Any:
     """JSON-able form of records (dataclasses -> dicts tagged with their class)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        # records of file data (surfaces, label images) carry the sha256 of their arrays
+        hashed = bool(getattr(obj, "sha256", ""))
+        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+               if not (hashed and isinstance(getattr(obj, f.name), np.ndarray))}
         out["__class__"] = type(obj).__name__
         return out
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in sorted(obj.items())}
     if isinstance(obj, np.ndarray):
         return [_plain(v) for v in obj.tolist()]
     if isinstance(obj, float):

@@ -328,8 +328,9 @@ def _slice_ranges(result: "Result", axis: int) -> tuple[tuple[float, float], tup
     xr, yr, zr, x_lim = _window(result)
     if axis == 1:                                       # x-z: widen x, or deepen z
         xr = _fit(xr, ASPECT * (zr[1] - zr[0]), x_lim)
-        zr = _fit((zr[0], 0.0), (xr[1] - xr[0]) / ASPECT, (-Z, 0.0))
-        zr = (zr[0], SKY * (0.0 - zr[0]))               # a strip above the skin
+        top = result.scenario.tissue_top                # > 0 over a protruding nodule
+        zr = _fit((zr[0], top), (xr[1] - xr[0]) / ASPECT, (-Z, top))
+        zr = (zr[0], top + SKY * (top - zr[0]))         # a strip above the skin
         return xr, zr
     xr = _fit(xr, ASPECT * (yr[1] - yr[0]), x_lim)
     yr = _fit(yr, (xr[1] - xr[0]) / ASPECT, (-Y / 2, Y / 2))
@@ -342,7 +343,7 @@ def _reference_material(result: "Result", z: float):
     if sc.tumours:
         return sc.materials[sc.tumours[0].material]
     for layer, (top, bottom) in zip(sc.tissue.layers, sc.tissue.layer_bounds()):
-        if bottom <= z <= top:
+        if sc.tissue.layout == "depth" and bottom <= z <= top:
             return sc.materials[layer.material]
     return sc.materials[sc.tissue.layers[-1].material]
 
@@ -464,6 +465,14 @@ def _draw_layers(ax, tissue, ext) -> None:
     bounds = tissue.layer_bounds()
     half = tissue.size[0] / 2 / MM
     ax.plot([-half, half], [0.0, 0.0], color="black", lw=0.9, zorder=3)
+    if tissue.layout == "fold":                       # layers side by side across x
+        for i, (layer, (hi, lo)) in enumerate(zip(tissue.layers, bounds)):
+            if i < len(bounds) - 1:
+                ax.plot([hi / MM] * 2, [ext[2], 0.0], color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
+            t = ax.text((lo + hi) / 2 / MM, ext[2] + 0.03 * (ext[3] - ext[2]), layer.material,
+                        ha="center", va="bottom", fontsize=7, color="white", zorder=6)
+            t.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="0.2")])
+        return
     for i, (layer, (top, bottom)) in enumerate(zip(tissue.layers, bounds)):
         if i < len(bounds) - 1 and bottom / MM > ext[2]:
             ax.plot([-half, half], [bottom / MM] * 2, color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
@@ -485,8 +494,14 @@ def _draw_tumours(ax, tumours, sample: PlaneSample) -> None:
                 if sec is None:
                     continue
                 cu, cv, su, sv = (q / MM for q in sec)
-                ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR,
-                                     lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4))
+                if t.base_z is not None and sample.axis != 2:      # a dome: cut at its base plane
+                    th = np.linspace(0.0, 2 * math.pi, 181)
+                    u, v = cu + su * np.cos(th), cv + sv * np.sin(th)
+                    v = np.maximum(v, (t.base_z - grow) / MM)
+                    ax.plot(u, v, color=TUMOUR_COLOUR, lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4)
+                elif t.base_z is None or sample.value >= t.base_z - grow:
+                    ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR,
+                                         lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4))
                 if len(tumours) > 1 and grow == 0:
                     ax.text(cu, cv + sv, literal(t.name), ha="center", va="bottom", fontsize=7,
                             color=TUMOUR_COLOUR, zorder=6)

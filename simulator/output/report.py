@@ -125,8 +125,29 @@ def build_report(result: "Result") -> dict:
             "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
             "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
         } for t in result.tumours]
+    add_no_go(report, result)
     from simulator.output.finite import finite_report
     return finite_report(report)         # strict JSON: never NaN / Infinity
+
+
+def add_no_go(report: dict, result: "Result") -> None:
+    """``no_go[]``: field reaching each named no-go region, with a warning where tissue there
+    is above its E_rev."""
+    from simulator.post.no_go import no_go_exposure
+    sc, tr = result.scenario, result.train
+    rows = no_go_exposure(result.mesh, sc.no_go, tr.E_max, tr.weights, result.E_rev, result.E_irr)
+    if not rows:
+        return
+    report["no_go"] = [{
+        "name": r.name, "volume_mm3": _r(r.volume / MM3), "max_field_V_per_cm": _r(r.max_field / V_PER_CM),
+        "volume_above_E_rev_mm3": _r(r.volume_above_rev / MM3),
+        "volume_above_E_irr_mm3": _r(r.volume_above_irr / MM3)} for r in rows]
+    for r in rows:
+        if r.volume == 0:
+            report["warnings"].append(f"no-go region {r.name!r} contains no tissue cell (outside the tissue?)")
+        elif r.volume_above_rev > 0:
+            report["warnings"].append(f"no-go region {r.name!r}: {r.volume_above_rev / MM3:.3g} mm3 above E_rev "
+                                      f"(max field {r.max_field / V_PER_CM:.0f} V/cm)")
 
 
 def summary_table(report: dict) -> str:

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from simulator.errors import ScenarioError
 from simulator.scenario.records import Scenario
+from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
 from simulator.scenario.files import MAX_NESTING, check_nesting, read_scenario_bytes
@@ -43,15 +44,16 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError("scenario", f"{str(p)!r} nests arrays or tables too deeply to parse "
                             f"(epsim accepts at most {MAX_NESTING} levels)") from None
     check_nesting(data, str(p))
-    return scenario_from_dict(data, default_name=p.stem)
+    return scenario_from_dict(data, default_name=p.stem, base_dir=p.parent)
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage"]
+               "solver", "generator", "coverage", "no_go"]
 
 
-def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
-    """Validate a scenario given as a dict (the parsed TOML)."""
+def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML); files it names (surfaces, label
+    images) are relative to ``base_dir`` (the scenario file's folder; default: the working directory)."""
     check_nesting(data)
     top = Table(data, "")
     name = top.string("name", default_name)
@@ -59,8 +61,8 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     if not name.strip() or len(name) > 200:
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
-    tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials)
-    tumours = read_tumours(top.get("tumours", []), materials, tissue)
+    tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials, base_dir)
+    tumours = read_tumours(top.get("tumours", []), materials, tissue, base_dir)
     electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode") if top.has("electrode")
                                             else missing("electrode"), tissue)
     protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
@@ -71,8 +73,11 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
     cov.finish()
+    no_go = read_no_go(top.get("no_go", []), tissue)
     top.finish(ALLOWED_TOP)
-    used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
+    used = (set(tissue.layer_materials()) | {t.material for t in tumours}
+            | {t.cover_material for t in tumours if t.cover_material}
+            | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, no_go)
