@@ -1,5 +1,6 @@
 """The CLI end to end, in-process (main(argv) -> exit code) on every file in examples/."""
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,11 +18,18 @@ REPORT_KEYS = {
 }
 
 
+def fixed_mesh_copy(example: Path, tmp_path: Path) -> Path:
+    """The example (with the files beside it) set to one fixed mesh: [mesh] accuracy = 0."""
+    shutil.copytree(example.parent, tmp_path / "examples")
+    copy = tmp_path / "examples" / example.name
+    copy.write_text(copy.read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
+    return copy
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_end_to_end(example, tmp_path, capsys):
     out = tmp_path / "out"
-    (tmp_path / example.name).write_text(example.read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
-    example = tmp_path / example.name           # fixed mesh: the loop is tested in test_accuracy.py
+    example = fixed_mesh_copy(example, tmp_path)    # the refinement loop is tested in test_accuracy.py
     code = main(["run", str(example), "--out", str(out), "--quiet"])
     captured = capsys.readouterr()
     assert code in (0, 1), captured.err
@@ -45,8 +53,7 @@ def test_example_runs_end_to_end(example, tmp_path, capsys):
 
 def test_fail_under_sets_exit_code(tmp_path):
     example = next(p for p in EXAMPLES if "pair" in p.stem)
-    (tmp_path / example.name).write_text(example.read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
-    example = tmp_path / example.name
+    example = fixed_mesh_copy(example, tmp_path)
     # coverage is a fraction <= 1: asking for more than 1 is refused as bad input, 1.0 may fail
     assert main(["run", str(example), "--out", str(tmp_path / "a"), "--quiet", "--no-figures",
                  "--fail-under", "1.5"]) == 2
