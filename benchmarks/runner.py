@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from simulator.output.report import build_report
+from simulator.units import MM
 
 SCHEMA_VERSION = 1
 
@@ -148,7 +149,7 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
         "kind": kind,
         "engine": eng.name,
         "degree": int(scenario.solver.degree),
-        "mesh_size_mm": float(scenario.mesh.size * 1e3),
+        "mesh_size_mm": float(scenario.mesh.size / MM),
         "mesh_cached": bool(cached_mesh),
         "dofs": dofs,
         "cells": int(mesh.num_cells),

@@ -28,8 +28,9 @@ from simulator.solve.pipeline import run
 from simulator.scenario import load_scenario
 from simulator.output.report import build_report
 
+from simulator.units import MM
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-MM = 1e-3
 
 
 def _needle_path_sigmas(sc, length: float):

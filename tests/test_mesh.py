@@ -13,8 +13,8 @@ from simulator.meshing import cache as mesh_cache
 from simulator.errors import GeometryError
 from simulator.meshing.build import build_mesh
 from simulator.scenario import scenario_from_dict
+from simulator.units import MM
 
-MM = 1e-3
 LAYERS = [{"material": "skin", "thickness_mm": 1.5}, {"material": "fat", "thickness_mm": 4.0},
           {"material": "muscle"}]
 

@@ -63,16 +63,8 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
                                     f"({gap / MM:g} mm) would not touch the plates; make it {gap / MM:g} mm wide")
         else:
             for p in (a, b):
-                corners = _plate_corners(p)
+                corners = p.corners()
                 if (np.abs(corners[:, 0]) >= X / 2).any() or (np.abs(corners[:, 1]) >= Y / 2).any():
                     raise GeometryError("electrode", f"plate {p.name!r} is outside or crosses the tissue block "
                                         f"({X / MM:g} x {Y / MM:g} mm); enlarge tissue.size_mm")
 
-
-def _plate_corners(p) -> np.ndarray:
-    c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
-    pts = []
-    for u in (-p.thickness / 2, p.thickness / 2):
-        for v in (-p.length / 2, p.length / 2):
-            pts.append((p.centre[0] + c * u - s * v, p.centre[1] + s * u + c * v))
-    return np.array(pts)
