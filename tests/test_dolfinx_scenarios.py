@@ -68,7 +68,7 @@ def test_embedded_and_dolfinx_agree_on_the_same_mesh(name, capsys):
     with capsys.disabled():
         print(f"\n{name}: " + ", ".join(f"{k} {a[k]:.6g} vs {b[k]:.6g} ({abs(b[k] / a[k] - 1):.2e})" for k in a))
     for key in a:
-        assert b[key] == pytest.approx(a[key], rel=5e-3), key
+        assert b[key] == pytest.approx(a[key], rel=1e-10), key     # README: 1e-10 on the same mesh
 
 
 def _read_xdmf(path: Path) -> dict[str, np.ndarray]:
