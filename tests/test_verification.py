@@ -146,16 +146,17 @@ def test_monotone_model_is_a_fixed_point_with_memory():
 def test_contact_slivers_get_their_neighbours_field():
     """Cells with all 4 vertices on one needle have a zero discrete field; run() gives them the
     field of their face neighbours, so no tissue touching a needle reads as unporated."""
+    import tomllib
     from pathlib import Path
 
     from simulator.meshing.mesh import contact_slivers
-    from simulator.scenario import load_scenario
-    import dataclasses
-    sc = load_scenario(Path(__file__).resolve().parents[1] / "examples" / "hexagonal.toml")
+    raw = tomllib.loads((Path(__file__).resolve().parents[1] / "examples" / "hexagonal.toml").read_text())
     # contact size 0.4 mm: the example's old setting, whose mesh is known to have slivers
-    # (the example now uses the default contact size, whose mesh has none)
-    sc = dataclasses.replace(sc, mesh=dataclasses.replace(sc.mesh, contact_size=0.4e-3))
-    res = run(sc)
+    # (the example now uses the default contact size, whose mesh has none). The six pairs
+    # C -> H1..H6 fire every needle (half the example's twelve configurations).
+    raw["mesh"]["contact_size_mm"] = 0.4
+    raw["protocol"]["sequence"] = [["C", f"H{i}"] for i in range(1, 7)]
+    res = run(scenario_from_dict(raw))
     slivers = np.flatnonzero(contact_slivers(res.mesh))
     assert slivers.size > 0, "this mesh is known to contain slivers (else the test proves nothing)"
     assert np.all(res.train.E_max[slivers] > 1e4)          # > 100 V/cm next to a 730 V needle
