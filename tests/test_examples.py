@@ -1,6 +1,6 @@
 """Every scenario in examples/ (run once per session through the CLI, tests/example_runs.py)
 is checked against what it is known to do: its exact verdict, coverage bounds, and the current
-of every pulse group against a stored reference, the same example on a mesh twice as fine
+of every pulse group against a stored reference, the same example on a mesh 1/0.7 times finer
 (tests/example_references.json, written by tests/make_example_references.py), within
 CURRENT_RTOL. The clamped plates are also checked against their closed form: the skin and fat
 between the plates see U/d = 1300 V/cm, above their E_irr, so they conduct at sigma1.
@@ -22,9 +22,10 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 REFERENCES = json.loads((Path(__file__).resolve().parent / "example_references.json").read_text())
-# The example meshes are 2x coarser than the reference: their currents differ from it by the
-# discretisation error, measured at most 2.1 % [placeholder, set below from the JSON].
-CURRENT_RTOL = 0.03
+# The reference meshes have every element size x 0.7 (make_example_references.py). The
+# examples' own meshes draw 0.3 % (plates) to 3.2 % (needle pair) more current than that
+# (P1 overestimates the conductance): a regression of a few percent fails.
+CURRENT_RTOL = 0.04
 
 
 def assert_currents_match_reference(name: str, run_result) -> None:
