@@ -3,7 +3,9 @@
 :func:`run_example` runs ``epsim run examples/NAME.toml --out DIR --quiet [extra args]``
 in-process and keeps the exit code, stdout, stderr, the written report.json and the
 :class:`~simulator.solve.result.Result` the CLI's run() returned (captured by wrapping
-:func:`simulator.solve.pipeline.run` for the duration of the call).
+:func:`simulator.solve.pipeline.run` for the duration of the call). Under pytest-xdist each
+worker has its own session: the tests of one example carry ``xdist_group("example-NAME")``
+and scripts/test.sh passes ``--dist loadgroup``, so they share one worker and one run.
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ REPORT_KEYS = {
 }
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("example", [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"example-{p.stem}"))
+                                     for p in EXAMPLES])
 def test_example_runs_end_to_end(example, example_run):
     """The shared session run (example_runs.ARGS: --fail-under 0.5) with its known outcome."""
     from example_runs import EXPECTED_COVERED, EXPECTED_EXIT

@@ -47,6 +47,7 @@ def test_every_example_has_a_test():
     assert {p.stem for p in EXAMPLES.glob("*.toml")} <= tested
 
 
+@pytest.mark.xdist_group("example-plates_skin_fold")       # one run per example (xdist)
 def test_plates_skin_fold(results):
     r = results("plates_skin_fold")
     sc, rep = r.scenario, build_report(r)
@@ -66,6 +67,7 @@ def test_plates_skin_fold(results):
     assert_currents_match_reference("plates_skin_fold", r)
 
 
+@pytest.mark.xdist_group("example-linear_array")       # one run per example (xdist)
 def test_linear_array(results):
     r = results("linear_array")
     rep = build_report(r)
@@ -75,6 +77,7 @@ def test_linear_array(results):
     assert_currents_match_reference("linear_array", r)
 
 
+@pytest.mark.xdist_group("example-hexagonal")       # one run per example (xdist)
 def test_hexagonal(results):
     r = results("hexagonal")
     rep = build_report(r)
@@ -86,6 +89,7 @@ def test_hexagonal(results):
     assert_currents_match_reference("hexagonal", r)
 
 
+@pytest.mark.xdist_group("example-needle_pair")       # one run per example (xdist)
 def test_needle_pair(results):
     r = results("needle_pair")
     sc, rep = r.scenario, build_report(r)
@@ -95,6 +99,7 @@ def test_needle_pair(results):
     assert_currents_match_reference("needle_pair", r)
 
 
+@pytest.mark.xdist_group("example-multi_lesion")       # one run per example (xdist)
 def test_multi_lesion(results):
     r = results("multi_lesion")
     rep = build_report(r)
@@ -114,6 +119,7 @@ def test_multi_lesion(results):
     assert_currents_match_reference("multi_lesion", r)
 
 
+@pytest.mark.xdist_group("example-multi_lesion")       # one run per example (xdist)
 def test_multi_lesion_outputs_and_coverage_curves(example_run):
     """The CLI writes the per-tumour coverage curves (CSV + PNG) beside report.json."""
     run_ = example_run("multi_lesion")
@@ -140,6 +146,7 @@ def test_generator_limits_warn_in_report_and_terminal(tmp_path, capsys):
     assert "exceeds the generator limit 1000 V" in text and "exceeds the generator limit 2 A" in text
 
 
+@pytest.mark.xdist_group("example-plates_skin_fold")       # one run per example (xdist)
 def test_default_generator_limits_do_not_warn(results):
     rep = build_report(results("plates_skin_fold"))
     assert rep["generator"] == {"max_voltage_V": 3000.0, "max_current_A": 50.0}

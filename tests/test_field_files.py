@@ -9,6 +9,7 @@ import pytest
 
 from simulator.units import MM, V_PER_CM
 
+pytestmark = pytest.mark.xdist_group("example-plates_skin_fold")    # the run tests/example_runs.py shares
 CELL_ARRAYS = {"E_max_V_per_cm", "sigma_S_per_m", "region", "state", "pulses_above_E_rev", "temperature_rise_K"}
 
 
