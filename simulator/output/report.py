@@ -55,6 +55,14 @@ def warnings_of(result: "Result") -> list[str]:
     return out
 
 
+def diagnosis_of(result: "Result") -> dict:
+    """``diagnosis``: the cold parts of tumour + margin and their causes (post.diagnosis)."""
+    from simulator.post.diagnosis import diagnose, diagnosis_report
+    sc = result.scenario
+    return diagnosis_report(diagnose(result.mesh, sc.tumours, sc.electrode, sc.tissue, result.train.E_max,
+                                     result.train.weights, result.E_rev))
+
+
 def build_report(result: "Result") -> dict:
     sc = result.scenario
     tr = result.train
@@ -120,6 +128,7 @@ def build_report(result: "Result") -> dict:
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
     }
+    report["diagnosis"] = diagnosis_of(result)
     if result.tumours:
         report["tumours"] = [{
             "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
@@ -150,6 +159,9 @@ def summary_table(report: dict) -> str:
                  f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
                  f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+    if "tumours" in report and "diagnosis" in report:
+        from simulator.post.diagnosis import diagnosis_line
+        lines.append(diagnosis_line(report["diagnosis"]))
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     verdict = c["covered"]
