@@ -19,6 +19,9 @@ def safe_name(name: str) -> str:
     return slug[:80] or "scenario"
 
 
+OUTPUT_MARKERS = ("report.json", "plan.json")      # a directory holding one of these is an epsim output
+
+
 def check_target(out_dir: Path, force: bool) -> None:
     """Refuse to overwrite an existing output directory without ``force``, or to write where
     we cannot (checked before any work is done, so a long run does not fail at the end)."""
@@ -27,9 +30,9 @@ def check_target(out_dir: Path, force: bool) -> None:
         raise ScenarioError("--out", f"{str(out_dir)!r} exists and is not a directory")
     if out_dir.exists() and not force:
         raise ScenarioError("--out", f"output directory {str(out_dir)!r} exists; use --force to replace it")
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
+    if out_dir.exists() and any(out_dir.iterdir()) and not any((out_dir / m).is_file() for m in OUTPUT_MARKERS):
         # --force replaces earlier outputs only: never a home or project directory by mistake
-        raise ScenarioError("--out", f"{str(out_dir)!r} is not empty and holds no report.json (not an epsim "
+        raise ScenarioError("--out", f"{str(out_dir)!r} is not empty and holds no report.json or plan.json (not an epsim "
                                      "output); refusing to replace it even with --force")
     parent = out_dir.absolute().parent
     while not parent.exists() and parent != parent.parent:
