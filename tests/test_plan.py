@@ -13,11 +13,11 @@ from simulator.studies.minimum_voltage import minimum_voltage
 from simulator.studies.ranking import parse_hierarchy, rank
 from simulator.studies.treatment_time import drug_window_warning, train_time, treatment_time
 
-SMALL = {"name": "plan-small", "tissue": {"size_mm": [24, 24, 14], "layers": [{"material": "muscle"}]},
+SMALL = {"name": "plan-small", "tissue": {"size_mm": [20, 20, 12], "layers": [{"material": "muscle"}]},
          "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
          "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 8.0},
          "protocol": {"preset": "esope", "voltage_V": 300.0},
-         "mesh": {"size_mm": 1.2, "far_size_mm": 4.0}}
+         "mesh": {"size_mm": 1.5, "far_size_mm": 5.0}}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def planned(tmp_path_factory):
     src = out.parent / "small.toml"
     import tomli_w
     src.write_text(tomli_w.dumps(SMALL))
-    code = main(["plan", str(src), "--out", str(out), "--electrodes", "linear-10", "--quiet"])
+    code = main(["plan", str(src), "--out", str(out), "--electrodes", "plates-4", "--quiet"])
     return code, out
 
 
@@ -79,8 +79,7 @@ def test_plan_writes_its_files_and_ranks_covering_plans_first(planned):
         app = c["applications"][0]
         assert set(app) == {"centre_mm", "rotation_deg", "insertion_depth_mm", "voltage_V"}
         assert c["treatment_time_s"] > 60.0
-    lin = [c for c in plan["candidates"] if c["electrode"] == "linear-10"]
-    assert lin and all(c["applications"][0]["insertion_depth_mm"] <= 10.0 for c in lin)
+    assert {c["electrode"] for c in plan["candidates"]} == {"scenario", "plates-4"}
     assert plan["minimum_voltage_V"] is not None
     assert plan["diagnosis"]["cold_regions"]                  # 300 V does not cover: said why
 
@@ -148,3 +147,16 @@ def test_treatment_time_and_drug_window():
     assert treatment_time([sc.protocol] * 3, 60.0) == pytest.approx(3 * 156.0)
     assert drug_window_warning(20 * 60.0) is None
     assert "drug window" in drug_window_warning(21 * 60.0)
+
+
+def test_needles_go_below_the_lesion_but_not_past_their_length():
+    from simulator.studies.candidates import catalogue_candidate
+    sc = scenario_from_dict(SMALL)                  # tumour + margin reaches 6.5 mm deep
+    c = catalogue_candidate("linear-10", SMALL, sc)
+    assert c.insertion_depth_mm == pytest.approx(8.5)         # 6.5 mm + 2 mm below the lesion
+    deep = json.loads(json.dumps(SMALL))
+    deep["tissue"]["size_mm"][2] = 30
+    deep["tumours"][0].update(depth_mm=12.0, diameter_mm=6.0)
+    c = catalogue_candidate("linear-10", deep, scenario_from_dict(deep))
+    assert c.insertion_depth_mm == 10.0 == c.needle_length_mm  # capped at the 10 mm needle
+    assert scenario_from_dict(c.data).electrode.needles[0].insertion_depth == pytest.approx(10e-3)

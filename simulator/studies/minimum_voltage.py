@@ -1,17 +1,18 @@
 """The lowest voltage at which a placement covers every tumour + margin (bisection on coverage).
 
-Coverage grows with the voltage: the field of the stationary model grows with the applied
-voltage everywhere (sigma(E) only rises with E). The search keeps a bracket lo < V* <= hi
-(lo not covered, hi covered) and stops when hi - lo <= ``REL_TOL`` x hi; it returns hi, so the
-answer covers and the true threshold lies within 1 % below it.
+Coverage is taken to grow with the voltage [A]: exact for constant sigma (the field scales
+with V); with sigma(E) rising with E the field redistributes, but the field a cell sees still
+rises with V in every case we ran. The search keeps a bracket lo < V* <= hi (lo not covered,
+hi covered) and stops when hi - lo <= ``REL_TOL`` x hi; it returns hi, so the answer covers
+and the threshold lies within 1 % below it. Voltages are tried on a 0.1 V grid.
 
-Speed: the mesh is built once and reused for every voltage (``run(..., mesh=...)``); each
-evaluation proposes the next voltage from its own field, as if the field scaled linearly
-with the voltage (it does exactly for constant sigma): the smallest factor s with
-fraction(s E >= E_rev) >= 1 - tolerance over the tumour + margin sample points. That guess
-is kept inside the bracket (at least ``SAFE`` of the width from either end), and a plain
-bisection step follows any step that did not halve the bracket, so the search ends in
-O(log) steps even when the guess is poor.
+Speed: the mesh is built once and reused for every voltage (``run(..., mesh=...)``). Each run
+gives the factor s its field would still need, were it linear in V: the smallest s with
+fraction(s E >= E_rev) >= 1 - tolerance over the tumour + margin sample points (s = 1 at the
+threshold). The next voltage is the root of log s against log V by a secant through the
+last two runs (one run: V s), aimed 0.5 % past the root to close the bracket; it is kept
+``SAFE`` of the bracket width from either end, and a plain bisection step follows any step
+that did not halve the bracket, so the search ends in O(log) steps even when guesses are poor.
 """
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ def minimum_voltage(scenario, *, mesh=None, limit: float | None = None, rel_tol:
 
     lo, hi = 0.0, None
     v = min(max(scenario.protocol.groups[0].voltage, MIN_VOLTAGE), limit)
+    points: list[tuple[float, float]] = []          # (log V, log of the linear factor still needed)
     width_before = None
     plain_next = False
     while True:
@@ -103,29 +105,35 @@ def minimum_voltage(scenario, *, mesh=None, limit: float | None = None, rel_tol:
             hi = v
         else:
             lo = v
-        if hi is None:
-            if v >= limit:
-                return MinimumVoltage(None, r, limit, tried, rel_tol)
-            guess = v * linear_scale_to_cover(r) * (1 + rel_tol)
-            v = min(limit, max(guess, v * (1 + 2 * rel_tol)))
-            if not np.isfinite(v):
-                v = limit
-            continue
-        width = hi - lo
-        if width <= rel_tol * hi or hi <= MIN_VOLTAGE:
+        if hi is None and v >= limit:
+            return MinimumVoltage(None, r, limit, tried, rel_tol)
+        if hi is not None and (hi - lo <= rel_tol * hi or hi <= MIN_VOLTAGE):
             return MinimumVoltage(hi, results[hi], limit, tried, rel_tol)
-        if lo == 0.0 and not plain_next:                     # no uncovered point yet: aim just below
-            guess = v * linear_scale_to_cover(r) * (1 - rel_tol / 2)
-            v = min(guess, hi * (1 - rel_tol))
-            v = max(v, hi * 0.5)
-            plain_next = width_before is not None and width > 0.5 * width_before
-            width_before = width
-            continue
-        if plain_next:
+        need = linear_scale_to_cover(r)
+        points.append((math.log(v), math.log(need) if 0 < need < math.inf else math.nan))
+        # aim just past the predicted threshold, so that the next point likely closes the bracket
+        guess = predicted_threshold(points) * (1 - rel_tol / 2 if r.covered else 1 + rel_tol / 2)
+        width = hi - lo if hi is not None else math.inf
+        if hi is None:
+            v = min(limit, max(guess, v * (1 + 2 * rel_tol))) if math.isfinite(guess) else limit
+        elif plain_next or not math.isfinite(guess):
             v = 0.5 * (lo + hi)
+        elif lo == 0.0:                                       # no uncovered point yet: aim below
+            v = max(min(guess, hi * (1 - rel_tol)), 0.5 * hi)
         else:
-            # aim just past the guessed threshold, so that the next point likely closes the bracket
-            guess = v * linear_scale_to_cover(r) * (1 - rel_tol / 2 if r.covered else 1 + rel_tol / 2)
             v = float(np.clip(guess, lo + SAFE * width, hi - SAFE * width))
-        plain_next = width_before is not None and width > 0.5 * width_before and not plain_next
-        width_before = width
+        plain_next = (width_before is not None and width > 0.5 * width_before and not plain_next)
+        width_before = width if hi is not None else None
+
+
+def predicted_threshold(points: list[tuple[float, float]]) -> float:
+    """The voltage (V) where the linear factor still needed reaches 1: a secant through the
+    last two (log V, log factor) points, or one point's own linear guess V x factor."""
+    (x1, y1) = points[-1]
+    if not math.isfinite(y1):
+        return math.nan
+    if len(points) >= 2:
+        x0, y0 = points[-2]
+        if math.isfinite(y0) and y1 != y0 and (y1 - y0) / (x1 - x0) < 0:
+            return math.exp(x1 - y1 * (x1 - x0) / (y1 - y0))
+    return math.exp(x1 + y1)

@@ -129,8 +129,8 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             mine.append(_entry(cand, d, mv.result, "minimum", options.reposition_s))
             results[(cand.name, "minimum")] = (d, mv.result)
         else:
-            mine.append({**_entry(cand, with_voltage(cand.data, mv.limit), mv.result, "maximum",
-                                  options.reposition_s)})
+            mine.append(_entry(cand, with_voltage(cand.data, mv.limit), mv.result, "maximum",
+                               options.reposition_s))
             results[(cand.name, "maximum")] = (with_voltage(cand.data, mv.limit), mv.result)
         if own:
             own_diagnosis = mine[0]["diagnosis"]
@@ -145,7 +145,6 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     ranked = rank(entries, options.hierarchy)
     best = ranked[0] if ranked else None
     feasible = bool(best and best["feasible"])
-    margin_volume = sum(t.volume + 0.0 for t in scenario.tumours)   # placeholder replaced below
     margin_volume = _margin_volume(results)
     warnings = []
     if best is not None:
