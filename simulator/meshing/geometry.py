@@ -114,11 +114,18 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
         raise GeometryError(blame(scenario), f"gmsh could not combine {parts_text(scenario)}: {one_line(exc)}") from None
 
     nl, nt = len(layers), len(tumours)
+    # several applications: needles stay tissue (they are in the tissue only while their own
+    # application fires) and their surfaces become contacts; only what sticks out is removed
+    embedded = bool(scenario.applications)
     owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, index)
+    pieces: dict[int, list[int]] = {}            # embedded: volume -> electrode parts it lies in
     for k, dimtags in enumerate(out_map):
         key = (0, k) if k < nl else (1, k - nl) if k < nl + nt else (2, k - nl - nt)
         for _, v in dimtags:
-            if v not in owner or key[0] > owner[v][0]:
+            if embedded and key[0] == 2:
+                pieces.setdefault(v, []).append(key[1])
+                owner.setdefault(v, key)
+            elif v not in owner or key[0] > owner[v][0] or (embedded and owner[v][0] == 2):
                 owner[v] = key
     region_volumes: list[list[int]] = [[] for _ in range(nl + nt)]
     electrode_vols: dict[int, tuple[str, bool]] = {}
@@ -142,6 +149,12 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
         for v, (name, active) in sorted(electrode_vols.items()):
             if active:
                 found[name] |= {s for _, s in gmsh.model.getBoundary([(3, v)], oriented=False)} & tissue_faces
+        for v, ks in sorted(pieces.items()):                  # embedded: tissue inside a contact
+            if v not in tissue:
+                continue
+            for k in ks:
+                if parts[k][2]:
+                    found[parts[k][1]] |= {s for _, s in gmsh.model.getBoundary([(3, v)], oriented=False)}
         model.contact_surfaces = {name: sorted(faces) for name, faces in found.items()}
         if electrode_vols:
             occ.remove([(3, v) for v in sorted(electrode_vols)], recursive=True)

@@ -63,6 +63,19 @@ def diagnosis_of(result: "Result") -> dict:
                                      result.train.weights, result.E_rev))
 
 
+def applications_of(result: "Result") -> list[dict]:
+    """``applications[]`` (several applications): contacts, voltage, pulses and currents of each."""
+    out, k = [], 0
+    for i, app in enumerate(result.scenario.applications):
+        groups = result.train.groups[k:k + len(app.protocol.groups)]
+        k += len(app.protocol.groups)
+        out.append({"index": i + 1, "type": app.electrode.type, "contacts": list(app.electrode.contact_names),
+                    "voltage_V": _r(app.protocol.max_voltage), "pulses": app.protocol.total_pulses,
+                    "currents_A": [_r(g.current) for g in groups],
+                    "max_current_A": _r(max(abs(g.current) for g in groups))})
+    return out
+
+
 def build_report(result: "Result") -> dict:
     sc = result.scenario
     tr = result.train
@@ -129,6 +142,8 @@ def build_report(result: "Result") -> dict:
         "versions": versions(),
     }
     report["diagnosis"] = diagnosis_of(result)
+    if sc.applications:
+        report["applications"] = applications_of(result)
     if result.tumours:
         report["tumours"] = [{
             "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),

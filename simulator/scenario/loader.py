@@ -48,7 +48,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage"]
+               "solver", "generator", "coverage", "applications"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
@@ -60,10 +60,18 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     materials = read_materials(top.get("materials", {}))
     tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials)
     tumours = read_tumours(top.get("tumours", []), materials, tissue)
-    electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode") if top.has("electrode")
-                                            else missing("electrode"), tissue)
-    protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
-                         catalogue_entry.protocol if catalogue_entry else None)
+    applications = ()
+    if top.has("applications"):
+        from simulator.scenario.applications import read_applications
+        if top.has("electrode"):
+            raise ScenarioError("applications", "give [electrode] (one application) or [[applications]], not both")
+        electrode, protocol, applications = read_applications(top.get("applications"), top.get("protocol", {}),
+                                                              tissue)
+    else:
+        electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode")
+                                                    if top.has("electrode") else missing("electrode"), tissue)
+        protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
+                                 catalogue_entry.protocol if catalogue_entry else None)
     mesh = read_mesh(Table(top.get("mesh", {}), "mesh"))
     solver = read_solver(Table(top.get("solver", {}), "solver"))
     generator = read_generator(Table(top.get("generator", {}), "generator"))
@@ -74,4 +82,4 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, applications)
