@@ -10,8 +10,9 @@ Steps (each candidate is meshed once; every voltage of it reuses that mesh):
 
 Candidates with the same electrode geometry and protocol (e.g. hexagonal-20 and -30 when
 both are inserted to the same depth) are evaluated once and share the numbers.
-Only single applications are planned: when none covers, ``applications_lower_bound`` gives
-a lower bound on how many applications a union would need (see :func:`applications_lower_bound`).
+When no single application covers and ``max_applications`` > 1, the catalogue electrodes
+with the best single coverage are tiled over the lesion (studies.tiling);
+``applications_lower_bound`` bounds from below how many applications any union needs.
 """
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from simulator.units import MM
 from simulator.studies.candidates import catalogue_candidate, own_candidate, select, with_voltage
 from simulator.studies.minimum_voltage import REL_TOL, minimum_voltage
 from simulator.studies.ranking import DEFAULT_HIERARCHY, rank
+from simulator.studies.tiling import tile
 from simulator.studies.treatment_time import DRUG_WINDOW_S, REPOSITION_S, drug_window_warning, treatment_time
 
 MM3 = MM**3
+TILING_ELECTRODES = 2        # catalogue electrodes tried for a tiling (best single coverage first)
 
 
 @dataclass(frozen=True)
@@ -54,15 +57,16 @@ def _entry(cand, data: dict, result, amplitude: str, reposition_s: float) -> dic
     from simulator.output.report import build_report
     sc = result.scenario
     rep = build_report(result)
-    table = data.get("electrode", {})
-    voltage = sc.protocol.groups[0].voltage
+    tables = data["applications"] if "applications" in data else [data.get("electrode", {})]
+    protocols = [a.protocol for a in sc.applications] or [sc.protocol]
+    voltage = sc.protocol.max_voltage
     limits_ok = (voltage <= sc.generator.max_voltage + 1e-9 and rep["max_current_A"] <= sc.generator.max_current)
-    seconds = treatment_time([sc.protocol], reposition_s)
+    seconds = treatment_time(protocols, reposition_s)
     return {
         "electrode": cand.name, "amplitude": amplitude,
-        "applications": [{"centre_mm": list(table.get("centre_mm", [0.0, 0.0])),
-                          "rotation_deg": table.get("rotation_deg", 0.0),
-                          "insertion_depth_mm": cand.insertion_depth_mm, "voltage_V": round(voltage, 4)}],
+        "applications": [{"centre_mm": list(t.get("centre_mm", [0.0, 0.0])), "rotation_deg": t.get("rotation_deg", 0.0),
+                          "insertion_depth_mm": cand.insertion_depth_mm, "voltage_V": round(p.max_voltage, 4)}
+                         for t, p in zip(tables, protocols)],
         "coverage": rep["coverage"], "feasible": bool(rep["coverage"]["covered"]) and limits_ok,
         "within_generator_limits": limits_ok,
         "healthy_irreversible_mm3": rep["volumes_mm3"]["healthy_irreversible"],
@@ -142,6 +146,22 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
         seen[key] = mine
         entries += mine
     tick(len(cands), len(cands), "done")
+    tiling_tried = []
+    if options.max_applications > 1 and not any(e["feasible"] for e in entries):
+        by_name = {c.name: c for c in cands}
+        order = sorted((e for e in entries if e["amplitude"] == "esope" and "same_as" not in e),
+                       key=lambda e: -(e["coverage"]["margin_reversible_fraction"] or 0.0))
+        for e in order[:TILING_ELECTRODES]:
+            cand = by_name[e["electrode"]]
+            say(f"tiling with {cand.name}")
+            tiling_tried.append(cand.name)
+            t = tile(cand.data, options.max_applications, progress=say)
+            if t is not None:
+                entry = _entry(cand, t.data, t.result, "esope", options.reposition_s)
+                entries.append(entry)
+                results[(cand.name, "tiling")] = (t.data, t.result)
+                entry["amplitude"] = "tiling"
+                break
     ranked = rank(entries, options.hierarchy)
     best = ranked[0] if ranked else None
     feasible = bool(best and best["feasible"])
@@ -152,9 +172,9 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
         if w:
             warnings.append(w)
     if not feasible:
-        warnings.append("no single application covers the lesion within the generator's limits"
-                        + ("; several applications are not planned yet (issue 13, item 3)"
-                           if options.max_applications > 1 else ""))
+        warnings.append(f"no plan of at most {options.max_applications} application(s) found that covers the "
+                        "lesion within the generator's limits"
+                        + ("" if options.max_applications > 1 else "; try --max-applications N"))
     report = {
         "feasible": feasible,
         "minimum_voltage_V": min_v["voltage_V"] if min_v else None,
@@ -164,7 +184,10 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
         "candidates": ranked,
         "skipped": skipped,
         "hierarchy": list(options.hierarchy),
-        "applications_lower_bound": applications_lower_bound(margin_volume, entries, feasible),
+        "applications_lower_bound": applications_lower_bound(margin_volume, entries,
+                                                             any(len(e["applications"]) == 1 and e["feasible"]
+                                                                 for e in entries)),
+        "tiling_tried": tiling_tried,
         "max_applications": options.max_applications,
         "treatment": {"reposition_s": options.reposition_s, "drug_window_min": [DRUG_WINDOW_S[0] / 60,
                                                                                 DRUG_WINDOW_S[1] / 60],

@@ -80,7 +80,9 @@ def plot_plan(result, best: dict, path: Path) -> Path:
     cb = fig.colorbar(im, ax=fig.axes, shrink=0.85, pad=0.02)
     cb.set_label("max |E| (V/cm); white line: E_rev; red: cold tumour + margin", fontsize=8)
     cov = best["coverage"]["margin_reversible_fraction"]
-    fig.suptitle(f"plan: {best['electrode']} ({best['amplitude']}) at {app['voltage_V']:g} V, insertion "
+    n = len(best["applications"])
+    fig.suptitle(f"plan: {best['electrode']}{f' x {n}' if n > 1 else ''} ({best['amplitude']}) at "
+                 f"{app['voltage_V']:g} V, insertion "
                  f"{app['insertion_depth_mm']} mm; tumour + margin {100 * cov:.1f} % "
                  f"{'covered' if best['coverage']['covered'] else 'NOT covered'}", fontsize=10)
     fig.savefig(path, dpi=150, metadata={"Software": None})
@@ -89,13 +91,14 @@ def plot_plan(result, best: dict, path: Path) -> Path:
 
 def plan_table(report: dict, limit: int = 12) -> str:
     """The terminal table of ranked entries."""
-    lines = [f"{'rank':>4}  {'electrode':<14}{'amplitude':<10}{'V':>8}{'depth mm':>9}{'+margin':>9}"
+    lines = [f"{'rank':>4}  {'electrode':<14}{'amplitude':<10}{'apps':>5}{'V':>8}{'depth mm':>9}{'+margin':>9}"
              f"{'healthy irr mm3':>16}{'pulses':>7}{'I max A':>8}{'time s':>8}  covered"]
     for e in report["candidates"][:limit]:
         a = e["applications"][0]
         depth = "-" if a["insertion_depth_mm"] is None else f"{a['insertion_depth_mm']:g}"
         cov = e["coverage"]["margin_reversible_fraction"]
-        lines.append(f"{e['rank']:>4}  {e['electrode']:<14}{e['amplitude']:<10}{a['voltage_V']:>8.1f}{depth:>9}"
+        lines.append(f"{e['rank']:>4}  {e['electrode']:<14}{e['amplitude']:<10}{len(e['applications']):>5}"
+                     f"{a['voltage_V']:>8.1f}{depth:>9}"
                      f"{100 * cov:>8.1f}%{e['healthy_irreversible_mm3']:>16.1f}{e['total_pulses']:>7}"
                      f"{e['max_current_A']:>8.2f}{e['treatment_time_s']:>8.0f}  "
                      f"{'yes' if e['feasible'] else 'no'}")
@@ -113,6 +116,9 @@ def plan_table(report: dict, limit: int = 12) -> str:
         lines.append(f"WARNING: {w}")
     b = report["best"]
     if b is not None:
-        lines.append(f"plan: {b['electrode']} at {b['applications'][0]['voltage_V']:g} V "
-                     f"({'feasible' if report['feasible'] else 'NOT feasible'})")
+        n = len(b["applications"])
+        lines.append(f"plan: {b['electrode']}{f' x {n} applications' if n > 1 else ''} at "
+                     f"{b['applications'][0]['voltage_V']:g} V, {b['treatment_time_s']:.0f} s "
+                     f"({'feasible' if report['feasible'] else 'NOT feasible'}); at least "
+                     f"{report['applications_lower_bound']} application(s) needed")
     return "\n".join(lines)
