@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_presets)
     from simulator.cli.plan import add_parser as add_plan_parser
     add_plan_parser(sub)
+    from simulator.cli.robustness import add_parser as add_robustness_parser
+    add_robustness_parser(sub)
     for ep in _plugin_commands():                # e.g. ``bench`` from the benchmarks package
         ep.load()(sub)
     return p

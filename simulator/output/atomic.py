@@ -19,7 +19,7 @@ def safe_name(name: str) -> str:
     return slug[:80] or "scenario"
 
 
-OUTPUT_MARKERS = ("report.json", "plan.json")      # a directory holding one of these is an epsim output
+OUTPUT_MARKERS = ("report.json", "plan.json", "robustness.json")     # a directory holding one of these is an epsim output
 
 
 def check_target(out_dir: Path, force: bool) -> None:
