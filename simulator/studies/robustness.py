@@ -144,6 +144,8 @@ def plot_histogram(fractions: list[float], report: dict, path) -> None:
                label=f"5th percentile {100 * report['margin_coverage_p05']:.2f} %")
     ax.set_xlabel("tumour + margin coverage (%)")
     ax.set_ylabel("samples")
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     s = report["spreads"]
     ax.set_title(f"{report['samples']} samples: P(covered) = {report['probability_covered']:.2f}; placement sd "
                  f"{s['placement_sd_mm']:g} mm, tilt sd {s['tilt_sd_deg']:g} deg, sigma sd {s['sigma_rel_sd']:g}, "
