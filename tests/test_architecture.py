@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("electrodes", "protocols", "simulator")
 # Bottom first. Each entry is a module-name prefix; the longest matching prefix decides.
-LAYERS = ("electrodes", "protocols", "simulator.errors|simulator.units|simulator.memory", "simulator.physics",
+LAYERS = ("electrodes", "protocols", "simulator.errors|simulator.units|simulator.memory|simulator.leftovers",
+          "simulator.physics",
           "simulator.scenario", "simulator.meshing", "simulator.engines", "simulator.post",
           "simulator.solve", "simulator.output", "simulator.studies", "simulator.cli")
 NEUTRAL = {"simulator", "simulator.version"}
