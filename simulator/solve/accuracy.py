@@ -150,13 +150,15 @@ def missed_warnings(acc: Accuracy) -> list[str]:
     return out
 
 
-def run_to_accuracy(scenario: Scenario, *, engine: str | None = None,
+def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: str | None = None,
                     progress: Callable[[str], None] | None = None,
-                    memory_check: Callable | None = None) -> Result:
+                    memory_check: Callable | None = None, comm=None) -> Result:
     """Refine until every headline figure meets ``scenario.mesh.accuracy``; the finest
-    level's Result with ``result.accuracy`` (an :class:`Accuracy`) and the original scenario."""
+    level's Result with ``result.accuracy`` (an :class:`Accuracy`) and the original scenario.
+
+    ``run`` is the single-mesh :func:`simulator.solve.pipeline.run` (passed in: no import
+    cycle); ``comm`` the MPI communicator under mpirun (rank 0 decides on memory)."""
     from simulator.engines.resources import estimate_bytes
-    from simulator.solve.pipeline import mpi_comm, run
 
     say = progress or (lambda _m: None)
     opts = scenario.mesh
@@ -166,7 +168,6 @@ def run_to_accuracy(scenario: Scenario, *, engine: str | None = None,
     stopped = None
     f = 1.0
     result = None
-    comm = mpi_comm() if (engine or scenario.solver.engine) == "dolfinx" else None
     while True:
         k = len(levels)
         level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f))

@@ -77,7 +77,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     """
     if mesh is None and scenario.mesh.accuracy > 0:
         from simulator.solve.accuracy import run_to_accuracy
-        return run_to_accuracy(scenario, engine=engine, progress=progress, memory_check=memory_check)
+        comm = mpi_comm() if (engine or scenario.solver.engine) == "dolfinx" else None
+        return run_to_accuracy(scenario, run, engine=engine, progress=progress, memory_check=memory_check, comm=comm)
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
