@@ -136,7 +136,7 @@ def build_report(result: "Result") -> dict:
             "dofs": result.dofs, "cells": result.mesh.num_cells,
             "nonlinear_iterations": tr.nonlinear_iterations, "linear_iterations": tr.linear_iterations,
             "distinct_configurations": tr.distinct_configurations,
-            "converged": True, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
+            "converged": tr.converged, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
         },
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
