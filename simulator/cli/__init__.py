@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
     pr = sub.add_parser("presets", help="list electrodes, protocols and materials")
     pr.set_defaults(func=cmd_presets)
+    from simulator.cli import sweep as sweep_cli
+    sweep_cli.add_parser(sub)
     for ep in _plugin_commands():                # e.g. ``bench`` from the benchmarks package
         ep.load()(sub)
     return p

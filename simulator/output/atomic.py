@@ -19,18 +19,19 @@ def safe_name(name: str) -> str:
     return slug[:80] or "scenario"
 
 
-def check_target(out_dir: Path, force: bool) -> None:
+def check_target(out_dir: Path, force: bool, markers: tuple[str, ...] = ("report.json",)) -> None:
     """Refuse to overwrite an existing output directory without ``force``, or to write where
-    we cannot (checked before any work is done, so a long run does not fail at the end)."""
+    we cannot (checked before any work is done, so a long run does not fail at the end).
+    ``--force`` replaces only a directory holding one of ``markers`` (an epsim output)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ScenarioError("--out", f"{str(out_dir)!r} exists and is not a directory")
     if out_dir.exists() and not force:
         raise ScenarioError("--out", f"output directory {str(out_dir)!r} exists; use --force to replace it")
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
+    if out_dir.exists() and any(out_dir.iterdir()) and not any((out_dir / m).is_file() for m in markers):
         # --force replaces earlier outputs only: never a home or project directory by mistake
-        raise ScenarioError("--out", f"{str(out_dir)!r} is not empty and holds no report.json (not an epsim "
-                                     "output); refusing to replace it even with --force")
+        raise ScenarioError("--out", f"{str(out_dir)!r} is not empty and holds no {' or '.join(markers)} (not an "
+                                     "epsim output); refusing to replace it even with --force")
     parent = out_dir.absolute().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -41,10 +42,11 @@ def check_target(out_dir: Path, force: bool) -> None:
 
 
 @contextmanager
-def atomic_directory(out_dir: Path, force: bool = False) -> Iterator[Path]:
+def atomic_directory(out_dir: Path, force: bool = False,
+                     markers: tuple[str, ...] = ("report.json",)) -> Iterator[Path]:
     """Yield a temporary directory; on success it replaces ``out_dir``, on failure it vanishes."""
     out_dir = Path(out_dir)
-    check_target(out_dir, force)
+    check_target(out_dir, force, markers)
     tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)

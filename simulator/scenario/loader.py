@@ -4,7 +4,9 @@ Scenario files use mm, V, V/cm, S/m and us (design.md section 5); the records ho
 V/m, S/m and s. Every problem raises :class:`ScenarioError` naming the dotted field.
 """
 from __future__ import annotations
+import copy
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from simulator.errors import ScenarioError
 from simulator.scenario.records import Scenario
@@ -48,7 +50,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage"]
+               "solver", "generator", "coverage", "conductivity_model"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
@@ -58,6 +60,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     if not name.strip() or len(name) > 200 or any(c in name for c in "\0\n\r"):
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
+    materials = default_conductivity_model(top, materials)
     tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials)
     tumours = read_tumours(top.get("tumours", []), materials, tissue)
     electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode") if top.has("electrode")
@@ -74,4 +77,16 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, source=copy.deepcopy(data))
+
+
+def default_conductivity_model(top: Table, materials: dict) -> dict:
+    """``conductivity_model = "constant"`` at the top level: the sigma(E) law of every
+    material that does not name its own in ``[materials.X]`` (issue 14)."""
+    from simulator.physics.conductivity import MODELS
+    model = top.string("conductivity_model", None, choices=list(MODELS))
+    if model is None:
+        return materials
+    raw = top.get("materials", {})
+    own = {n for n, t in raw.items() if isinstance(t, dict) and t.get("conductivity_model") is not None}
+    return {n: m if n in own else replace(m, conductivity_model=model) for n, m in materials.items()}

@@ -1,7 +1,8 @@
 """Scenario records: immutable, validated, SI units (m, V, V/m, S/m, s).
 
 Built only by the reader (:mod:`simulator.scenario.loader`); changed through copies
-(``Scenario.with_voltage``). No I/O here.
+(``Scenario.with_voltage``, ``Scenario.with_changes``: dotted keys read again by the same
+section readers, :mod:`simulator.scenario.changes`). No I/O here.
 """
 from __future__ import annotations
 import math
@@ -103,6 +104,28 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    # the table it was read from (file units), for with_changes; None if built by hand
+    source: dict | None = field(default=None, compare=False, repr=False)
 
     def with_voltage(self, voltage: float) -> "Scenario":
-        return replace(self, protocol=self.protocol.with_voltage(voltage))
+        """A copy with every pulse group at ``voltage`` (V)."""
+        src = None
+        if self.source is not None:
+            from simulator.scenario.changes import apply_changes
+            src = apply_changes(self.source, {"protocol.voltage_V": voltage})
+        return replace(self, protocol=self.protocol.with_voltage(voltage), source=src)
+
+    def with_changes(self, changes: dict) -> "Scenario":
+        """A copy with dotted scenario keys changed, validated like a file:
+        ``sc.with_changes({"protocol.voltage_V": 600, "tumours.0.depth_mm": 7.0})``."""
+        if self.source is None:
+            from simulator.errors import ScenarioError
+            raise ScenarioError("scenario", "was not read from a table (load_scenario / scenario_from_dict); "
+                                "with_changes needs its source")
+        from simulator.scenario.changes import apply_changes
+        from simulator.scenario.loader import scenario_from_dict
+        return scenario_from_dict(apply_changes(self.source, changes), default_name=self.name)
+
+    def with_conductivity_model(self, model: str) -> "Scenario":
+        """A copy with every material on the sigma(E) law ``model`` (constant, linear, ...)."""
+        return self.with_changes({"conductivity_model": model})
