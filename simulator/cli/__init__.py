@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_presets)
     from simulator.cli import sweep as sweep_cli
     sweep_cli.add_parser(sub)
+    from simulator.cli import compare as compare_cli
+    compare_cli.add_parser(sub)
     for ep in _plugin_commands():                # e.g. ``bench`` from the benchmarks package
         ep.load()(sub)
     return p

@@ -1,5 +1,5 @@
-"""Running the points of a study: tasks, and the executors that run them (here, in N
-processes, or on a Dask cluster).
+"""Running the points of a study: tasks, and the executors that run them (here, or in N
+processes).
 
 A *task* is a list of runs that share field solutions (same mesh, materials and solver, and
 some configuration in common), run one after another in one process; other tasks are
@@ -148,29 +148,3 @@ def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int) -> None:
         raise
     finally:
         pool.join()
-
-
-def run_dask(tasks: list[Task], meshes: dict, on_point, address: str) -> None:
-    """Tasks on an existing Dask distributed cluster at ``address``; meshes are scattered to
-    the workers once (broadcast) and tasks refer to them."""
-    from simulator.errors import ScenarioError
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ScenarioError("--scheduler", "needs the dask distributed package (pip install distributed)") from None
-    try:
-        client = Client(address, timeout=10)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ScenarioError("--scheduler", f"cannot connect to {address!r}: {exc}") from None
-    try:
-        scattered = client.scatter(meshes, broadcast=True)
-        futures = [client.submit(run_task, task, scattered, pure=False) for task in tasks]
-        try:
-            for fut in as_completed(futures):
-                for p in fut.result():
-                    on_point(p)
-        except BaseException:
-            client.cancel(futures)
-            raise
-    finally:
-        client.close()

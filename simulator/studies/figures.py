@@ -117,3 +117,57 @@ def plot_coverage_overlay(runs: list[tuple[str, dict[str, list[float]]]], path: 
 
 
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
+def plot_compare_slices(results: list, path: Path) -> Path:
+    """Vertical (x-z) and horizontal (x-y) slices of max |E| through each scenario's first
+    tumour (or electrode) centre, one column per scenario, one colour scale for all (0 to
+    twice the highest E_irr drawn); contours at each scenario's own E_rev (white) / E_irr
+    (black)."""
+    import matplotlib
+    from matplotlib.colors import Normalize
+    from simulator.output import figures as f
+
+    n = len(results)
+    mats = [f._reference_material(r, float(f._centre(r)[2])) for r in results]
+    vmax = 2.0 * max(m.E_irr for m in mats) / V_PER_CM
+    norm = Normalize(0.0, vmax)
+    cmap = matplotlib.colormaps[f.FIELD_CMAP].with_extremes(bad="white")
+    fig = _figure((3.3 * n + 1.0, 6.4))
+    axes = fig.subplots(2, n, squeeze=False)
+    im = None
+    for col, (res, mat) in enumerate(zip(results, mats)):
+        centre = f._centre(res)
+        field = res.train.E_max.max(axis=1) / V_PER_CM
+        nodal = f.recover_nodal(res.mesh, field)
+        for row, axis in enumerate((1, 2)):
+            ax = axes[row, col]
+            ur, vr = f._slice_ranges(res, axis)
+            sample = f.sample_plane(res.mesh, axis, float(centre[axis]), ur, vr)
+            F, S = sample.values(field), sample.interpolate(res.mesh, nodal)
+            ext = tuple(e / f.MM for e in sample.extent)
+            im = ax.imshow(F, origin="lower", extent=ext, cmap=cmap, norm=norm, interpolation="nearest",
+                           rasterized=True)
+            for level, colour in ((mat.E_rev / V_PER_CM, f.REV_COLOUR), (mat.E_irr / V_PER_CM, f.IRR_COLOUR)):
+                if S.count() and S.min() < level < S.max():
+                    ax.contour(sample.u / f.MM, sample.v / f.MM, S, levels=[level], colors=colour, linewidths=0.9)
+            if axis == 1:
+                f._draw_layers(ax, res.scenario.tissue, ext)
+            f._draw_tumours(ax, res.scenario.tumours, sample)
+            f._draw_electrodes(ax, res.scenario.electrode, sample, ext[3] * f.MM)
+            ax.set_xlim(ext[0], ext[1])
+            ax.set_ylim(ext[2], ext[3])
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize=7)
+            names = "xyz"
+            iu, iv = sample.axes
+            ax.set_xlabel(f"{names[iu]} (mm)", fontsize=7.5)
+            ax.set_ylabel(f"{names[iv]} (mm)", fontsize=7.5)
+            cov = f._coverage_line(res) if row == 0 else f"{names[axis]} = {sample.value / f.MM:.1f} mm"
+            ax.set_title((f"{res.scenario.name}\n" if row == 0 else "") + cov, fontsize=7)
+    cb = fig.colorbar(im, ax=axes, extend="max", shrink=0.8, pad=0.01)
+    cb.set_label("max |E| over the pulse train (V/cm), one scale for all", fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+    fig.suptitle("field slices; contours: E_rev (white) and E_irr (black) of each tumour's material", fontsize=9)
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    return Path(path)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from simulator.studies.executor import PointResult, plan_tasks, run_dask, run_processes, run_serial
+from simulator.studies.executor import PointResult, plan_tasks, run_processes, run_serial
 from simulator.studies.table import report_row
 from simulator.studies.variation import Variation, fingerprint, grid, scenarios_of
 
@@ -33,6 +33,7 @@ class Sweep:
     curves: list[dict | None] = field(default_factory=list)
     solves: list[int | None] = field(default_factory=list)
     mesh_builds: int = 0
+    meshes: dict = field(default_factory=dict)       # mesh key -> Mesh (reuse them: run(sc, mesh=...))
     tasks: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -68,7 +69,7 @@ def plan_sweep(base, variations: list[Variation]) -> Sweep:
     return Sweep(base.name, variations, points, scenarios, same_as, [None] * n, [None] * n, [None] * n)
 
 
-def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, scheduler: str | None = None,
+def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1,
               progress: Callable[[str], None] | None = None,
               on_point: Callable[[PointResult], None] | None = None) -> Sweep:
     """Mesh each geometry once, run the distinct points and fill ``sweep`` in place (so an
@@ -80,7 +81,7 @@ def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, schedul
     t0 = time.perf_counter()
     todo = [i for i, j in enumerate(sweep.same_as) if i == j]
     keys = {i: mesh_key(sweep.scenarios[i]) for i in todo}
-    meshes: dict[str, object] = {}
+    meshes = sweep.meshes
     for i in todo:
         if keys[i] not in meshes:
             say(f"meshing geometry {len(meshes) + 1}")
@@ -100,9 +101,7 @@ def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, schedul
             on_point(p)
 
     t1 = time.perf_counter()
-    if scheduler:
-        run_dask(tasks, meshes, done, scheduler)
-    elif jobs > 1 and len(tasks) > 1:
+    if jobs > 1 and len(tasks) > 1:
         run_processes(tasks, meshes, done, jobs)
     else:
         run_serial(tasks, meshes, done)
