@@ -213,11 +213,54 @@ def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypat
     assert "partial" in capsys.readouterr().err
 
 
-def test_jobs_rows_identical_to_serial(base):
-    pts = [parse_variation("conductivity_model=constant,linear")]
-    serial, pooled = plan_sweep(base, pts), plan_sweep(base, pts)
-    run_sweep(serial)
+MODELS = [parse_variation("conductivity_model=constant,linear")]
+
+
+@pytest.fixture(scope="module")
+def serial_models(base):
+    return run_sweep(plan_sweep(base, MODELS))
+
+
+def test_jobs_rows_identical_to_serial(base, serial_models):
+    serial, pooled = serial_models, plan_sweep(base, MODELS)
     run_sweep(pooled, jobs=2)
     assert pooled.tasks == 2
     for a, b in zip(serial.rows(), pooled.rows()):
         assert {k: v for k, v in a.items() if k != "run_time_s"} == {k: v for k, v in b.items() if k != "run_time_s"}
+
+
+def test_dask_cluster_rows_identical_to_serial(base, serial_models):
+    """A local two-worker Dask cluster (loopback only) started here; rows as serial."""
+    distributed = pytest.importorskip("distributed")
+    serial, farmed = serial_models, plan_sweep(base, MODELS)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        run_sweep(farmed, scheduler=cluster.scheduler_address)
+    assert farmed.tasks == 2
+    for a, b in zip(serial.rows(), farmed.rows()):
+        assert {k: v for k, v in a.items() if k != "run_time_s"} == {k: v for k, v in b.items() if k != "run_time_s"}
+
+
+def test_scheduler_unreachable_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    from simulator.studies import executor
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT_S", 1.0)
+    code = main(["sweep", str(_small_file(tmp_path)), "--vary", "protocol.voltage_V=500,600",
+                 "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "sw"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--scheduler" in err and len(err.splitlines()) == 1, err
+
+
+def test_geometry_sweep_one_mesh_per_geometry_and_shared_fields(base):
+    """Spacing changes the mesh (2 builds); pulse count does not change the field, so each
+    spacing's field is solved once for both counts (nonlinear smoothstep)."""
+    sw = run_sweep(plan_sweep(base, [parse_variation("electrode.spacing_mm=5,6"),
+                                     parse_variation("protocol.pulses=4,8")]))
+    rows = sw.rows()
+    assert sw.mesh_builds == 2 and len(sw.meshes) == 2
+    assert [r["field_solves"] for r in rows] == [1, 0, 1, 0]
+    assert [r["total_pulses"] for r in rows] == [4, 8, 4, 8]
+    for a, b in ((rows[0], rows[1]), (rows[2], rows[3])):       # same field, twice the pulses
+        assert a["max_current_A"] == b["max_current_A"]
+        assert b["delivered_energy_J"] == pytest.approx(2 * a["delivered_energy_J"], rel=1e-5)
+    assert rows[2]["max_voltage_V"] > rows[0]["max_voltage_V"]          # ESOPE ratio x spacing

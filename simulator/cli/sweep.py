@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     s.add_argument("--out", help="output directory (default out/<scenario name>-sweep)")
     s.add_argument("--engine", help="embedded | dolfinx (overrides [solver] engine)")
     s.add_argument("--jobs", type=int, default=1, metavar="N", help="run independent points in N processes")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run points on the Dask distributed cluster at ADDRESS (tcp://host:port)")
     s.add_argument("--force", action="store_true", help="replace an existing sweep output directory")
     s.add_argument("--no-figures", action="store_true", help="skip sweep.png and coverage_curves.png")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +52,7 @@ def cmd_sweep(args) -> int:
     _preload(args.engine)
     bar = progress_bar(len(sweep.points), args.quiet)
     try:
-        run_sweep(sweep, engine=args.engine, jobs=args.jobs,
+        run_sweep(sweep, engine=args.engine, jobs=args.jobs, scheduler=args.scheduler,
                   progress=(lambda m: bar.set_postfix_str(m, refresh=True)) if bar else None,
                   on_point=(lambda p: bar.update(sweep.same_as.count(p.index))) if bar else None)
     except (KeyboardInterrupt, Terminated) as exc:

@@ -1,5 +1,5 @@
-"""Running the points of a study: tasks, and the executors that run them (here, or in N
-processes).
+"""Running the points of a study: tasks, and the executors that run them (here, in N
+processes, or on a Dask cluster).
 
 A *task* is a list of runs that share field solutions (same mesh, materials and solver, and
 some configuration in common), run one after another in one process; other tasks are
@@ -148,3 +148,43 @@ def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int) -> None:
         raise
     finally:
         pool.join()
+
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def connect_dask(address: str):
+    """A Dask distributed client of the scheduler at ``address`` (``tcp://host:port``), or a
+    one-line :class:`ScenarioError` naming ``--scheduler``."""
+    from simulator.errors import ScenarioError
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError("--scheduler", "needs the Dask distributed package (pip install distributed)") from None
+    try:
+        return Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ScenarioError("--scheduler", f"cannot connect to {address!r}: {' '.join(str(exc).split())[:200]}") \
+            from None
+
+
+def run_dask(tasks: list[Task], meshes: dict, on_point, client) -> None:
+    """Tasks on a Dask distributed cluster (``client`` from :func:`connect_dask`, closed
+    here); the meshes are scattered to every worker once (broadcast), tasks refer to them."""
+    from distributed import as_completed
+    try:
+        scattered = {k: client.scatter(m, broadcast=True) for k, m in meshes.items()}
+        futures = [client.submit(_run_on_dask, task, scattered[task.mesh_key], pure=False) for task in tasks]
+        try:
+            for fut in as_completed(futures):
+                for p in fut.result():
+                    on_point(p)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+
+
+def _run_on_dask(task: Task, mesh) -> list[PointResult]:
+    return run_task(task, {task.mesh_key: mesh})

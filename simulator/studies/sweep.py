@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from simulator.studies.executor import PointResult, plan_tasks, run_processes, run_serial
+from simulator.studies.executor import (PointResult, connect_dask, plan_tasks, run_dask, run_processes,
+                                       run_serial)
 from simulator.studies.table import report_row
 from simulator.studies.variation import Variation, fingerprint, grid, scenarios_of
 
@@ -69,15 +70,17 @@ def plan_sweep(base, variations: list[Variation]) -> Sweep:
     return Sweep(base.name, variations, points, scenarios, same_as, [None] * n, [None] * n, [None] * n)
 
 
-def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1,
+def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, scheduler: str | None = None,
               progress: Callable[[str], None] | None = None,
               on_point: Callable[[PointResult], None] | None = None) -> Sweep:
     """Mesh each geometry once, run the distinct points and fill ``sweep`` in place (so an
-    interrupted sweep keeps the rows done so far)."""
+    interrupted sweep keeps the rows done so far). ``jobs`` > 1: worker processes here;
+    ``scheduler``: the address of a Dask distributed scheduler."""
     from simulator.meshing.cache import mesh_key
     from simulator.solve.pipeline import build_mesh_for
 
     say = progress or (lambda _m: None)
+    client = connect_dask(scheduler) if scheduler else None        # fail before any work
     t0 = time.perf_counter()
     todo = [i for i, j in enumerate(sweep.same_as) if i == j]
     keys = {i: mesh_key(sweep.scenarios[i]) for i in todo}
@@ -101,7 +104,9 @@ def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1,
             on_point(p)
 
     t1 = time.perf_counter()
-    if jobs > 1 and len(tasks) > 1:
+    if scheduler:
+        run_dask(tasks, meshes, done, client)
+    elif jobs > 1 and len(tasks) > 1:
         run_processes(tasks, meshes, done, jobs)
     else:
         run_serial(tasks, meshes, done)
