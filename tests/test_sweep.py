@@ -83,6 +83,13 @@ def test_with_changes_bad_key_or_value_names_it(base, changes, field):
     assert info.value.field == field and "\n" not in str(info.value)
 
 
+def test_with_changes_refuses_a_stale_source(base):
+    from dataclasses import replace
+    moved = replace(base, protocol=base.protocol.scaled(2.0))       # source not updated
+    with pytest.raises(ScenarioError, match="with_changes only"):
+        moved.with_changes({"mesh.size_mm": 3.0})
+
+
 def test_conductivity_model_sets_every_material_unless_its_own(base):
     sc = base.with_conductivity_model("linear")
     assert {m.conductivity_model for m in sc.materials.values()} == {"linear"}

@@ -124,6 +124,11 @@ class Scenario:
                                 "with_changes needs its source")
         from simulator.scenario.changes import apply_changes
         from simulator.scenario.loader import scenario_from_dict
+        read = scenario_from_dict(self.source, default_name=self.name)
+        if read != self or read.materials != self.materials:
+            from simulator.errors import ScenarioError      # a dataclasses.replace copy: its source is stale
+            raise ScenarioError("scenario", "was changed by a copy that did not update its source table "
+                                "(dataclasses.replace); change it with with_changes only")
         return scenario_from_dict(apply_changes(self.source, changes), default_name=self.name)
 
     def with_conductivity_model(self, model: str) -> "Scenario":
