@@ -102,6 +102,7 @@ def test_variations_lists_ranges_and_grid_order():
     assert parse_variation("protocol.voltage_V=400:1200:100").values == tuple(range(400, 1201, 100))
     assert parse_variation("electrode.spacing_mm=5:6:0.25").values == (5.0, 5.25, 5.5, 5.75, 6.0)
     assert parse_variation("conductivity_model=constant,smoothstep").values == ("constant", "smoothstep")
+    assert parse_variation("tumours.0.centre_mm=[6,0],[8, 0.5]").values == ([6, 0], [8, 0.5])
     points = grid([parse_variation("a.x=1,2"), parse_variation("b.y=7:9:1")])
     assert points == [{"a.x": 1, "b.y": 7}, {"a.x": 1, "b.y": 8}, {"a.x": 1, "b.y": 9},
                       {"a.x": 2, "b.y": 7}, {"a.x": 2, "b.y": 8}, {"a.x": 2, "b.y": 9}]

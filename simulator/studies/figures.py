@@ -34,12 +34,13 @@ def plot_sweep(rows: list[dict], keys: list[str], path: Path, title: str) -> Pat
     """One panel per headline figure against ``keys[0]``; one curve per combination of the
     other keys' values (a categorical first key is spaced evenly)."""
     first, rest = keys[0], keys[1:]
-    xs = list(dict.fromkeys(r[first] for r in rows))
+    xs = list({repr(r[first]): r[first] for r in rows}.values())      # values may be lists
     numeric = _numeric(xs)
-    pos = {x: (x if numeric else k) for k, x in enumerate(xs)}
-    series: dict[tuple, list[dict]] = {}
+    pos = {repr(x): (x if numeric else k) for k, x in enumerate(xs)}
+    series: dict[str, tuple[tuple, list[dict]]] = {}
     for r in rows:
-        series.setdefault(tuple(r[k] for k in rest), []).append(r)
+        combo = tuple(r[k] for k in rest)
+        series.setdefault(repr(combo), (combo, []))[1].append(r)
     varying = {k for k in rest if len({repr(r[k]) for r in rows}) > 1}
     heads = [(k, lab) for k, lab in HEADLINES if any(isinstance(r.get(k), (int, float)) for r in rows)
              and ("fraction" in k or len({r.get(k) for r in rows}) > 1)]     # a constant says nothing
@@ -48,8 +49,8 @@ def plot_sweep(rows: list[dict], keys: list[str], path: Path, title: str) -> Pat
     fig = _figure((3.1 * ncol, 2.5 * nrow + 0.6))
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
     for ax, (key, label) in zip(axes, heads):
-        for s, (combo, rs) in enumerate(series.items()):
-            pts = [(pos[r[first]], r[key]) for r in rs if isinstance(r.get(key), (int, float))]
+        for s, (combo, rs) in enumerate(series.values()):
+            pts = [(pos[repr(r[first])], r[key]) for r in rs if isinstance(r.get(key), (int, float))]
             if not pts:
                 continue
             x, y = zip(*pts)
@@ -83,12 +84,14 @@ def plot_coverage_overlay(runs: list[tuple[str, dict[str, list[float]]]], path: 
     runs: (label, {tumour name: fractions on the coverage threshold grid}); thresholds:
     vertical reference lines {label: V/cm}; styles: (colour index, line-style index) per
     run (a sweep colours by the first key's value and dashes by the others'), default one
-    colour per run. Several tumours of one run are drawn with the run's colour, thinner."""
+    colour per run. With several tumours per run: a colour per run, a dash per tumour."""
     import matplotlib
     from matplotlib.ticker import PercentFormatter
 
     th = CURVE_THRESHOLDS_V_PER_M / V_PER_CM
-    styles = styles or [(i, 0) for i in range(len(runs))]
+    several = any(len(c) > 1 for _, c in runs)
+    if several or not styles:               # several tumours: a colour per run, a dash per tumour
+        styles = [(i, 0) for i in range(len(runs))]
     ncolours = max(c for c, _ in styles) + 1
     cmap = matplotlib.colormaps["viridis"] if ncolours > 10 else None
     fig = _figure((8.2, 4.4))
@@ -96,8 +99,8 @@ def plot_coverage_overlay(runs: list[tuple[str, dict[str, list[float]]]], path: 
     for (label, curves), (c, d) in zip(runs, styles):
         colour = cmap(0.92 * c / max(ncolours - 1, 1)) if cmap else f"C{c}"
         for k, (tumour, frac) in enumerate(curves.items()):
-            ax.plot(th, 100 * np.asarray(frac), color=colour, lw=1.5 if k == 0 else 0.9,
-                    ls=LINESTYLES[d % len(LINESTYLES)],
+            ax.plot(th, 100 * np.asarray(frac), color=colour, lw=1.4,
+                    ls=LINESTYLES[(k if several else d) % len(LINESTYLES)],
                     label=(f"{label} ({tumour})" if len(curves) > 1 else label) or tumour)
     for name, value in (thresholds or {}).items():
         ax.axvline(value, color="0.35", lw=0.9, ls="--" if "rev" in name else ":")

@@ -1,6 +1,7 @@
 """Variations of a scenario: ``KEY=VALUES`` specifications, their grid and the scenarios of it.
 
-VALUES is a comma-separated list (``400,600,800``, ``constant,smoothstep``) or an inclusive
+VALUES is a comma-separated list (``400,600,800``, ``constant,smoothstep``, ``[6,0],[8,0]``
+for list-valued keys) or an inclusive
 range ``START:STOP:STEP`` (``400:1200:100`` -> 400, 500, ..., 1200). Each value is read as
 a TOML value (numbers, booleans, quoted strings), else taken as a bare string. Several
 variations make a grid, the first key varying slowest. Each point is the base scenario
@@ -57,6 +58,24 @@ def parse_range(key: str, text: str) -> tuple[Any, ...]:
     return tuple(float(f"{start + i * step:.12g}") for i in range(count))
 
 
+def split_top_level(text: str) -> list[str]:
+    """Split at commas outside brackets and quotes: ``[6,0],[8,0]`` -> ``["[6,0]", "[8,0]"]``."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(text):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
+
+
 def parse_variation(spec: str) -> Variation:
     """``"protocol.voltage_V=400:1200:100"`` -> Variation."""
     if "=" not in spec:
@@ -68,7 +87,7 @@ def parse_variation(spec: str) -> Variation:
     if ":" in text and "," not in text and not text.startswith(("'", '"')):
         values = parse_range(key, text)
     else:
-        items = [t for t in text.split(",")]
+        items = split_top_level(text)
         if any(not t.strip() for t in items):
             raise ScenarioError(key, f"empty value in the list {text!r}")
         values = tuple(parse_value(t) for t in items)
