@@ -24,7 +24,7 @@ def cmd_compare(args) -> int:
     from simulator.engines import check_engine_name
     from simulator.output import check_target
     from simulator.scenario import load_scenario
-    from simulator.studies.compare import COMPARE_MARKERS, compare_rows, compare_text, run_compare, write_compare
+    from simulator.studies.compare import compare_rows, compare_text, run_compare, write_compare
 
     if len(args.scenarios) < 2:
         raise ScenarioError("compare", f"needs at least 2 scenario files, got {len(args.scenarios)}")
@@ -32,7 +32,7 @@ def cmd_compare(args) -> int:
     if args.engine:
         check_engine_name(args.engine, "--engine")
     out = Path(args.out) if args.out else Path("out") / "compare"
-    check_target(out, args.force, COMPARE_MARKERS)
+    check_target(out, args.force)
     _preload(args.engine)
     results, reports = run_compare(scenarios, engine=args.engine, progress=_progress(args.quiet))
     rows = compare_rows(reports, [str(p) for p in args.scenarios])

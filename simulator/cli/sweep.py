@@ -35,7 +35,7 @@ def cmd_sweep(args) -> int:
     from simulator.engines import check_engine_name
     from simulator.output import check_target, safe_name
     from simulator.scenario import load_scenario
-    from simulator.studies.files import SWEEP_MARKERS, write_sweep
+    from simulator.studies.files import write_sweep
     from simulator.studies.sweep import plan_sweep, run_sweep
     from simulator.studies.table import HEADLINES
     from simulator.studies.variation import parse_variation
@@ -47,7 +47,7 @@ def cmd_sweep(args) -> int:
     if args.engine:
         check_engine_name(args.engine, "--engine")
     out = Path(args.out) if args.out else Path("out") / f"{safe_name(base.name)}-sweep"
-    check_target(out, args.force, SWEEP_MARKERS)
+    check_target(out, args.force)
     from simulator.cli.run import _preload
     _preload(args.engine)
     bar = progress_bar(len(sweep.points), args.quiet)

@@ -11,7 +11,6 @@ from simulator.output.atomic import atomic_directory, write_json
 from simulator.studies.table import rows_csv, report_row
 
 COMPARE_VERSION = 1
-COMPARE_MARKERS = ("compare.json",)
 # the rows of the terminal table: (row key, label)
 TABLE = (
     ("electrode", "electrode"), ("electrode_distance_mm", "distance (mm)"), ("max_voltage_V", "voltage (V)"),
@@ -68,7 +67,7 @@ def compare_text(rows: list[dict]) -> str:
 def write_compare(results: list, rows: list[dict], out_dir: Path, *, force: bool = False,
                   figures: bool = True) -> list[Path]:
     """compare.csv, compare.json and compare.png, atomically."""
-    with atomic_directory(out_dir, force, COMPARE_MARKERS) as tmp:
+    with atomic_directory(out_dir, force) as tmp:
         (tmp / "compare.csv").write_text(rows_csv(rows), encoding="utf-8")
         write_json(tmp / "compare.json", {"compare_version": COMPARE_VERSION,
                                           "scenarios": [r["name"] for r in rows], "rows": rows})

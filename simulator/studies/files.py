@@ -12,7 +12,6 @@ from simulator.studies.table import rows_csv
 from simulator.units import V_PER_CM
 
 SWEEP_VERSION = 1
-SWEEP_MARKERS = ("sweep.json", "sweep.partial.json")
 
 
 def sweep_document(sweep, rows: list[dict]) -> dict:
@@ -56,7 +55,7 @@ def write_sweep(sweep, out_dir: Path, *, force: bool = False, figures: bool = Tr
     rows = sweep.rows()
     doc = sweep_document(sweep, rows)
     stem = "sweep" if sweep.complete else "sweep.partial"
-    with atomic_directory(out_dir, force, SWEEP_MARKERS) as tmp:
+    with atomic_directory(out_dir, force) as tmp:
         (tmp / f"{stem}.csv").write_text(rows_csv(rows), encoding="utf-8")
         write_json(tmp / f"{stem}.json", doc)
         if sweep.complete and figures:
