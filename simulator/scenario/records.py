@@ -247,6 +247,15 @@ class Generator:
 
 
 @dataclass(frozen=True)
+class Application:
+    """One electrode placement of a session (``[[applications]]``): its electrode and pulses,
+    contact names prefixed ``a<k>.`` (k = 1, 2, ...) so that applications never share a name."""
+
+    electrode: Electrode
+    protocol: Protocol
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     tissue: Tissue
@@ -259,6 +268,9 @@ class Scenario:
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
     no_go: tuple[NoGo, ...] = ()
+    # several applications: ``electrode`` holds every application's contacts and ``protocol``
+    # every application's groups, in order; () for a single [electrode]
+    applications: tuple[Application, ...] = ()
     # the table it was read from (file units), for with_changes; None if built by hand
     source: dict | None = field(default=None, compare=False, repr=False)
     source_dir: object = field(default=None, compare=False, repr=False)    # Path its files are relative to
@@ -274,7 +286,8 @@ class Scenario:
         if self.source is not None:
             from simulator.scenario.changes import apply_changes
             src = apply_changes(self.source, {"protocol.voltage_V": voltage})
-        return replace(self, protocol=self.protocol.with_voltage(voltage), source=src)
+        apps = tuple(replace(a, protocol=a.protocol.with_voltage(voltage)) for a in self.applications)
+        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps, source=src)
 
     def with_changes(self, changes: dict) -> "Scenario":
         """A copy with dotted scenario keys changed, validated like a file:

@@ -1,9 +1,13 @@
-"""Studies: many runs of varied scenarios (sweep, compare), collected into tables and figures.
+"""Studies over many runs (above :mod:`simulator.output`, below :mod:`simulator.cli`).
 
-Sits above :mod:`simulator.output` and below :mod:`simulator.cli`. Owns: parsing and
-applying variations (:mod:`.variation`), sharing meshes and field solutions between runs
-and exact voltage scaling of linear problems (:mod:`.scaling`), running the points here,
-in processes or on a Dask cluster (:mod:`.executor`), report rows (:mod:`.table`), the
-sweep (:mod:`.sweep`), the comparison (:mod:`.compare`), their figures (:mod:`.figures`)
-and files (:mod:`.files`). Must not: parse command lines or print.
+* :mod:`simulator.studies.minimum_voltage` - the lowest covering voltage (bisection);
+* :mod:`simulator.studies.candidates` - catalogue electrodes placed over the lesion;
+* :mod:`simulator.studies.ranking` - the configurable ranking hierarchy;
+* :mod:`simulator.studies.treatment_time` - time per application and the drug window;
+* :mod:`simulator.studies.plan` - ``plan(...)``: all of the above, the ``epsim plan`` API;
+* :mod:`simulator.studies.plan_output` - plan.json, planned.toml, plan.png;
+* sweep and compare (issue 14): :mod:`.variation` (KEY=VALUES, grids), :mod:`.scaling`
+  (meshes and field solutions shared between runs, exact voltage scaling of linear
+  problems), :mod:`.executor` (tasks here, in processes or on a Dask cluster), :mod:`.table`
+  (report rows, CSV), :mod:`.sweep`, :mod:`.compare`, :mod:`.figures`, :mod:`.files`.
 """
