@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 from simulator.errors import ScenarioError
+from simulator.scenario import records
 from simulator.scenario.records import Scenario
 from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
@@ -105,3 +106,6 @@ def default_conductivity_model(top: Table, materials: dict) -> dict:
     raw = top.get("materials", {})
     own = {n for n, t in raw.items() if isinstance(t, dict) and t.get("conductivity_model") is not None}
     return {n: m if n in own else replace(m, conductivity_model=model) for n, m in materials.items()}
+
+
+records.READER[:] = [scenario_from_dict]        # Scenario.with_changes re-reads through it

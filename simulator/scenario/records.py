@@ -24,6 +24,11 @@ MAX_BLOCK = 0.5                     # m: a block larger than 50 cm is not a skin
 MAX_VOLTAGE = 10_000.0              # V: absurd above this for ECT generators (3000 V [C])
 
 
+# The table reader, registered by simulator.scenario.loader when it is imported (a Scenario
+# with a source table was made by it, so it is there): with_changes re-reads through it.
+READER: list = []
+
+
 # ----------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class Layer:
@@ -297,7 +302,7 @@ class Scenario:
             raise ScenarioError("scenario", "was not read from a table (load_scenario / scenario_from_dict); "
                                 "with_changes needs its source")
         from simulator.scenario.changes import apply_changes
-        from simulator.scenario.loader import scenario_from_dict
+        scenario_from_dict = READER[0]            # the loader (it imports this module, not the reverse)
         read = scenario_from_dict(self.source, default_name=self.name, base_dir=self.source_dir)
         if read != self or read.materials != self.materials:
             from simulator.errors import ScenarioError      # a dataclasses.replace copy: its source is stale
