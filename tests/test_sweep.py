@@ -238,10 +238,12 @@ def test_jobs_rows_identical_to_serial(base, serial_models):
 
 
 def test_dask_cluster_rows_identical_to_serial(base, serial_models):
-    """A local two-worker Dask cluster (loopback only) started here; rows as serial."""
+    """A local two-worker Dask cluster (loopback only) started here; rows as serial. The
+    workers are threads of this process (processes=False: spawning two Python workers costs
+    ~30 s on the shared CI machine; pickling across processes is covered by the --jobs test)."""
     distributed = pytest.importorskip("distributed")
     serial, farmed = serial_models, plan_sweep(base, MODELS)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
         run_sweep(farmed, scheduler=cluster.scheduler_address)
     assert farmed.tasks == 2

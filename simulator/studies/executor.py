@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,6 +42,7 @@ class PointResult:
 
 _MESHES: dict[str, object] = {}
 _ENGINES: dict[tuple, object] = {}
+_ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(name: str, mesh, settings, mesh_key: str):
@@ -48,10 +50,12 @@ def engine_for(name: str, mesh, settings, mesh_key: str):
     structural data between solves, so reuse does not change results)."""
     from simulator.engines import create_engine
     key = (name, mesh_key, repr(settings))
-    if key not in _ENGINES:
-        _ENGINES.clear()
-        _ENGINES[key] = create_engine(name, mesh, settings)
-    return _ENGINES[key]
+    with _ENGINES_LOCK:                       # Dask workers may be threads of one process
+        engine = _ENGINES.get(key)
+        if engine is None:
+            _ENGINES.clear()
+            engine = _ENGINES[key] = create_engine(name, mesh, settings)
+    return engine
 
 
 def run_task(task: Task, meshes: dict | None = None,
