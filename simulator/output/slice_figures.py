@@ -27,7 +27,7 @@ if TYPE_CHECKING:                                   # pragma: no cover
     from simulator.output.views import SliceView
     from simulator.solve.result import Result
 
-DPI = 200
+DPI = 160
 FIELD_CMAP = "viridis"
 REV_COLOUR, IRR_COLOUR = "white", "black"
 STATE_COLOURS = ("#d9d9d9", "#5b9bd5", "#f0a030", "#c0182a")   # intact, reversible, irreversible, healthy irr.

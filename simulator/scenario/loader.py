@@ -74,4 +74,4 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, raw=data)

@@ -103,6 +103,7 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    raw: dict = field(default_factory=dict, compare=False, repr=False)   # the parsed input (TOML dict)
 
     def with_voltage(self, voltage: float) -> "Scenario":
         return replace(self, protocol=self.protocol.with_voltage(voltage))
