@@ -117,12 +117,17 @@ def test_html_renders_unknown_report_blocks(tiny_run, tmp_path):
     report = json.loads((out / "report.json").read_text())
     report["zones"] = [{"threshold_V_per_cm": 400, "volume_mm3": 12.5, "extent_mm": [1, 2, 3]}]
     report["accuracy"] = {"coverage_abs": 0.02, "method": "richardson"}
+    report["thermal"] = {"max_temperature_C": 39.25, "T99_C": 38.5}
+    report["pulses"][0]["currents_A"] = [1.5, 1.75]
     class Fake:                                   # what build_html reads of a Result
         scenario = scenario_from_dict(tomllib.loads(TINY))
         train = type("T", (), {"groups": [type("G", (), {"group": g})() for g in scenario.protocol.groups]})()
     page = build_html(Fake(), report, tmp_path, "x = 1", None)
     assert "<h3>zones</h3>" in page and "<th>threshold_V_per_cm</th>" in page and "<td>12.5</td>" in page
     assert "\u00b1 2.0" in page                                   # error bars from accuracy.coverage_abs
+    thermal = page.split("<h2>Thermal</h2>")[1].split("<h2>")[0]
+    assert "max_temperature_C" in thermal and "39.25" in thermal
+    assert "<th>currents_A</th>" in page and "1.5, 1.75" in page
 
 
 def test_field_files_carry_their_legend(tiny_run, tmp_path):

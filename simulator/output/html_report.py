@@ -124,10 +124,12 @@ def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str,
     verdict = c.get("covered")
     vclass, vtext = ("none", "no tumour") if verdict is None else ("ok", "COVERED") if verdict else ("bad", "NOT COVERED")
     figs, thermal = figures_html(folder)
-    pulses = table(report.get("pulses", []), ["anode", "cathode", "voltage_V", "current_A", "count", "duration_us",
-                                              "frequency_Hz", "energy_J"])
+    first = ["anode", "cathode", "voltage_V", "current_A", "count", "duration_us", "frequency_Hz", "energy_J"]
+    pulse_rows = report.get("pulses", [])
+    pulses = table(pulse_rows, first + [k for r in pulse_rows for k in r if k not in first])
+    thermal_values = {k: v for k, v in report.items() if "temperature" in k or k == "thermal"}
     others = "".join(f"<h3>{_e(k)}</h3>{table(v) if isinstance(v, (dict, list)) else f'<p>{_cell(v)}</p>'}"
-                     for k, v in report.items() if k not in SHOWN)
+                     for k, v in report.items() if k not in SHOWN and k not in thermal_values)
     versions = dict(report.get("versions", {}), commit=git_describe())
     warnings = "".join(f'<div class="warn">{_e(w)}</div>' for w in report.get("warnings", [])) or "<p>none</p>"
     parts = [
@@ -145,7 +147,7 @@ def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str,
         "<h2>3-D view</h2>", view3d or "<p>not drawn (run without figures)</p>",
         "<h2>Figures</h2>", figs or "<p>none (run without figures)</p>",
         "<h2>Pulses and currents</h2>", pulses,
-        "<h2>Thermal</h2>", thermal or "", table({k: v for k, v in report.items() if "temperature" in k}),
+        "<h2>Thermal</h2>", thermal or "", table(thermal_values),
         "<h2>Warnings</h2>", warnings,
         "<h2>Materials</h2>", '<p class="muted">Source labels: [C] confirmed, [C-code] value of a named public '
         "code, [R] commonly cited, not verified, [A] epsim assumption (domain.md).</p>", materials_table(result),
