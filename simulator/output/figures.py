@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator.output.outlines import ellipse_section as _ellipse_section  # noqa: F401  (re-exported)
+from simulator.output.outlines import literal
 from simulator.output.outlines import needle_xz as _needle_xz  # noqa: F401
 from simulator.output.outlines import plate_x_interval as _plate_x_interval  # noqa: F401
 from simulator.output.sampling import PlaneSample, recover_nodal, sample_plane  # noqa: F401
@@ -54,7 +55,7 @@ def reference_material(result: "Result", view_tumour: str | None, z: float):
         t = next((t for t in sc.tumours if t.name == view_tumour), sc.tumours[0])
         return sc.materials[t.material]
     for layer, (top, bottom) in zip(sc.tissue.layers, sc.tissue.layer_bounds()):
-        if bottom <= z <= top:
+        if sc.tissue.layout == "depth" and bottom <= z <= top:
             return sc.materials[layer.material]
     return sc.materials[sc.tissue.layers[-1].material]
 
@@ -119,7 +120,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     ax = fig.add_subplot()
     th = CURVE_THRESHOLDS_V_PER_M / V_PER_CM
     for i, t in enumerate(result.tumours):
-        ax.plot(th, 100 * np.asarray(t.curve), color=f"C{i % 10}", lw=1.6, label=t.name, zorder=3)
+        ax.plot(th, 100 * np.asarray(t.curve), color=f"C{i % 10}", lw=1.6, label=literal(t.name), zorder=3)
     seen = set()
     for t in sc.tumours:
         m = sc.materials[t.material]
@@ -129,7 +130,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
                 continue
             seen.add(key)
             ax.axvline(value / V_PER_CM, color="0.35", lw=0.9, ls=ls, zorder=2)
-            ax.text(value / V_PER_CM, 101.5, f"$E_\\mathrm{{{tag}}}$ {m.name}", rotation=0, ha="center",
+            ax.text(value / V_PER_CM, 101.5, f"$E_\\mathrm{{{tag}}}$ {literal(m.name)}", rotation=0, ha="center",
                     va="bottom", fontsize=7, color="0.25")
     if not result.tumours:
         ax.text(0.5, 0.5, "no tumour in this scenario", transform=ax.transAxes, ha="center", va="center",
@@ -142,7 +143,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     ax.set_xlabel("field threshold E (V/cm)", fontsize=9)
     ax.set_ylabel("tumour volume with max |E| \u2265 E", fontsize=9)
     ax.tick_params(labelsize=8)
-    ax.set_title(f"{sc.name} \u2014 coverage curves", fontsize=9, pad=14)
+    ax.set_title(f"{literal(sc.name)} \u2014 coverage curves", fontsize=9, pad=14)
     if result.tumours:
         ax.legend(fontsize=8, frameon=False, loc="upper right")
     return _save(fig, Path(path))

@@ -137,7 +137,7 @@ def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str,
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>epsim report: {_e(report['name'])}</title><style>{STYLE}</style></head><body>",
         f"<h1>epsim report: {_e(report['name'])}</h1>",
-        f'<p class="muted">{_e(run_title(result))}</p>',
+        f'<p class="muted">{_e(run_title(result).replace(chr(92) + "$", "$"))}</p>',
         f'<p><span class="verdict {vclass}" id="verdict">{vtext}</span> &nbsp; tumour \u2265 E_rev '
         f"{_pct(c.get('tumour_reversible_fraction'))}, with margin {_pct(c.get('margin_reversible_fraction'))} "
         f"(covered when \u2265 {100 * (1 - c.get('tolerance', 0)):.1f} %)</p>",

@@ -8,6 +8,12 @@ import numpy as np
 from simulator.units import MM
 
 ELECTRODE_FACE, ELECTRODE_EDGE, INSULATION_FACE = "0.80", "0.15", "0.35"
+
+
+def literal(text: str) -> str:
+    """A name as matplotlib text shown literally: ``$`` would start mathtext (and an unpaired
+    or malformed one raise after the whole solve), so it is escaped as ``\\$``."""
+    return text.replace("$", "\\$")
 TUMOUR_COLOUR = "#e8336d"
 
 
@@ -97,12 +103,21 @@ def draw_layers(ax, tissue, ext, text_colour: str = "white") -> None:
     half = tissue.size[0] / 2 / MM
     x0, x1 = max(-half, ext[0]), min(half, ext[1])
     ax.plot([x0, x1], [0.0, 0.0], color="black", lw=0.9, zorder=3)
+    if tissue.layout == "fold":                       # layers side by side across x
+        for i, (layer, (hi, lo)) in enumerate(zip(tissue.layers, bounds)):
+            if i < len(bounds) - 1:
+                ax.plot([hi / MM] * 2, [ext[2], 0.0], color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
+            t = ax.text((lo + hi) / 2 / MM, ext[2] + 0.03 * (ext[3] - ext[2]), literal(layer.material),
+                        ha="center", va="bottom", fontsize=6.5, color=text_colour, zorder=6,
+                        gid=f"layer:{layer.material}")
+            t.set_path_effects([patheffects.withStroke(linewidth=1.6, foreground="0.2")])
+        return
     for i, (layer, (top, bottom)) in enumerate(zip(tissue.layers, bounds)):
         if i < len(bounds) - 1 and bottom / MM > ext[2]:
             ax.plot([x0, x1], [bottom / MM] * 2, color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
         lo_v, hi_v = max(bottom / MM, ext[2]), min(top / MM, ext[3])
         if hi_v - lo_v > 0.04 * (ext[3] - ext[2]):
-            t = ax.text(x0 + 0.015 * (ext[1] - ext[0]), hi_v - 0.01 * (ext[3] - ext[2]), layer.material,
+            t = ax.text(x0 + 0.015 * (ext[1] - ext[0]), hi_v - 0.01 * (ext[3] - ext[2]), literal(layer.material),
                         ha="left", va="top", fontsize=6.5, color=text_colour, zorder=6, gid=f"layer:{layer.material}")
             t.set_path_effects([patheffects.withStroke(linewidth=1.6, foreground="0.2")])
 
@@ -120,13 +135,22 @@ def draw_tumours(ax, tumours, axis: int, value: float) -> list[str]:
                 if sec is None:
                     continue
                 cu, cv, su, sv = (q / MM for q in sec)
-                ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR,
-                                     lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4,
-                                     gid=f"{'tumour' if grow == 0 else 'margin'}:{t.name}"))
+                gid = f"{'tumour' if grow == 0 else 'margin'}:{t.name}"
+                lw = 1.3 if grow == 0 else 1.0
+                if t.base_z is not None and axis != 2:      # a dome: cut at its base plane
+                    th = np.linspace(0.0, 2 * math.pi, 181)
+                    u, v = cu + su * np.cos(th), cv + sv * np.sin(th)
+                    v = np.maximum(v, (t.base_z - grow) / MM)
+                    ax.plot(u, v, color=TUMOUR_COLOUR, lw=lw, ls=ls, zorder=4, gid=gid)
+                elif t.base_z is None or value >= t.base_z - grow:
+                    ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR, lw=lw, ls=ls,
+                                         zorder=4, gid=gid))
+                else:
+                    continue
                 if grow == 0:
                     drawn.append(t.name)
                     if len(tumours) > 1:
-                        ax.text(cu, cv + sv, t.name, ha="center", va="bottom", fontsize=6.5,
+                        ax.text(cu, cv + sv, literal(t.name), ha="center", va="bottom", fontsize=6.5,
                                 color=TUMOUR_COLOUR, zorder=6)
     return drawn
 

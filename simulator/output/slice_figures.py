@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator.output.outlines import (ELECTRODE_EDGE, ELECTRODE_FACE, TUMOUR_COLOUR, draw_electrodes, draw_layers,
-                                       draw_tumours)
+                                       draw_tumours, literal)
 from simulator.output.sampling import PlaneSample
 from simulator.units import MM, V_PER_CM
 
@@ -58,7 +58,7 @@ def run_title(result: "Result") -> str:
     if len(freqs) == 1:
         pulses += f" at {freqs[0]:g} Hz"
     proto = f" ({sc.protocol.preset})" if sc.protocol.preset else ""
-    return f"{sc.name} \u2014 {elec}, {voltages_text(result)}, {pulses}{proto}, {sc.solver.model} model"
+    return f"{literal(sc.name)} \u2014 {literal(elec)}, {voltages_text(result)}, {pulses}{proto}, {sc.solver.model} model"
 
 
 def tumour_line(result: "Result", name: str | None) -> str:
@@ -67,7 +67,7 @@ def tumour_line(result: "Result", name: str | None) -> str:
     t = next((t for t in result.tumours if t.name == name), result.tumours[0])
     verdict = "all covered" if result.covered else "NOT all covered" if len(result.tumours) > 1 else (
         "covered" if t.covered else "NOT covered")
-    return (f"{t.name}: {100 * t.reversible_fraction:.1f} % \u2265 $E_\\mathrm{{rev}}$, "
+    return (f"{literal(t.name)}: {100 * t.reversible_fraction:.1f} % \u2265 $E_\\mathrm{{rev}}$, "
             f"{100 * t.irreversible_fraction:.1f} % \u2265 $E_\\mathrm{{irr}}$, with margin "
             f"{100 * t.margin_reversible_fraction:.1f} % ({len(result.tumours)} tumour"
             f"{'s' if len(result.tumours) > 1 else ''}: {verdict})")
@@ -245,7 +245,8 @@ def field_figure(result: "Result", view: "SliceView", sample: PlaneSample, F, S,
     handles = [Line2D([], [], color=REV_COLOUR, lw=1.0, path_effects=halo), Line2D([], [], color=IRR_COLOUR, lw=1.0),
                Line2D([], [], color=TUMOUR_COLOUR, lw=1.3), Line2D([], [], color=TUMOUR_COLOUR, lw=1.0, ls=(0, (3, 2))),
                Patch(fc=ELECTRODE_FACE, ec=ELECTRODE_EDGE, lw=0.6)]
-    labels = [f"$E_\\mathrm{{rev}}$ ({mat.name}) = {E_rev:g} V/cm", f"$E_\\mathrm{{irr}}$ ({mat.name}) = {E_irr:g} V/cm",
+    labels = [f"$E_\\mathrm{{rev}}$ ({literal(mat.name)}) = {E_rev:g} V/cm",
+              f"$E_\\mathrm{{irr}}$ ({literal(mat.name)}) = {E_irr:g} V/cm",
               "tumour", "margin", "electrode"]
     if not sc.tumours:
         handles, labels = handles[:2] + handles[4:], labels[:2] + labels[4:]
@@ -272,7 +273,7 @@ def thresholds_text(result: "Result") -> str:
             seen.append(r.material)
     mats = result.scenario.materials
     return "own thresholds $E_\\mathrm{rev}$ / $E_\\mathrm{irr}$ (V/cm): " + ", ".join(
-        f"{m} {mats[m].E_rev / V_PER_CM:g} / {mats[m].E_irr / V_PER_CM:g}" for m in seen)
+        f"{literal(m)} {mats[m].E_rev / V_PER_CM:g} / {mats[m].E_irr / V_PER_CM:g}" for m in seen)
 
 
 def state_figure(result: "Result", view: "SliceView", sample: PlaneSample, codes: np.ndarray):

@@ -35,7 +35,12 @@ def resampled_field(result: "Result", lo: np.ndarray, hi: np.ndarray, n: int = G
     field = result.train.E_max.max(axis=1) / V_PER_CM
     _, idx = cKDTree(result.mesh.centroids()).query(pts)
     values = field[idx]
-    values[pts[:, 2] > 0.0] = 0.0                    # above the skin
+    tissue = np.zeros(len(pts), bool)               # above the skin only where a nodule protrudes
+    tissue[pts[:, 2] <= 0.0] = True
+    for t in result.scenario.tumours:
+        if t.covered_top > 0:
+            tissue |= t.contains(pts, grow=t.cover_thickness if t.cover != "none" else 0.0)
+    values[~tissue] = 0.0
     return values.reshape(shape), lo, h
 
 
@@ -79,12 +84,19 @@ def figure_3d(result: "Result"):
 
     sc = result.scenario
     X, Y, Z = sc.tissue.size
-    lo, hi = np.array([-X / 2, -Y / 2, -Z]), np.array([X / 2, Y / 2, 0.0])
+    lo, hi = np.array([-X / 2, -Y / 2, -Z]), np.array([X / 2, Y / 2, sc.tissue_top])
     fig = go.Figure()
     ex, ey, ez = _box_edges(lo / MM, hi / MM)
     fig.add_trace(go.Scatter3d(x=ex, y=ey, z=ez, mode="lines", line=dict(color="#555", width=3), name="tissue block"))
     for t in sc.tumours:
+        if t.surface is not None:                   # a closed triangulated surface (STL)
+            v, f = t.surface.vertices / MM, t.surface.triangles
+            fig.add_trace(go.Mesh3d(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2],
+                                    color="#e8336d", opacity=0.55, name=f"tumour {t.name}", showlegend=True))
+            continue
         x, y, z = _ellipsoid(t)
+        if t.base_z is not None:                    # a dome: the sphere cut at its base plane
+            z = np.maximum(z, t.base_z / MM)
         fig.add_trace(go.Surface(x=x, y=y, z=z, opacity=0.55, showscale=False, name=f"tumour {t.name}",
                                  colorscale=[[0, "#e8336d"], [1, "#e8336d"]], showlegend=True))
     for n in sc.electrode.needles:

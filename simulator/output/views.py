@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulator.output.outlines import plate_corners
+from simulator.output.outlines import literal, plate_corners
 from simulator.units import MM
 
 if TYPE_CHECKING:                                   # pragma: no cover
@@ -104,11 +104,11 @@ def slice_views(result: "Result", cold: ColdRegion | None = None) -> list[SliceV
         add(2, c[2], "xy", "the electrode's mid-depth", None)
     for i, t in enumerate(sc.tumours):
         tag = "" if i == 0 else f"_{slug(t.name)}"
-        add(1, t.centre[1], f"xz{tag}", f"{t.name}'s centre", t.name)
-        add(2, t.centre[2], f"xy{tag}", f"{t.name}'s centre", t.name)
+        add(1, t.centre[1], f"xz{tag}", f"{literal(t.name)}'s centre", t.name)
+        add(2, t.centre[2], f"xy{tag}", f"{literal(t.name)}'s centre", t.name)
     if cold is not None:
-        add(1, cold.centroid[1], "xz_cold", f"the largest region below $E_\\mathrm{{rev}}$ ({cold.tumour})", cold.tumour)
-        add(2, cold.centroid[2], "xy_cold", f"the largest region below $E_\\mathrm{{rev}}$ ({cold.tumour})", cold.tumour)
+        add(1, cold.centroid[1], "xz_cold", f"the largest region below $E_\\mathrm{{rev}}$ ({literal(cold.tumour)})", cold.tumour)
+        add(2, cold.centroid[2], "xy_cold", f"the largest region below $E_\\mathrm{{rev}}$ ({literal(cold.tumour)})", cold.tumour)
     return views
 
 
@@ -162,8 +162,9 @@ def slice_ranges(result: "Result", axis: int) -> tuple[tuple[float, float], tupl
     xr, yr, zr, x_lim = window(result)
     if axis == 1:                                       # x-z: widen x, or deepen z
         xr = _fit(xr, ASPECT * (zr[1] - zr[0]), x_lim)
-        zr = _fit((zr[0], 0.0), (xr[1] - xr[0]) / ASPECT, (-Z, 0.0))
-        zr = (zr[0], SKY * (0.0 - zr[0]))               # a strip above the skin
+        top = result.scenario.tissue_top                # > 0 over a protruding nodule
+        zr = _fit((zr[0], top), (xr[1] - xr[0]) / ASPECT, (-Z, top))
+        zr = (zr[0], top + SKY * (top - zr[0]))         # a strip above the skin
         return xr, zr
     xr = _fit(xr, ASPECT * (yr[1] - yr[0]), x_lim)
     yr = _fit(yr, (xr[1] - xr[0]) / ASPECT, (-Y / 2, Y / 2))

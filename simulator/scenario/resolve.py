@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 from functools import reduce
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator.physics.materials import SCALE_FROM_SCENARIO, SCENARIO_KEYS
@@ -39,12 +40,14 @@ def _electrode(sc: "Scenario") -> dict:
 
 
 def _protocol(sc: "Scenario") -> dict:
+    """The protocol as explicit values; groups that differ in voltage, duration or frequency
+    (not one [protocol] table's worth) keep the table as written."""
     groups = sc.protocol.groups
     g0 = groups[0]
-    for key, get in (("voltage_V", lambda g: g.voltage), ("pulse_duration_us", lambda g: g.duration),
-                     ("frequency_Hz", lambda g: g.frequency)):
+    for get in (lambda g: g.voltage, lambda g: g.duration, lambda g: g.frequency):
         if any(get(g) != get(g0) for g in groups):
-            raise ValueError(f"protocol groups differ in {key}: not expressible as one [protocol] table")
+            raw = sc.raw.get("protocol", {})
+            return copy.deepcopy(raw) if isinstance(raw, dict) else {}
     # pulses per pair: groups of unequal counts are written as repeated pairs of the common divisor
     count = reduce(math.gcd, (g.count for g in groups))
     sequence = [[g.label_anode or "+".join(g.anode), g.label_cathode or "+".join(g.cathode)]
@@ -64,23 +67,46 @@ def _materials(sc: "Scenario") -> dict:
     return out
 
 
+def _absolute_files(d, base: Path | None):
+    """Every ``file = "..."`` made absolute (the resolved file lives in the output folder)."""
+    if isinstance(d, dict):
+        return {k: (str((base or Path.cwd()) / v) if k == "file" and isinstance(v, str) and not Path(v).is_absolute()
+                    else _absolute_files(v, base)) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_absolute_files(v, base) for v in d]
+    return d
+
+
+def _tumours(sc: "Scenario") -> list[dict]:
+    raw = sc.raw.get("tumours", [])
+    raw = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    out = []
+    for i, t in enumerate(sc.tumours):
+        d = dict(raw[i]) if i < len(raw) and isinstance(raw[i], dict) else {}
+        d.update({"name": t.name, "shape": t.shape})
+        if t.shape in ("sphere", "ellipsoid"):      # dome / surface: their own keys, kept as written
+            if t.shape == "sphere":
+                d["diameter_mm"] = _mm(2 * t.semi_axes[0])
+            else:
+                d["semi_axes_mm"] = [_mm(a) for a in t.semi_axes]
+            d.update({"depth_mm": _mm(-t.centre[2]), "centre_mm": [_mm(t.centre[0]), _mm(t.centre[1])]})
+        d.update({"material": t.material, "margin_mm": _mm(t.margin)})
+        out.append(d)
+    return out
+
+
 def resolved_dict(sc: "Scenario") -> dict:
     """The scenario as a TOML-ready dict with every default filled in."""
     out = copy.deepcopy(sc.raw) if sc.raw else {}
     out["name"] = sc.name
-    layers = [{"material": layer.material} | ({} if layer.thickness is None else
-                                              {"thickness_mm": _mm(layer.thickness)}) for layer in sc.tissue.layers]
-    out["tissue"] = {**out.get("tissue", {}), "size_mm": [_mm(s) for s in sc.tissue.size], "layers": layers}
-    tumours = []
-    for t in sc.tumours:
-        d = {"name": t.name, "shape": t.shape}
-        if t.shape == "sphere":
-            d["diameter_mm"] = _mm(2 * t.semi_axes[0])
-        else:
-            d["semi_axes_mm"] = [_mm(a) for a in t.semi_axes]
-        d.update({"depth_mm": _mm(-t.centre[2]), "centre_mm": [_mm(t.centre[0]), _mm(t.centre[1])],
-                  "material": t.material, "margin_mm": _mm(t.margin)})
-        tumours.append(d)
+    tissue = dict(out.get("tissue", {})) if isinstance(out.get("tissue"), dict) else {}
+    if "image" not in tissue:                        # a label image sets the block and its regions
+        layers = [{"material": layer.material} | ({} if layer.thickness is None else
+                                                  {"thickness_mm": _mm(layer.thickness)})
+                  for layer in sc.tissue.layers]
+        tissue.update({"size_mm": [_mm(s) for s in sc.tissue.size], "layout": sc.tissue.layout, "layers": layers})
+    out["tissue"] = tissue
+    tumours = _tumours(sc)
     if tumours:
         out["tumours"] = tumours
     else:
@@ -99,7 +125,7 @@ def resolved_dict(sc: "Scenario") -> dict:
     out["generator"] = {**out.get("generator", {}), "max_voltage_V": sc.generator.max_voltage,
                         "max_current_A": sc.generator.max_current}
     out["coverage"] = {**out.get("coverage", {}), "tolerance": sc.coverage_tolerance}
-    return out
+    return _absolute_files(out, sc.base_dir)
 
 
 def resolved_toml(sc: "Scenario") -> str:
