@@ -103,6 +103,8 @@ def draw_layers(ax, tissue, ext, text_colour: str = "white") -> None:
     half = tissue.size[0] / 2 / MM
     x0, x1 = max(-half, ext[0]), min(half, ext[1])
     ax.plot([x0, x1], [0.0, 0.0], color="black", lw=0.9, zorder=3)
+    if tissue.image is not None:                      # regions from a label image: no layer planes
+        return
     if tissue.layout == "fold":                       # layers side by side across x
         for i, (layer, (hi, lo)) in enumerate(zip(tissue.layers, bounds)):
             if i < len(bounds) - 1:
