@@ -118,7 +118,7 @@ def figures_html(folder: Path) -> tuple[str, str]:
 
 def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str, view3d: str | None) -> str:
     """The page (str). ``folder`` holds the PNGs to embed; ``view3d`` an HTML fragment or None."""
-    from simulator.output.slice_figures import run_title
+    from simulator.output.captions import run_title
 
     c = report["coverage"]
     verdict = c.get("covered")

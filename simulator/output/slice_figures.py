@@ -20,6 +20,7 @@ import numpy as np
 
 from simulator.output.outlines import (ELECTRODE_EDGE, ELECTRODE_FACE, TUMOUR_COLOUR, draw_electrodes, draw_layers,
                                        draw_tumours, literal)
+from simulator.output.captions import run_title, tumour_line, voltages_text  # noqa: F401  (re-exported)
 from simulator.output.sampling import PlaneSample
 from simulator.units import MM, V_PER_CM
 
@@ -38,39 +39,6 @@ MAX_AXES_WIDTH = 6.0
 MIN_FIG_WIDTH = 5.2
 LEFT, RIGHT_BAR, RIGHT_PLAIN, TOP, BOTTOM = 0.62, 1.25, 0.25, 0.62, 0.85
 NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
-
-
-# ----------------------------------------------------------------------------- words
-def voltages_text(result: "Result") -> str:
-    vs = sorted({round(g.group.voltage, 6) for g in result.train.groups})
-    return f"{vs[0]:g} V" if len(vs) == 1 else f"{vs[0]:g}\u2013{vs[-1]:g} V"
-
-
-def run_title(result: "Result") -> str:
-    """One line naming the scenario, electrode, voltage(s), pulses and model."""
-    sc = result.scenario
-    e = sc.electrode
-    elec = e.source.removeprefix("catalogue ") if e.source.startswith("catalogue") else e.type
-    groups = sc.protocol.groups
-    durs = sorted({round(g.duration * 1e6, 6) for g in groups})
-    freqs = sorted({round(g.frequency, 6) for g in groups})
-    pulses = f"{sc.protocol.total_pulses} \u00d7 {'/'.join(f'{d:g}' for d in durs)} \u00b5s"
-    if len(freqs) == 1:
-        pulses += f" at {freqs[0]:g} Hz"
-    proto = f" ({sc.protocol.preset})" if sc.protocol.preset else ""
-    return f"{literal(sc.name)} \u2014 {literal(elec)}, {voltages_text(result)}, {pulses}{proto}, {sc.solver.model} model"
-
-
-def tumour_line(result: "Result", name: str | None) -> str:
-    if not result.tumours:
-        return "no tumour"
-    t = next((t for t in result.tumours if t.name == name), result.tumours[0])
-    verdict = "all covered" if result.covered else "NOT all covered" if len(result.tumours) > 1 else (
-        "covered" if t.covered else "NOT covered")
-    return (f"{literal(t.name)}: {100 * t.reversible_fraction:.1f} % \u2265 $E_\\mathrm{{rev}}$, "
-            f"{100 * t.irreversible_fraction:.1f} % \u2265 $E_\\mathrm{{irr}}$, with margin "
-            f"{100 * t.margin_reversible_fraction:.1f} % ({len(result.tumours)} tumour"
-            f"{'s' if len(result.tumours) > 1 else ''}: {verdict})")
 
 
 # ----------------------------------------------------------------------------- scale
