@@ -67,14 +67,6 @@ def needle_xz(n, y0: float, z_top: float, samples: int = 200) -> list[tuple[np.n
     return out
 
 
-def plate_corners(p) -> np.ndarray:
-    """(4, 2) corners (x, y) of a plate's footprint, in order around it."""
-    c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
-    uv = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
-    return np.array([(p.centre[0] + c * u * p.thickness / 2 - s * v * p.length / 2,
-                      p.centre[1] + s * u * p.thickness / 2 + c * v * p.length / 2) for u, v in uv])
-
-
 def plate_x_interval(p, y0: float) -> tuple[float, float] | None:
     """x-interval of a plate's footprint on the line y = y0."""
     c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
@@ -184,5 +176,5 @@ def draw_electrodes(ax, e, axis: int, value: float, z_top: float) -> None:
                 poly = np.array([[x0, -p.depth], [x1, -p.depth], [x1, z_top], [x0, z_top]])
                 ax.add_patch(Polygon(poly / MM, closed=True, fc=ELECTRODE_FACE, gid=f"electrode:{p.name}", **style))
         elif -p.depth <= value <= 0.0:
-            ax.add_patch(Polygon(plate_corners(p) / MM, closed=True, fc=ELECTRODE_FACE, gid=f"electrode:{p.name}",
+            ax.add_patch(Polygon(p.corners() / MM, closed=True, fc=ELECTRODE_FACE, gid=f"electrode:{p.name}",
                                  **style))

@@ -38,7 +38,6 @@ def registry_summary(result: "Result", report: dict) -> dict:
     dims = {k: v for k, v in e.parameters.items() if k.endswith("_mm") and k != "centre_mm"}
     if e.needles and "needle_diameter_mm" not in dims:
         dims["needle_diameters_mm"] = sorted({_r(n.diameter / MM) for n in e.needles})
-    applications = sc.raw.get("applications") if isinstance(sc.raw, dict) else None
     return {
         "source": SUMMARY_SOURCE,
         "electrode_type": e.type,
@@ -46,7 +45,7 @@ def registry_summary(result: "Result", report: dict) -> dict:
         "electrode_dimensions_mm": dims,
         "electrode_distance_mm": _r(e.distance / MM),
         "contacts": len(e.contacts),
-        "applications": len(applications) if isinstance(applications, list) and applications else 1,
+        "applications": max(len(sc.applications), 1),
         "voltage_V": sorted({_r(g.voltage) for g in groups}),
         "voltage_to_distance_ratio_V_per_cm": _r(max(g.voltage for g in groups) / e.distance / V_PER_CM),
         "pulses": sc.protocol.total_pulses,

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulator.output.outlines import plate_corners
 from simulator.units import MM, V_PER_CM
 
 if TYPE_CHECKING:                                   # pragma: no cover
@@ -104,7 +103,7 @@ def figure_3d(result: "Result"):
         fig.add_trace(go.Scatter3d(x=[p[0], q[0]], y=[p[1], q[1]], z=[p[2] + 1.0, q[2]], mode="lines",
                                    line=dict(color="#333", width=6), name=f"needle {n.name}"))
     for p in sc.electrode.plates:
-        c = plate_corners(p) / MM
+        c = p.corners() / MM
         d = p.depth / MM
         xs = np.r_[c[:, 0], c[:, 0]]
         ys = np.r_[c[:, 1], c[:, 1]]

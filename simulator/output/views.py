@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulator.output.outlines import literal, plate_corners
+from simulator.output.outlines import literal
 from simulator.units import MM
 
 if TYPE_CHECKING:                                   # pragma: no cover
@@ -127,7 +127,7 @@ def window(result: "Result") -> tuple[tuple[float, float], tuple[float, float], 
         for q in (n.entry, n.tip):
             pts += [q - n.radius, q + n.radius]
     for p in sc.electrode.plates:
-        for cx, cy in plate_corners(p):
+        for cx, cy in p.corners():
             pts += [np.array([cx, cy, -p.depth]), np.array([cx, cy, 0.0])]
     if not pts:
         pts = [np.array([-X / 2, -Y / 2, -Z]), np.array([X / 2, Y / 2, 0.0])]

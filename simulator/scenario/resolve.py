@@ -111,8 +111,9 @@ def resolved_dict(sc: "Scenario") -> dict:
         out["tumours"] = tumours
     else:
         out.pop("tumours", None)
-    out["electrode"] = _electrode(sc)
-    out["protocol"] = _protocol(sc)
+    if not sc.applications:                          # [[applications]]: kept as written
+        out["electrode"] = _electrode(sc)
+        out["protocol"] = _protocol(sc)
     out["materials"] = _materials(sc)
     m = sc.mesh
     out["mesh"] = {**out.get("mesh", {}), "size_mm": _mm(m.size), "cache": m.cache}
