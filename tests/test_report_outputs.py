@@ -148,8 +148,10 @@ def test_field_files_carry_their_legend(tiny_run, tmp_path):
     write_xdmf(tmp_path / "f.xdmf", pts, np.array([[0, 1, 2, 3]]), {"state": np.array([1])}, {},
                {"coordinates_unit_mm": 1, "region_0_skin": 0})
     root = ET.parse(tmp_path / "f.xdmf").getroot()
-    info = {e.get("Name"): e.get("Value") for e in root.iter("Information")}
-    assert info["region_0_skin"] == "0" and "coordinates in mm" in info["description"]
+    info = next(root.iter("Information"))
+    assert "coordinates in mm" in info.get("Value") and "region: 0 = skin" in info.get("Value")
+    legend = {m.get("key"): int(m.text) for m in ET.fromstring(info.text)}
+    assert legend == {"coordinates_unit_mm": 1, "region_0_skin": 0}
 
 
 def test_field_legend_names_every_region():

@@ -151,8 +151,12 @@ def write_xdmf(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict
               for k, v in point_data.items()]
     from xml.sax.saxutils import quoteattr
     legend = legend or {}
-    info = ([f'<Information Name="description" Value={quoteattr(legend_comment(legend))}/>'] +
-            [f'<Information Name={quoteattr(k)} Value="{v}"/>' for k, v in legend.items()]) if legend else []
+    from xml.sax.saxutils import escape
+    # one Information element: Value says it in words; its text is the legend in meshio's
+    # field-data form (<main><map key=.. dim=..>value</map></main>, read as mesh.field_data)
+    maps = "".join(f"<map key={quoteattr(k)} dim=\"0\">{v}</map>" for k, v in legend.items())
+    info = [f'<Information Name="epsim" Value={quoteattr(legend_comment(legend))}>{escape("<main>" + maps + "</main>")}'
+            '</Information>'] if legend else []
     text = "\n".join([
         '<?xml version="1.0"?>',
         '<Xdmf Version="3.0"><Domain><Grid Name="epsim" GridType="Uniform">', *info,
