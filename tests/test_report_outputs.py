@@ -158,3 +158,15 @@ def test_field_legend_names_every_region():
     mesh = type("M", (), {"regions": [type("Rg", (), {"name": n})() for n in ("skin", "fat", "T1")]})()
     legend = field_legend(type("Res", (), {"mesh": mesh})())
     assert [k for k in legend if k.startswith("region_")] == ["region_0_skin", "region_1_fat", "region_2_T1"]
+
+
+def test_study_page_embeds_figures_and_tables(tiny_run, tmp_path):
+    import shutil
+    from simulator.output.html_report import study_html
+    _, out, _ = tiny_run
+    shutil.copy(out / "coverage.png", tmp_path / "plan.png")
+    page = study_html("epsim plan", {"best": {"electrode": "linear-10", "voltage_V": 400.0},
+                                     "candidates": [{"rank": 1, "covered": True}, {"rank": 2, "covered": False}]},
+                      tmp_path)
+    assert page.count('src="data:image/png;base64,') == 1 and not re.search(r"<(script|link)[^>]+(src|href)=", page)
+    assert "<h2>best</h2>" in page and "<th>rank</th>" in page and "linear-10" in page

@@ -158,3 +158,18 @@ def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str,
         f"{_e(json.dumps(report, indent=1))}</pre></details>",
         "</body></html>", ""]
     return "\n".join(parts)
+
+
+def study_html(title: str, report: dict, folder: Path) -> str:
+    """A study's page (plan, robustness, ...): every block of its JSON as a table, every PNG of
+    ``folder`` embedded, the raw JSON; self-contained like report.html."""
+    figs, thermal = figures_html(folder)
+    blocks = "".join(f"<h2>{_e(k)}</h2>{table(v) if isinstance(v, (dict, list)) else f'<p>{_cell(v)}</p>'}"
+                     for k, v in report.items())
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>", f"<h1>{_e(title)}</h1>",
+        "<h2>Figures</h2>", (figs + thermal) or "<p>none</p>", blocks,
+        "<h2>Versions</h2>", table({"commit": git_describe()}),
+        f'<details><summary>raw JSON</summary><pre>{_e(json.dumps(report, indent=1))}</pre></details>',
+        "</body></html>", ""])
