@@ -119,6 +119,7 @@ def test_html_renders_unknown_report_blocks(tiny_run, tmp_path):
     report["accuracy"] = {"coverage_abs": 0.02, "method": "richardson"}
     report["thermal"] = {"max_temperature_C": 39.25, "T99_C": 38.5}
     report["pulses"][0]["currents_A"] = [1.5, 1.75]
+    report["nested"] = {"grid": [[1, 2], [3, 4]], "rows": [{"a": [1, {"b": 2}]}], "empty": [], "deep": [[[1]]]}
     class Fake:                                   # what build_html reads of a Result
         scenario = scenario_from_dict(tomllib.loads(TINY))
         train = type("T", (), {"groups": [type("G", (), {"group": g})() for g in scenario.protocol.groups]})()
@@ -128,6 +129,7 @@ def test_html_renders_unknown_report_blocks(tiny_run, tmp_path):
     thermal = page.split("<h2>Thermal</h2>")[1].split("<h2>")[0]
     assert "max_temperature_C" in thermal and "39.25" in thermal
     assert "<th>currents_A</th>" in page and "1.5, 1.75" in page
+    assert "<h3>nested</h3>" in page and "[1, 2], [3, 4]" in page and "[[1]]" in page   # lists of lists, no recursion
 
 
 def test_field_files_carry_their_legend(tiny_run, tmp_path):

@@ -60,6 +60,26 @@ def reference_material(result: "Result", view_tumour: str | None, z: float):
     return sc.materials[sc.tissue.layers[-1].material]
 
 
+# the names the figure helpers had before the split (used by studies.plan_output)
+from simulator.output.slice_figures import FIELD_CMAP  # noqa: E402,F401
+from simulator.output.outlines import draw_layers as _draw_layers  # noqa: E402,F401
+_slice_ranges = slice_ranges
+
+
+def _reference_material(result: "Result", z: float):
+    return reference_material(result, None, z)
+
+
+def _draw_tumours(ax, tumours, sample: PlaneSample) -> None:
+    from simulator.output.outlines import draw_tumours
+    draw_tumours(ax, tumours, sample.axis, sample.value)
+
+
+def _draw_electrodes(ax, e, sample: PlaneSample, z_top: float) -> None:
+    from simulator.output.outlines import draw_electrodes
+    draw_electrodes(ax, e, sample.axis, sample.value, z_top)
+
+
 def slice_figures(result: "Result") -> list[tuple[str, object]]:
     """(file name, Figure) of every slice figure of the run, in order."""
     from simulator.output.views import electrode_centre

@@ -51,16 +51,23 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
+def _scalar(x) -> bool:
+    return x is None or isinstance(x, (int, float, str, bool))
+
+
 def _cell(v) -> str:
+    """A value in a table cell: nested tables for dicts (and lists of dicts) holding more
+    than scalars, else text."""
     if isinstance(v, float):
         return _e(f"{v:.6g}")
-    if isinstance(v, (dict, list)) and v and not all(isinstance(x, (int, float, str, bool)) or x is None
-                                                      for x in (v.values() if isinstance(v, dict) else v)):
+    if isinstance(v, dict) and not all(_scalar(x) for x in v.values()):
+        return table(v)
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
         return table(v)
     if isinstance(v, dict):
         return _e(", ".join(f"{k}: {x}" for k, x in v.items()))
     if isinstance(v, list):
-        return _e(", ".join(str(x) for x in v))
+        return _e(", ".join(str(x) if _scalar(x) else json.dumps(x) for x in v))
     return _e("n/a" if v is None else v)
 
 
@@ -72,7 +79,7 @@ def table(data, head: list[str] | None = None) -> str:
         keys = head or list(dict.fromkeys(k for r in data for k in r))
         rows = "".join("<tr>" + "".join(f"<td>{_cell(r.get(k))}</td>" for k in keys) + "</tr>" for r in data)
         return "<table><tr>" + "".join(f"<th>{_e(k)}</th>" for k in keys) + "</tr>" + rows + "</table>"
-    return f"<p>{_cell(data)}</p>"
+    return f"<p>{_e(json.dumps(data) if not _scalar(data) else data)}</p>"
 
 
 def _pct(x) -> str:
