@@ -6,6 +6,7 @@ section readers, :mod:`simulator.scenario.changes`). No I/O here.
 """
 from __future__ import annotations
 import math
+from typing import Any
 from dataclasses import dataclass, field, replace
 import numpy as np
 from electrodes.contacts import Electrode
@@ -276,7 +277,8 @@ class Scenario:
     # several applications: ``electrode`` holds every application's contacts and ``protocol``
     # every application's groups, in order; () for a single [electrode]
     applications: tuple[Application, ...] = ()
-    # the table it was read from (file units), for with_changes; None if built by hand
+    # the table it was read from (file units): with_changes and scenario.resolved.toml re-read it;
+    # None if built by hand
     source: dict | None = field(default=None, compare=False, repr=False)
     source_dir: object = field(default=None, compare=False, repr=False)    # Path its files are relative to
 
