@@ -6,7 +6,6 @@ section readers, :mod:`simulator.scenario.changes`). No I/O here.
 """
 from __future__ import annotations
 import math
-from typing import Any
 from dataclasses import dataclass, field, replace
 import numpy as np
 from electrodes.contacts import Electrode
