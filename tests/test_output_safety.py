@@ -214,7 +214,7 @@ def test_report_is_strict_json_with_nulls_for_non_finite(result, tmp_path):
 def test_names_with_dollar_are_drawn_literally(result, tmp_path):
     files = write_outputs(result, tmp_path / "o")           # scenario and tumour names hold '$'
     pngs = sorted(f.name for f in files if f.suffix == ".png")
-    assert pngs == ["coverage.png", "field_xy.png", "field_xz.png"]
+    assert pngs == ["coverage.png", "field_xy.png", "field_xz.png", "state_xy.png", "state_xz.png"]
     assert all((tmp_path / "o" / p).stat().st_size > 20_000 for p in pngs)
     from matplotlib.figure import Figure
     from matplotlib.text import Text

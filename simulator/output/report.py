@@ -154,6 +154,8 @@ def build_report(result: "Result") -> dict:
             "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
         } for t in result.tumours]
     add_no_go(report, result)
+    from simulator.output.summary import registry_summary
+    report["summary"] = registry_summary(result, report)
     from simulator.output.finite import finite_report
     return finite_report(report)         # strict JSON: never NaN / Infinity
 
@@ -191,6 +193,15 @@ def summary_table(report: dict) -> str:
     lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}, {s['model']} model, "
              f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} "
              f"{'Newton iterations' if s['model'] == 'stationary' else 'sequential steps'}"]
+    sm = report.get("summary")
+    if sm:
+        volts = "/".join(f"{v:g}" for v in sm["voltage_V"])
+        lines.append(f"applied: {volts} V ({sm['voltage_to_distance_ratio_V_per_cm']:g} V/cm over "
+                     f"{sm['electrode_distance_mm']:g} mm), {sm['pulses']} x "
+                     f"{'/'.join(f'{d:g}' for d in sm['pulse_duration_us'])} us at "
+                     f"{'/'.join(f'{f:g}' for f in sm['frequency_Hz'])} Hz, protocol "
+                     f"{sm['protocol_preset'] or 'custom'}, electrode {sm['electrode_catalogue'] or sm['electrode_type']}, "
+                     f"{s['model']} model")
     if "tumours" in report:
         lines.append(f"{'tumour':<10}{'reversible':>12}{'irreversible':>14}{'+margin':>10}{'min E V/cm':>12}  covered")
         for t in report["tumours"]:

@@ -73,6 +73,7 @@ def read_materials(raw: Any) -> dict[str, Material]:
                                     "or give based_on)")
             out[name] = Material(name=name, source="scenario", **changes)
         else:
+            changes = {k: v for k, v in changes.items() if v != getattr(base, k)}   # a restated value is no override
             out[name] = replace(base, name=name, source=base.source + " (overridden in scenario)"
                                 if changes else base.source, **changes)
     return out
@@ -239,14 +240,16 @@ def read_electrode(t: Table, tissue: Tissue):
         spec = TYPES[etype]
         defaults = entry.defaults() if entry else {}
         params: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         for key, param in spec.params.items():
             v = t.get(key, defaults.get(key, param.default))
             if v is None:
                 raise ScenarioError(t.key(key), "is required")
             params[key] = convert(param.kind, t.key(key), v, param.positive)
+            given[key] = v
         for key, fn in spec.extra.get("checks", {}).items():
             fn(params, t.key(key))
-        electrode = spec.builder(params)
+        electrode = replace(spec.builder(params), parameters=given)
         if entry is not None:
             electrode = replace(electrode, source=f"catalogue {entry.name}")
     t.finish()
