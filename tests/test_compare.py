@@ -13,7 +13,7 @@ from simulator.studies.table import report_row
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ('[tissue]\nsize_mm = [16, 16, 10]\n[[tumours]]\ndiameter_mm = 4.0\ndepth_mm = 4.0\nmargin_mm = 0.5\n'
          '[electrode]\ntype = "needle-pair"\nspacing_mm = {s}\ninsertion_depth_mm = 7.0\n'
-         '[protocol]\npreset = "esope"\n[mesh]\nsize_mm = 2.5\n')
+         '[protocol]\npreset = "esope"\n[mesh]\nsize_mm = 2.5\naccuracy = 0\n')
 
 
 def test_compare_values_equal_individual_reports(tmp_path, capsys):

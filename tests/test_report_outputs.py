@@ -38,6 +38,7 @@ voltage_V = 1000
 pulses = 8
 [mesh]
 size_mm = 1.6
+accuracy = 0
 """
 
 

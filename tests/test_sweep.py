@@ -21,7 +21,7 @@ SMALL = {
     "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
     "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 7.0},
     "protocol": {"preset": "esope"},
-    "mesh": {"size_mm": 2.5, "cache": False},
+    "mesh": {"size_mm": 2.5, "cache": False, "accuracy": 0},
 }
 SKIP = ("run_time_s", "run", "field_solves", "solver.nonlinear_iterations")
 
@@ -160,7 +160,7 @@ def _small_file(tmp_path):
     path.write_text(
         'name = "small-pair"\n[tissue]\nsize_mm = [16, 16, 10]\n[[tumours]]\ndiameter_mm = 4.0\n'
         'depth_mm = 4.0\nmargin_mm = 0.5\n[electrode]\ntype = "needle-pair"\nspacing_mm = 6.0\n'
-        'insertion_depth_mm = 7.0\n[protocol]\npreset = "esope"\n[mesh]\nsize_mm = 2.5\n')
+        'insertion_depth_mm = 7.0\n[protocol]\npreset = "esope"\n[mesh]\nsize_mm = 2.5\naccuracy = 0\n')
     return path
 
 
