@@ -26,6 +26,7 @@ from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
 from simulator.scenario.checks import check_electrode
 from simulator.scenario.table import convert
+from simulator.scenario.table import number
 from simulator.scenario.checks import ellipsoids_overlap
 from simulator.scenario.table import missing
 from simulator.scenario.table import show
@@ -232,8 +233,8 @@ def read_custom_needles(t: Table) -> Electrode:
 
 def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = None) -> Protocol:
     """Pulse groups. ``pulses`` (alias ``pulses_per_pair``) is the count for every pair of
-    the sequence; ``sequence`` is a list of [anode, cathode] or a named sequence
-    (protocols.sequences); a catalogue electrode's default preset applies when the table
+    the sequence; ``sequence`` is a list of [anode, cathode] or [anode, cathode, voltage_V]
+    (that pair's own amplitude) or a named sequence (protocols.sequences); a catalogue electrode's default preset applies when the table
     gives neither a preset nor a voltage."""
     from protocols.esope import PRESETS, preset_defaults
     preset = t.string("preset", None, choices=list(PRESETS))
@@ -248,7 +249,12 @@ def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = N
     freq = t.number("frequency_Hz", d.get("frequency_Hz", 1.0), maximum=1e6)
     if t.has("voltage_V") and t.has("field_ratio_V_per_cm"):
         raise ScenarioError("protocol.voltage_V", "give voltage_V or field_ratio_V_per_cm, not both")
-    if t.has("voltage_V"):
+    raw_seq = t.get("sequence", None)
+    per_pair = read_sequence(raw_seq, electrode) if raw_seq is not None and not isinstance(raw_seq, str) else None
+    if per_pair and all(v is not None for _a, _c, v in per_pair) and not (
+            t.has("voltage_V") or t.has("field_ratio_V_per_cm")):
+        voltage = None                          # every pair carries its own amplitude
+    elif t.has("voltage_V"):
         voltage = t.number("voltage_V", maximum=MAX_VOLTAGE)
     else:
         ratio = t.number("field_ratio_V_per_cm", d.get("field_ratio_V_per_cm"), maximum=20_000)
@@ -257,21 +263,23 @@ def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = N
         voltage = ratio * V_PER_CM * electrode.distance
         if voltage > MAX_VOLTAGE:
             raise ScenarioError("protocol.field_ratio_V_per_cm", f"gives {voltage:g} V, above {MAX_VOLTAGE:g} V")
-    raw_seq = t.get("sequence", None)
+    pair_voltage: dict[int, float] = {}
     if raw_seq is None:
         steps = tuple((a, c, 1.0) for a, c in electrode.default_sequence)
     elif isinstance(raw_seq, str):
         steps = named_sequence_of(raw_seq, electrode)
     else:
-        steps = tuple((a, c, 1.0) for a, c in read_sequence(raw_seq, electrode))
+        steps = tuple((a, c, 1.0) for a, c, _v in per_pair)
+        pair_voltage = {i: v for i, (_a, _c, v) in enumerate(per_pair) if v is not None}
     t.finish()
     groups = []
-    for anode, cathode, share in steps:
+    for i, (anode, cathode, share) in enumerate(steps):
         n = count * share
         if abs(n - round(n)) > 1e-9 or round(n) < 1:
             raise ScenarioError("protocol.pulses", f"sequence {raw_seq!r} splits each pair's pulses "
                                 f"{share:g}:{1 - share:g}; {count} pulses per pair do not split evenly")
-        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode), voltage, int(round(n)),
+        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode),
+                                 pair_voltage.get(i, voltage), int(round(n)),
                                  duration, freq, anode, cathode))
     if not groups:
         raise ScenarioError("protocol.sequence", "the electrode has no pair to fire; give a sequence")
@@ -289,22 +297,24 @@ def named_sequence_of(name: str, e: Electrode):
     return steps
 
 
-def read_sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str], ...]:
+def read_sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str, float | None], ...]:
+    """[anode, cathode] or [anode, cathode, voltage_V] entries -> (anode, cathode, V or None)."""
     if not isinstance(raw, list) or not raw:
         raise ScenarioError("protocol.sequence", f"must be a non-empty list of [anode, cathode], got {show(raw)}")
     out = []
     for i, pair in enumerate(raw):
         key = f"protocol.sequence[{i}]"
-        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-            raise ScenarioError(key, f"must be [anode, cathode] names, got {show(pair)}")
-        for name in pair:
+        if not isinstance(pair, list) or len(pair) not in (2, 3) or not all(isinstance(x, str) for x in pair[:2]):
+            raise ScenarioError(key, f"must be [anode, cathode] or [anode, cathode, voltage_V], got {show(pair)}")
+        for name in pair[:2]:
             try:
                 e.resolve(name)
             except KeyError as exc:
                 raise ScenarioError(key, str(exc.args[0])) from None
         if set(e.resolve(pair[0])) & set(e.resolve(pair[1])):
-            raise ScenarioError(key, f"anode and cathode share a contact: {pair}")
-        out.append((pair[0], pair[1]))
+            raise ScenarioError(key, f"anode and cathode share a contact: {pair[:2]}")
+        volts = number(f"{key}[2]", pair[2], True, False, MAX_VOLTAGE) if len(pair) == 3 else None
+        out.append((pair[0], pair[1], volts))
     return tuple(out)
 
 
