@@ -120,6 +120,12 @@ def build_report(result: "Result") -> dict:
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
     }
+    report["zones"] = [{
+        "name": z.name, "threshold_V_per_cm": None if z.threshold is None else _r(z.threshold / V_PER_CM),
+        **({"threshold_by_tissue_V_per_cm": {k: _r(v / V_PER_CM) for k, v in z.threshold_by_tissue.items()}}
+           if z.threshold_by_tissue else {}),
+        "volume_mm3": _r(z.volume / MM3), "extent_mm": [_r(e / MM, 4) for e in z.extent],
+    } for z in result.zones]
     if result.tumours:
         report["tumours"] = [{
             "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
@@ -150,6 +156,10 @@ def summary_table(report: dict) -> str:
                  f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
                  f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+    for z in report.get("zones", []):
+        w, d, h = z["extent_mm"]
+        lines.append(f"zone {z['name']}: {z['volume_mm3']:.1f} mm3, {w:.1f} x {d:.1f} x {h:.1f} mm "
+                     "(width x depth x height along the electrode axes)")
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     verdict = c["covered"]

@@ -18,6 +18,7 @@ from simulator.scenario.sections import read_protocol
 from simulator.scenario.sections import read_solver
 from simulator.scenario.sections import read_tissue
 from simulator.scenario.sections import read_tumours
+from simulator.scenario.sections import read_zone_thresholds
 
 
 # ----------------------------------------------------------------------------- loading
@@ -69,9 +70,10 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     generator = read_generator(Table(top.get("generator", {}), "generator"))
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
+    thresholds = read_zone_thresholds(cov)
     cov.finish()
     top.finish(ALLOWED_TOP)
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, thresholds)

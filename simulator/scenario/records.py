@@ -103,6 +103,7 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    zone_thresholds: tuple[float, ...] = ()   # V/m, [coverage] thresholds; () = each tissue's E_rev, E_irr
 
     def with_voltage(self, voltage: float) -> "Scenario":
         return replace(self, protocol=self.protocol.with_voltage(voltage))

@@ -346,3 +346,14 @@ def read_generator(t: Table) -> Generator:
     g = Generator(t.number("max_voltage_V", 3000.0, maximum=1e6), t.number("max_current_A", 50.0, maximum=1e4))
     t.finish()
     return g
+
+
+def read_zone_thresholds(t: Table) -> tuple[float, ...]:
+    """``[coverage] thresholds_V_per_cm`` -> lesion-zone thresholds (V/m), sorted, distinct."""
+    raw = t.get("thresholds_V_per_cm", None)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw or len(raw) > 20:
+        raise ScenarioError(t.key("thresholds_V_per_cm"), f"must be a list of 1 to 20 fields, got {show(raw)}")
+    values = [number(f"{t.key('thresholds_V_per_cm')}[{i}]", v, True, False, 1e5) for i, v in enumerate(raw)]
+    return tuple(v * V_PER_CM for v in sorted(set(values)))

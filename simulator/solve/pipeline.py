@@ -11,6 +11,7 @@ from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
 from simulator.post.coverage import tissue_volumes, tumour_coverage
 from simulator.post.field import recover_sliver_fields
+from simulator.post.zones import electrode_axes, lesion_zones
 from simulator.solve.result import Result
 from simulator.meshing.mesh import Mesh
 from simulator.scenario import Scenario
@@ -117,7 +118,10 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+    first = scenario.protocol.groups[0]
+    zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
+                         electrode_axes(mesh, first.anode, first.cathode))
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
-                  from_cache, timings)
+                  from_cache, timings, zones)

@@ -26,6 +26,7 @@ class Result:
     dofs: int
     mesh_from_cache: bool
     timings: dict[str, float] = field(default_factory=dict)
+    zones: list = field(default_factory=list)          # simulator.post.zones.Zone
 
     @property
     def covered(self) -> bool | None:
