@@ -96,6 +96,7 @@ def build_report(result: "Result") -> dict:
             "irreversible": _r(v["irreversible"] / MM3),
             "healthy_irreversible": _r(v["healthy_irreversible"] / MM3),
             "tissue": _r(v["tissue"] / MM3),
+            "kill_probability_0_9": _r(v["kill_probability_0_9"] / MM3) if "kill_probability_0_9" in v else None,
         },
         "pulses": pulses,
         "total_pulses": sc.protocol.total_pulses,
@@ -120,6 +121,10 @@ def build_report(result: "Result") -> dict:
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
     }
+    if sc.cell_kill is not None:
+        report["cell_kill"] = {"model": sc.cell_kill.model, "pulse_count": "pulses at E >= E_rev of the tissue",
+                               "constants": {m: cell_kill_constants(sc.cell_kill.for_material(m))
+                                             for m in sorted(sc.materials)}}
     report["zones"] = [{
         "name": z.name, "threshold_V_per_cm": None if z.threshold is None else _r(z.threshold / V_PER_CM),
         **({"threshold_by_tissue_V_per_cm": {k: _r(v / V_PER_CM) for k, v in z.threshold_by_tissue.items()}}
@@ -132,6 +137,11 @@ def build_report(result: "Result") -> dict:
             "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
         } for t in result.tumours]
     return report
+
+
+def cell_kill_constants(c) -> dict:
+    """Peleg-Fermi constants in scenario units (V/cm)."""
+    return {"E_c0_V_per_cm": _r(c.E_c0 / V_PER_CM), "A0_V_per_cm": _r(c.A0 / V_PER_CM), "k1": c.k1, "k2": c.k2}
 
 
 def summary_table(report: dict) -> str:
@@ -156,6 +166,9 @@ def summary_table(report: dict) -> str:
                  f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
                  f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+    if v.get("kill_probability_0_9") is not None:
+        lines.append(f"cell kill ({report['cell_kill']['model']}): {v['kill_probability_0_9']:.1f} mm3 with "
+                     "kill probability >= 0.9")
     for z in report.get("zones", []):
         w, d, h = z["extent_mm"]
         lines.append(f"zone {z['name']}: {z['volume_mm3']:.1f} mm3, {w:.1f} x {d:.1f} x {h:.1f} mm "

@@ -10,6 +10,7 @@ from simulator.errors import ScenarioError
 from simulator.scenario.records import Scenario
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
+from simulator.scenario.sections import read_cell_kill
 from simulator.scenario.sections import read_electrode
 from simulator.scenario.sections import read_generator
 from simulator.scenario.sections import read_materials
@@ -49,7 +50,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage"]
+               "solver", "generator", "coverage", "cell_kill"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
@@ -72,8 +73,9 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
     thresholds = read_zone_thresholds(cov)
     cov.finish()
+    cell_kill = read_cell_kill(Table(top.get("cell_kill", {}), "cell_kill"), materials)
     top.finish(ALLOWED_TOP)
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, thresholds)
+                    mesh, solver, generator, tol, thresholds, cell_kill)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from electrodes.contacts import Electrode
 from protocols.pulses import Protocol
+from simulator.physics.cell_kill import PelegFermi
 from simulator.physics.materials import Material
 
 
@@ -92,6 +93,17 @@ class Generator:
 
 
 @dataclass(frozen=True)
+class CellKill:
+    """``[cell_kill]``: the cell-kill model and its constants per material (others: defaults)."""
+
+    model: str = "peleg-fermi"
+    constants: dict[str, PelegFermi] = field(default_factory=dict)
+
+    def for_material(self, name: str) -> PelegFermi:
+        return self.constants.get(name, PelegFermi())
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     tissue: Tissue
@@ -104,6 +116,7 @@ class Scenario:
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
     zone_thresholds: tuple[float, ...] = ()   # V/m, [coverage] thresholds; () = each tissue's E_rev, E_irr
+    cell_kill: CellKill | None = field(default=None, compare=False)   # None: no cell-kill model
 
     def with_voltage(self, voltage: float) -> "Scenario":
         return replace(self, protocol=self.protocol.with_voltage(voltage))

@@ -12,6 +12,7 @@ from protocols.pulses import Protocol, PulseGroup
 from simulator.errors import GeometryError, ScenarioError
 from simulator.physics.materials import LIBRARY, SCALE_FROM_SCENARIO, SCENARIO_KEYS, Material
 from simulator.units import MM, US, V_PER_CM
+from simulator.scenario.records import CellKill
 from simulator.scenario.records import Generator
 from simulator.scenario.records import Layer
 from simulator.scenario.records import MAX_BLOCK
@@ -357,3 +358,26 @@ def read_zone_thresholds(t: Table) -> tuple[float, ...]:
         raise ScenarioError(t.key("thresholds_V_per_cm"), f"must be a list of 1 to 20 fields, got {show(raw)}")
     values = [number(f"{t.key('thresholds_V_per_cm')}[{i}]", v, True, False, 1e5) for i, v in enumerate(raw)]
     return tuple(v * V_PER_CM for v in sorted(set(values)))
+
+
+PELEG_FERMI_KEYS = {"E_c0_V_per_cm": ("E_c0", V_PER_CM), "A0_V_per_cm": ("A0", V_PER_CM),
+                    "k1": ("k1", 1.0), "k2": ("k2", 1.0)}
+
+
+def read_cell_kill(t: Table, materials) -> CellKill | None:
+    """``[cell_kill] model = "peleg-fermi"``, per-material constants in ``[cell_kill.<material>]``."""
+    from simulator.physics.cell_kill import MODELS, PelegFermi
+    if not t.data:
+        return None
+    model = t.string("model", required=True, choices=MODELS)
+    constants = {}
+    for name in [k for k in t.data if k != "model"]:
+        if name not in materials:
+            raise ScenarioError(t.key(name), f"unknown key or material; valid: model, {', '.join(materials)}")
+        sub = Table(t.get(name), t.key(name))
+        changes = {f: sub.number(k, maximum=1e5) * scale for k, (f, scale) in PELEG_FERMI_KEYS.items()
+                   if sub.has(k)}
+        sub.finish(list(PELEG_FERMI_KEYS))
+        constants[name] = replace(PelegFermi(), **changes)
+    t.finish()
+    return CellKill(model, constants)

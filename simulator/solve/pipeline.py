@@ -47,6 +47,18 @@ def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarr
     return law, f["rho_c"], f["alpha"]
 
 
+def cell_kill_of(mesh: Mesh, scenario: Scenario, train) -> np.ndarray | None:
+    """(M, Q) kill probability of the scenario's cell-kill model (None without one), from each
+    sample point's max field and the pulses it saw at E >= E_rev (physics.cell_kill)."""
+    if scenario.cell_kill is None:
+        return None
+    from simulator.physics.cell_kill import cell_kill_probability
+    names = sorted({r.material for r in mesh.regions})
+    index = np.array([names.index(r.material) for r in mesh.regions])[mesh.cell_region]
+    return cell_kill_probability(train.E_max, train.pulses_above_rev,
+                                 [scenario.cell_kill.for_material(n) for n in names], index)
+
+
 def mpi_comm():
     """MPI_COMM_WORLD when running under mpirun with more than one rank, else None.
 
@@ -118,10 +130,13 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+    kill = cell_kill_of(mesh, scenario, train)
+    if kill is not None:
+        volumes["kill_probability_0_9"] = float((train.weights * (kill >= 0.9)).sum())
     first = scenario.protocol.groups[0]
     zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
                          electrode_axes(mesh, first.anode, first.cathode))
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
-                  from_cache, timings, zones)
+                  from_cache, timings, zones, kill)

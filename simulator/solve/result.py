@@ -27,6 +27,7 @@ class Result:
     mesh_from_cache: bool
     timings: dict[str, float] = field(default_factory=dict)
     zones: list = field(default_factory=list)          # simulator.post.zones.Zone
+    kill_probability: np.ndarray | None = None         # (M, Q) cell-kill model, None without one
 
     @property
     def covered(self) -> bool | None:
