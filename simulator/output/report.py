@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.output.thermal_report import thermal_line, thermal_section
+from simulator.post.thermal import thermal_figures, thermal_warnings
 from simulator.units import MM, V_PER_CM
 
 if TYPE_CHECKING:
@@ -49,8 +51,9 @@ def warnings_of(result: "Result") -> list[str]:
         if g.group.voltage > sc.generator.max_voltage:
             out.append(f"pulse {label}: {g.group.voltage:g} V exceeds the generator limit "
                        f"{sc.generator.max_voltage:g} V")
-        if abs(g.current) > sc.generator.max_current:
-            out.append(f"pulse {label}: predicted current {abs(g.current):.3g} A exceeds the generator limit "
+        peak = max(abs(c) for c in g.currents or (g.current,))
+        if peak > sc.generator.max_current:
+            out.append(f"pulse {label}: predicted current {peak:.3g} A exceeds the generator limit "
                        f"{sc.generator.max_current:g} A")
     return out
 
@@ -82,10 +85,13 @@ def build_report(result: "Result") -> dict:
             "anode": pg.label_anode or "+".join(pg.anode), "cathode": pg.label_cathode or "+".join(pg.cathode),
             "voltage_V": _r(pg.voltage), "current_A": _r(g.current), "count": pg.count,
             "duration_us": _r(pg.duration * 1e6), "frequency_Hz": _r(pg.frequency),
-            "energy_J": _r(pg.voltage * g.current * pg.on_time),
+            "energy_J": _r(pg.voltage * (sum(g.currents) / len(g.currents) if g.currents else g.current)
+                           * pg.on_time),
+            "currents_A": [_r(c) for c in (g.currents or (g.current,) * pg.count)],
             "floating_potentials_V": {k: _r(v) for k, v in g.floating_potentials.items()},
         })
     v = result.volumes
+    fig = thermal_figures(result)
     report = {
         "report_version": REPORT_VERSION,
         "name": sc.name,
@@ -101,14 +107,15 @@ def build_report(result: "Result") -> dict:
         "pulses": pulses,
         "total_pulses": sc.protocol.total_pulses,
         "delivered_energy_J": _r(sum(p["energy_J"] for p in pulses)),
-        "max_current_A": _r(max(abs(g.current) for g in tr.groups)),
+        "max_current_A": _r(max(max(abs(c) for c in g.currents or (g.current,)) for g in tr.groups)),
         "max_temperature_rise_K": _r(float(tr.temperature_rise.max())),
         "max_field_V_per_cm": _r(float(tr.E_max.max()) / V_PER_CM),
         "electrode": {"type": sc.electrode.type, "distance_mm": _r(sc.electrode.distance / MM),
                       "contacts": list(sc.electrode.contact_names)},
         "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups)},
         "generator": {"max_voltage_V": sc.generator.max_voltage, "max_current_A": sc.generator.max_current},
-        "warnings": warnings_of(result),
+        "thermal": thermal_section(result, fig),
+        "warnings": warnings_of(result) + thermal_warnings(fig),
         "solver": {
             "engine": result.engine, "degree": sc.solver.degree, "model": sc.solver.model,
             "conductivity_models": {name: m.conductivity_model for name, m in sorted(sc.materials.items())},
@@ -165,7 +172,8 @@ def summary_table(report: dict) -> str:
     lines.append(f"volumes: reversible {v['reversible']:.1f} mm3, irreversible {v['irreversible']:.1f} mm3, "
                  f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
-                 f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+                 f"{report['max_current_A']:.3g} A")
+    lines.append(thermal_line(report))
     if v.get("kill_probability_0_9") is not None:
         lines.append(f"cell kill ({report['cell_kill']['model']}): {v['kill_probability_0_9']:.1f} mm3 with "
                      "kill probability >= 0.9")

@@ -17,6 +17,7 @@ from simulator.scenario.sections import read_materials
 from simulator.scenario.sections import read_mesh
 from simulator.scenario.sections import read_protocol
 from simulator.scenario.sections import read_solver
+from simulator.scenario.sections import read_thermal
 from simulator.scenario.sections import read_tissue
 from simulator.scenario.sections import read_tumours
 from simulator.scenario.sections import read_zone_thresholds
@@ -50,7 +51,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage", "cell_kill"]
+               "solver", "generator", "coverage", "cell_kill", "thermal"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
@@ -74,8 +75,9 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     thresholds = read_zone_thresholds(cov)
     cov.finish()
     cell_kill = read_cell_kill(Table(top.get("cell_kill", {}), "cell_kill"), materials)
+    thermal = read_thermal(Table(top.get("thermal", {}), "thermal"), solver, protocol)
     top.finish(ALLOWED_TOP)
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, thresholds, cell_kill)
+                    mesh, solver, generator, tol, thresholds, cell_kill, thermal)

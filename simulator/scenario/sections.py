@@ -10,7 +10,7 @@ from electrodes.needles import custom_needles
 from electrodes.registry import TYPES
 from protocols.pulses import Protocol, PulseGroup
 from simulator.errors import GeometryError, ScenarioError
-from simulator.physics.materials import LIBRARY, SCALE_FROM_SCENARIO, SCENARIO_KEYS, Material
+from simulator.physics.materials import LIBRARY, SCALE_FROM_SCENARIO, SCENARIO_KEYS, ZERO_ALLOWED, Material
 from simulator.units import MM, US, V_PER_CM
 from simulator.scenario.records import CellKill
 from simulator.scenario.records import Generator
@@ -22,6 +22,7 @@ from simulator.scenario.records import MeshOptions
 from simulator.scenario.records import NL_MODELS
 from simulator.scenario.records import SHAPES
 from simulator.scenario.records import SolverOptions
+from simulator.scenario.records import THERMAL_MODELS, ThermalOptions
 from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
@@ -35,7 +36,8 @@ from simulator.scenario.table import show
 
 # Upper bounds that no tissue reaches (absurd values overflow the assembly: 1e300 S/m -> inf)
 MATERIAL_MAX = {"sigma0_S_per_m": 100.0, "sigma1_S_per_m": 100.0, "E_rev_V_per_cm": 1e5, "E_irr_V_per_cm": 1e5,
-                 "density_kg_per_m3": 1e5, "heat_capacity_J_per_kg_K": 1e5}
+                 "density_kg_per_m3": 1e5, "heat_capacity_J_per_kg_K": 1e5, "thermal_conductivity_W_per_m_K": 1e3,
+                 "perfusion_per_s": 10.0, "metabolic_heat_W_per_m3": 1e6}
 
 
 def read_materials(raw: Any) -> dict[str, Material]:
@@ -54,7 +56,8 @@ def read_materials(raw: Any) -> dict[str, Material]:
             elif fname == "temperature_coefficient":
                 changes[fname] = sub.number(key, positive=False)
             else:
-                changes[fname] = sub.number(key, maximum=MATERIAL_MAX.get(key)) * SCALE_FROM_SCENARIO.get(fname, 1.0)
+                changes[fname] = sub.number(key, maximum=MATERIAL_MAX.get(key), allow_zero=fname in ZERO_ALLOWED
+                                            ) * SCALE_FROM_SCENARIO.get(fname, 1.0)
         if sub.has("based_on"):
             parent = sub.string("based_on", choices=list(LIBRARY))
             base = LIBRARY[parent]
@@ -381,3 +384,32 @@ def read_cell_kill(t: Table, materials) -> CellKill | None:
         constants[name] = replace(PelegFermi(), **changes)
     t.finish()
     return CellKill(model, constants)
+
+
+def read_thermal(t: Table, solver: SolverOptions, protocol: Protocol) -> ThermalOptions:
+    """``[thermal]``: model and Pennes settings (see ThermalOptions)."""
+    d = ThermalOptions()
+    th = ThermalOptions(
+        model=t.string("model", d.model, choices=THERMAL_MODELS),
+        initial_C=t.number("initial_temperature_C", d.initial_C, positive=False, maximum=100.0),
+        arterial_C=t.number("arterial_temperature_C", d.arterial_C, positive=False, maximum=100.0),
+        blood_density=t.number("blood_density_kg_per_m3", d.blood_density, maximum=1e5),
+        blood_heat_capacity=t.number("blood_heat_capacity_J_per_kg_K", d.blood_heat_capacity, maximum=1e5),
+        steps_per_pulse=t.integer("steps_per_pulse", d.steps_per_pulse, maximum=100),
+        max_steps_between=t.integer("max_steps_between_pulses", d.max_steps_between, maximum=1000),
+        resolve_tolerance=t.number("resolve_tolerance", d.resolve_tolerance, allow_zero=True, maximum=1.0),
+        skin=t.string("skin", d.skin, choices=("insulating",)),
+    )
+    t.finish()
+    if th.model == "pennes":
+        if solver.degree != 1:
+            raise ScenarioError("thermal.model", f"pennes is implemented in P1: set solver.degree = 1, "
+                                f"got {solver.degree}")
+        if solver.model != "stationary":
+            raise ScenarioError("thermal.model", f"pennes steps the stationary model pulse by pulse; "
+                                f"solver.model {solver.model!r} is not supported with it")
+        for g in protocol.groups:
+            if g.frequency * g.duration >= 1.0:
+                raise ScenarioError("protocol.frequency_Hz", f"{g.frequency:g} Hz leaves no time between "
+                                    f"pulses of {g.duration * 1e6:g} us")
+    return th

@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 
+from simulator.errors import ScenarioError
 from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
 from simulator.post.coverage import tissue_volumes, tumour_coverage
@@ -116,10 +117,18 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings["setup"] = time.perf_counter() - t1
     law, rho_c, alpha = cell_law(mesh, scenario)
     t2 = time.perf_counter()
-    train = run_train(eng, scenario.protocol, law, tuple(scenario.electrode.contact_names), rho_c, alpha,
-                      model=scenario.solver.model, idle=scenario.solver.idle_contacts,
-                      monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
-                      progress=say)
+    heat = None
+    if scenario.thermal.model == "pennes":
+        if engine_name != "embedded":
+            raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
+                                f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
+        from simulator.solve.thermal import pennes_train
+        train, heat = pennes_train(eng, mesh, scenario, law, rho_c, alpha, say)
+    else:
+        train = run_train(eng, scenario.protocol, law, tuple(scenario.electrode.contact_names), rho_c, alpha,
+                          model=scenario.solver.model, idle=scenario.solver.idle_contacts,
+                          monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
+                          progress=say)
     timings["solve"] = time.perf_counter() - t2
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
                           train.temperature_rise)
@@ -139,4 +148,4 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
-                  from_cache, timings, zones, kill)
+                  from_cache, timings, zones, kill, heat)

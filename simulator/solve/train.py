@@ -40,6 +40,7 @@ class GroupResult:
     nonlinear_iterations: int
     linear_iterations: int
     floating_potentials: dict[str, float]
+    currents: tuple[float, ...] = ()   # A, every pulse (Pennes); empty: all pulses at ``current``
 
 
 @dataclass
