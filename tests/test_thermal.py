@@ -193,3 +193,57 @@ def test_pennes_without_temperature_coefficient_keeps_the_adiabatic_field():
     assert pennes.train.groups[0].current == adiabatic.train.groups[0].current
     # and the adiabatic rise bounds the Pennes one (conduction and perfusion only remove heat)
     assert pennes.train.temperature_rise.max() <= adiabatic.train.temperature_rise.max()
+
+
+def test_report_states_what_the_rate_changed(needle_runs):
+    """Adiabatic, no cell kill: 1 Hz and 5 kHz give identical results, and the report says the
+    rate changed nothing but the treatment time; with Pennes it names the temperatures."""
+    import tomllib
+
+    from simulator import build_report, run, scenario_from_dict
+    mesh = needle_runs[False, 1.0].mesh
+    reports = []
+    for f in (1.0, 5000.0):
+        text = NEEDLES.replace("FREQ", str(f)).replace('model = "pennes"\nresolve_tolerance = 0.01', "")
+        res = run(scenario_from_dict(tomllib.loads(text)), mesh=mesh)
+        reports.append((res, build_report(res)))
+    (slow, r1), (fast, r2) = reports
+    assert np.array_equal(slow.train.E_max, fast.train.E_max)
+    assert np.array_equal(slow.train.temperature_rise, fast.train.temperature_rise)
+    assert r1["thermal"] == r2["thermal"]
+    assert r1["protocol"]["effects"]["frequency_Hz"].startswith("nothing but the treatment time (7 s)")
+    assert r2["protocol"]["treatment_time_s"] == pytest.approx(7 / 5000 + 100e-6)
+    pennes = build_report(needle_runs[False, 1.0])
+    assert pennes["protocol"]["effects"]["frequency_Hz"].startswith("temperatures (cooling between pulses)")
+    assert pennes["thermal"]["max_temperature_C"] < build_report(needle_runs[False, 5000.0])["thermal"][
+        "max_temperature_C"]
+    assert len(pennes["pulses"][0]["currents_A"]) == 8
+
+
+@pytest.mark.parametrize("old, new, field, text", [
+    ('model = "pennes"', 'model = "bioheat"', "thermal.model", "'bioheat'"),
+    ("[thermal]", "[thermal]\nsteps_per_pulse = 0", "thermal.steps_per_pulse", "0"),
+    ("[thermal]", "[solver]\ndegree = 2\n[thermal]", "thermal.model", "degree"),
+    ("[thermal]", '[solver]\nmodel = "monotone"\n[thermal]', "thermal.model", "monotone"),
+    ("frequency_Hz = 5000", "frequency_Hz = 20000", "protocol.frequency_Hz", "20000"),
+    ("[materials.muscle]", "[materials.muscle]\nperfusion_per_s = -1", "materials.muscle.perfusion_per_s", "-1"),
+])
+def test_bad_thermal_input_names_the_field(old, new, field, text):
+    import tomllib
+
+    from simulator import scenario_from_dict
+    from simulator.errors import ScenarioError
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict(tomllib.loads(NEEDLES.replace("FREQ", "5000").replace(old, new, 1)))
+    assert exc.value.field == field and text in str(exc.value)
+
+
+def test_pennes_with_dolfinx_is_refused_in_one_line(tmp_path, capsys):
+    pytest.importorskip("dolfinx")
+    from simulator.cli import main
+    path = tmp_path / "p.toml"
+    path.write_text(NEEDLES.replace("FREQ", "5000"))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--engine", "dolfinx", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("epsim: error: thermal.model: pennes is implemented for the embedded")
+    assert not (tmp_path / "out").exists()

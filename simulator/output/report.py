@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator.output.thermal_report import thermal_line, thermal_section
+from simulator.post.protocol_effects import effects_line, protocol_effects, treatment_time
 from simulator.post.thermal import thermal_figures, thermal_warnings
 from simulator.units import MM, V_PER_CM
 
@@ -112,7 +113,8 @@ def build_report(result: "Result") -> dict:
         "max_field_V_per_cm": _r(float(tr.E_max.max()) / V_PER_CM),
         "electrode": {"type": sc.electrode.type, "distance_mm": _r(sc.electrode.distance / MM),
                       "contacts": list(sc.electrode.contact_names)},
-        "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups)},
+        "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups),
+                     "treatment_time_s": _r(treatment_time(sc.protocol)), "effects": protocol_effects(sc)},
         "generator": {"max_voltage_V": sc.generator.max_voltage, "max_current_A": sc.generator.max_current},
         "thermal": thermal_section(result, fig),
         "warnings": warnings_of(result) + thermal_warnings(fig),
@@ -174,6 +176,7 @@ def summary_table(report: dict) -> str:
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
                  f"{report['max_current_A']:.3g} A")
     lines.append(thermal_line(report))
+    lines.append(effects_line(report["protocol"]["effects"]))
     if v.get("kill_probability_0_9") is not None:
         lines.append(f"cell kill ({report['cell_kill']['model']}): {v['kill_probability_0_9']:.1f} mm3 with "
                      "kill probability >= 0.9")

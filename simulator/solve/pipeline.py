@@ -93,6 +93,9 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     from_cache = False
     engine_name = check_engine_name(engine or scenario.solver.engine,
                                     "--engine" if engine else "solver.engine")
+    if scenario.thermal.model == "pennes" and engine_name != "embedded":
+        raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
+                            f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
         say("meshing")
@@ -119,9 +122,6 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     t2 = time.perf_counter()
     heat = None
     if scenario.thermal.model == "pennes":
-        if engine_name != "embedded":
-            raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
-                                f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
         from simulator.solve.thermal import pennes_train
         train, heat = pennes_train(eng, mesh, scenario, law, rho_c, alpha, say)
     else:
