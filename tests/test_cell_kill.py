@@ -85,9 +85,16 @@ def test_8_and_80_pulses_kill_different_volumes(runs):
     assert rep["cell_kill"]["constants"]["muscle"]["E_c0_V_per_cm"] == 3996
 
 
-def test_kill_probability_is_a_vtu_array(runs, tmp_path):
+def test_kill_probability_is_a_vtu_array_and_a_figure(runs, tmp_path):
+    from matplotlib.image import imread
+
+    from simulator.output.kill_figure import plot_kill_probability
     r80 = runs[1]
     write_outputs(r80, tmp_path / "out", figures=False)
+    img = imread(plot_kill_probability(r80, tmp_path / "kill.png"))[..., :3]
+    cyan = (img[..., 0] < 0.3) & (img[..., 1] > 0.8) & (img[..., 2] > 0.8)
+    assert cyan.sum() > 100                                      # the P = 0.9 contour is drawn
+    assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50
     m = meshio.read(tmp_path / "out" / "field.vtu")
     P = m.cell_data["kill_probability"][0]
     assert P.shape == (r80.mesh.num_cells,) and 0 <= P.min() and P.max() <= 1

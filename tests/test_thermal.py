@@ -220,6 +220,19 @@ def test_report_states_what_the_rate_changed(needle_runs):
     assert len(pennes["pulses"][0]["currents_A"]) == 8
 
 
+def test_pulse_temperature_figure_shows_both_rates(needle_runs, tmp_path):
+    from matplotlib.image import imread
+
+    from simulator.output.thermal_figure import plot_pulse_temperatures
+    slow, fast = needle_runs[False, 1.0].thermal, needle_runs[False, 5000.0].thermal
+    assert len(slow.pulse_end_max_C) == 8 and slow.pulse_end_max_C[-1] < fast.pulse_end_max_C[-1]
+    assert slow.pulse_end_max_C[0] == pytest.approx(fast.pulse_end_max_C[0], rel=1e-3)   # same first pulse
+    img = imread(plot_pulse_temperatures({"5 kHz": fast, "1 Hz": slow}, tmp_path / "t.png"))[..., :3]
+    red = (img[..., 0] > 0.7) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)
+    blue = (img[..., 2] > 0.6) & (img[..., 0] < 0.3)
+    assert red.sum() > 200 and blue.sum() > 200
+
+
 @pytest.mark.parametrize("old, new, field, text", [
     ('model = "pennes"', 'model = "bioheat"', "thermal.model", "'bioheat'"),
     ("[thermal]", "[thermal]\nsteps_per_pulse = 0", "thermal.steps_per_pulse", "0"),

@@ -30,6 +30,7 @@ from simulator.engines.base import Engine
 from simulator.errors import ConvergenceError
 from simulator.physics.bioheat import HeatOperator, cell_average, cem43_rate, joule_increment
 from simulator.physics.conductivity import CellConductivity
+from simulator.post.thermal import weighted_percentile
 from simulator.solve.train import GroupResult, TrainResult, configuration_of
 
 
@@ -59,6 +60,9 @@ class ThermalHistory:
     field_solves: int = 0
     resolve_tolerance: float = 0.0
     peak_time: float = 0.0             # s, when the hottest node peaked
+    pulse_end_time: list[float] = field(default_factory=list)    # s, at the end of every pulse
+    pulse_end_max_C: list[float] = field(default_factory=list)   # hottest node then
+    pulse_end_T99_C: list[float] = field(default_factory=list)   # 99th percentile by volume then
 
 
 def off_steps(frequency: float, duration: float, steps_per_pulse: int, max_steps: int) -> tuple[int, float]:
@@ -150,6 +154,9 @@ def run_pennes(engine: Engine, protocol: Protocol, law: CellConductivity, contac
                 else:
                     f_E = load_solved
                 T = advance(T, dt_on, base + f_E)
+            hist.pulse_end_time.append(t_now)
+            hist.pulse_end_max_C.append(float(T.max()))
+            hist.pulse_end_T99_C.append(weighted_percentile(T, hist.nodal_volumes, 0.99))
             for _j in range(n_off):
                 T = advance(T, dt_off, base)
         groups.append(GroupResult(g, currents[0], 0, 0, fields[cfg][0].floating_potentials,
