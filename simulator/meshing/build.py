@@ -12,6 +12,7 @@ from simulator.meshing.size_field import Sizes
 from simulator.meshing.size_field import apply_size_fields
 from simulator.meshing.geometry import build_model
 from simulator.meshing.extract import extract_mesh
+from simulator.meshing.relabel import relabel_layers
 from simulator.meshing.session import gmsh_session
 from simulator.meshing.session import one_line
 from simulator.meshing.geometry import region_names
@@ -61,7 +62,7 @@ def _run(gmsh, scenario: Scenario, sz: Sizes, regions: list[Region], say: Callab
         if type(exc) is not Exception:
             raise
         raise GeometryError(blame(scenario), f"gmsh could not mesh {parts_text(scenario)}: {one_line(exc)}") from None
-    return extract_mesh(gmsh, regions, model)
+    return relabel_layers(extract_mesh(gmsh, regions, model), scenario.tissue)
 
 
 def build_mesh(scenario: Scenario, progress: Callable[[str], None] | None = None) -> Mesh:

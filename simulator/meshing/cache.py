@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from simulator.leftovers import CACHE_LEFTOVER, remove_stale
 from simulator.meshing import build, size_field
 from simulator.meshing.mesh import Mesh, Region
 from simulator.scenario import Scenario
@@ -40,11 +41,16 @@ def cache_dir() -> Path:
 def _plain(obj: Any) -> Any:
     """JSON-able form of records (dataclasses -> dicts tagged with their class)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        # records of file data (surfaces, label images) carry the sha256 of their arrays
+        hashed = bool(getattr(obj, "sha256", ""))
+        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+               if not (hashed and isinstance(getattr(obj, f.name), np.ndarray))}
         out["__class__"] = type(obj).__name__
         return out
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in sorted(obj.items())}
     if isinstance(obj, np.ndarray):
         return [_plain(v) for v in obj.tolist()]
     if isinstance(obj, float):
@@ -102,7 +108,8 @@ def save_mesh(mesh: Mesh, path: Path, key: str = "") -> None:
     for i, name in enumerate(names):
         arrays[f"contact_{i}"] = mesh.contact_facets[name]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    # the PID in the name lets a later run remove it if this process is killed (simulator.leftovers)
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -145,6 +152,7 @@ def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None
         return build.build_mesh(scenario, progress), False
     key = mesh_key(scenario)
     path = cache_dir() / f"mesh-{key[:32]}.npz"
+    remove_stale(path.parent, CACHE_LEFTOVER, folders=False)      # temp files of killed runs
     if path.exists():
         try:
             mesh = load_mesh(path, key)

@@ -142,6 +142,12 @@ def apply_size_fields(gmsh, scenario: Scenario, sz: Sizes, model: OccModel) -> N
         c, ax = np.asarray(t.centre) * S, np.asarray(t.semi_axes) * S
         pad = max(t.margin * S, h)
         fields.append(_box_field(fld, c - ax - pad, c + ax + pad, h, far, ramp))
+    ribs = scenario.tissue.ribs
+    if ribs is not None:     # resolve the bone surface: 24 segments round a rib (area -1.1 %)
+        hr = min(far, 2 * math.pi * ribs.radius * S / 24)
+        for x in ribs.centres_x(scenario.tissue.size[0]):
+            dist = f"abs(sqrt((x - {_n(x * S)})^2 + (z + {_n(ribs.depth * S)})^2) - {_n(ribs.radius * S)})"
+            fields.append(_math_field(fld, f"min({_n(far)}, {_n(hr)} + {_n(GROWTH)} * {dist})"))
     if not scenario.electrode.clamped:
         for c in scenario.electrode.contacts:
             hc = sz.contact[c.name] * S

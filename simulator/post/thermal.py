@@ -71,4 +71,8 @@ def thermal_warnings(fig: ThermalFigures) -> list[str]:
     for tissue, v in fig.volume_above_by_tissue[WARN_C].items():
         out.append(f"{v * 1e9:.3g} mm3 of {tissue} exceeds {WARN_C:g} C ({fig.model} model, peak "
                    f"{fig.max_C:.1f} C): thermal damage is possible there")
+    if fig.max_C > 100.0:
+        out.append(f"the hottest point reaches {fig.max_C:.0f} C: the {fig.model} model has no vaporisation "
+                   "or tissue change, so temperatures above 100 C (and their CEM43) are not physical; "
+                   "see T99_C and the volumes above 43 / 50 C")
     return out
