@@ -308,3 +308,69 @@ def test_bad_patient_files(case, field, tmp_path):
         scenario_from_dict(data, base_dir=tmp_path)
     assert err.value.field == field
     assert "\n" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- the examples
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
+ANATOMY_EXAMPLES = ("skin_fold", "exophytic_plates", "chest_wall_recurrence", "patient_geometry")
+
+
+@pytest.fixture(scope="module")
+def example():
+    from simulator.scenario import load_scenario
+    done = {}
+
+    def get(name):
+        if name not in done:
+            sc = load_scenario(EXAMPLES / f"{name}.toml")
+            done[name] = (sc, run(sc))
+        return done[name]
+    return get
+
+
+def test_skin_fold_example(example):
+    sc, res = example("skin_fold")
+    rep = build_report(res)
+    assert sc.tissue.layout == "fold" and sc.electrode.clamped
+    assert rep["pulses"][0]["voltage_V"] == pytest.approx(1040.0)           # 1300 V/cm x 8 mm
+    assert rep["coverage"]["covered"] is True
+    # away from the nodule the fold is nonlinear layers in series: the current density is the
+    # same in every layer and the fields add up to the voltage
+    c = res.mesh.centroids()
+    far = np.abs(c[:, 1]) > 6 * MM
+    J, E = [], []
+    for k, (hi_x, lo_x) in enumerate(sc.tissue.layer_bounds()):
+        cells = far & (res.mesh.cell_region == k)
+        E.append(np.median(res.train.E_max[cells, 0]))
+        J.append(np.median(res.train.E_max[cells, 0] * res.train.sigma_at_max[cells, 0]))
+    assert max(J) / min(J) < 1.03
+    d = [hi - lo for hi, lo in sc.tissue.layer_bounds()]
+    assert sum(Ek * dk for Ek, dk in zip(E, d)) == pytest.approx(1040.0, rel=0.03)
+
+
+def test_exophytic_plates_example(example):
+    sc, res = example("exophytic_plates")
+    rep = build_report(res)
+    assert sc.tumours[0].top > 4 * MM
+    assert rep["coverage"]["covered"] is True
+    assert res.mesh.points[:, 2].max() > 4 * MM
+
+
+def test_chest_wall_example(example):
+    sc, res = example("chest_wall_recurrence")
+    rep = build_report(res)
+    assert rep["total_pulses"] == 96
+    assert {r.kind for r in res.mesh.regions} >= {"structure", "cover", "tumour"}
+    t1, t2 = rep["tumours"]
+    assert t2["covered"] is True and t1["tumour_reversible_fraction"] > 0.99
+    assert rep["no_go"][0]["name"] == "below the ribs"
+    assert rep["no_go"][0]["max_field_V_per_cm"] < 400                      # the ribs shield it
+
+
+def test_patient_geometry_example(example):
+    sc, res = example("patient_geometry")
+    rep = build_report(res)
+    assert sc.tumours[0].surface is not None and sc.tissue.image is not None
+    assert {r.material for r in res.mesh.regions} == {"skin", "fat", "muscle", "bone", "tumour"}
+    assert rep["tumours"][0]["volume_mm3"] == pytest.approx(sc.tumours[0].volume / MM ** 3, rel=1e-6)
+    assert rep["coverage"]["covered"] is True

@@ -87,6 +87,7 @@ def mesh_key(scenario: Scenario) -> str:
         "tissue": _plain(scenario.tissue),
         "tumours": _plain(scenario.tumours),
         "electrode": {"contacts": _plain(e.contacts), "clamped": e.clamped},
+        "embedded_needles": bool(scenario.applications),
         "mesh": _plain([opts.size, opts.contact_size, opts.far_size]),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))

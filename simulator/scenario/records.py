@@ -276,6 +276,15 @@ class CellKill:
 
 
 @dataclass(frozen=True)
+class Application:
+    """One electrode placement of a session (``[[applications]]``): its electrode and pulses,
+    contact names prefixed ``a<k>.`` (k = 1, 2, ...) so that applications never share a name."""
+
+    electrode: Electrode
+    protocol: Protocol
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     tissue: Tissue
@@ -291,6 +300,9 @@ class Scenario:
     cell_kill: CellKill | None = field(default=None, compare=False)   # None: no cell-kill model
     thermal: ThermalOptions = ThermalOptions()
     no_go: tuple[NoGo, ...] = ()
+    # several applications: ``electrode`` holds every application's contacts and ``protocol``
+    # every application's groups, in order; () for a single [electrode]
+    applications: tuple[Application, ...] = ()
 
     @property
     def tissue_top(self) -> float:
@@ -298,4 +310,5 @@ class Scenario:
         return max([0.0] + [t.covered_top for t in self.tumours])
 
     def with_voltage(self, voltage: float) -> "Scenario":
-        return replace(self, protocol=self.protocol.with_voltage(voltage))
+        apps = tuple(replace(a, protocol=a.protocol.with_voltage(voltage)) for a in self.applications)
+        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps)

@@ -16,7 +16,7 @@ from simulator.post.zones import electrode_axes, lesion_zones
 from simulator.solve.result import Result
 from simulator.meshing.mesh import Mesh
 from simulator.scenario import Scenario
-from simulator.solve.train import run_train
+from simulator.solve.applications import run_session
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     from_cache = False
     engine_name = check_engine_name(engine or scenario.solver.engine,
                                     "--engine" if engine else "solver.engine")
+    if scenario.thermal.model == "pennes" and scenario.applications:
+        raise ScenarioError("thermal.model", "pennes steps one electrode application; it does not yet "
+                            f"support [[applications]] ({len(scenario.applications)} given)")
     if scenario.thermal.model == "pennes" and engine_name != "embedded":
         raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
                             f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
@@ -125,17 +128,17 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
         from simulator.solve.thermal import pennes_train
         train, heat = pennes_train(eng, mesh, scenario, law, rho_c, alpha, say)
     else:
-        train = run_train(eng, scenario.protocol, law, tuple(scenario.electrode.contact_names), rho_c, alpha,
-                          model=scenario.solver.model, idle=scenario.solver.idle_contacts,
-                          monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
-                          progress=say)
+        train = run_session(eng, scenario, law, rho_c, alpha,
+                            model=scenario.solver.model, idle=scenario.solver.idle_contacts,
+                            monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
+                            progress=say)
     timings["solve"] = time.perf_counter() - t2
+    t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
                           train.temperature_rise)
     for k, v in train.timings.items():
         if k != "train":
             timings[f"solve.{k}"] = v
-    t3 = time.perf_counter()
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)

@@ -159,7 +159,7 @@ def run_pennes(engine: Engine, protocol: Protocol, law: CellConductivity, contac
             hist.pulse_end_T99_C.append(weighted_percentile(T, hist.nodal_volumes, 0.99))
             for _j in range(n_off):
                 T = advance(T, dt_off, base)
-        groups.append(GroupResult(g, currents[0], 0, 0, fields[cfg][0].floating_potentials,
+        groups.append(GroupResult(g, currents[0], 0, 0, fields[cfg][0].floating_potentials, True,
                                   tuple(currents)))
     hist.final_C = T
     rise = (cell_average(heat.tets, hist.peak_C) - cell_average(heat.tets, hist.initial_C))
