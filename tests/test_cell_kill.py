@@ -105,7 +105,7 @@ def test_constants_per_tissue_override_and_bad_input():
     sc = scenario(8, "[cell_kill.muscle]\nE_c0_V_per_cm = 2000\nk1 = 0.05\n")
     c = sc.cell_kill.for_material("muscle")
     assert (c.E_c0, c.A0, c.k1, c.k2) == (2000 * V_PER_CM, 1441 * V_PER_CM, 0.05, 0.06)
-    for extra, where in (("[cell_kill.bone]\nk1 = 1\n", "cell_kill.bone"),
+    for extra, where in (("[cell_kill.unobtainium]\nk1 = 1\n", "cell_kill.unobtainium"),
                          ("[cell_kill.muscle]\nk3 = 1\n", "cell_kill.muscle.k3"),
                          ("[cell_kill.muscle]\nA0_V_per_cm = -1\n", "cell_kill.muscle.A0_V_per_cm")):
         with pytest.raises(ScenarioError) as exc:
