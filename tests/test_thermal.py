@@ -12,7 +12,8 @@ from scipy.special import erf
 from protocols.pulses import Protocol, PulseGroup
 from simulator.engines.base import SolverSettings
 from simulator.engines.embedded import EmbeddedEngine
-from simulator.physics.bioheat import assemble_heat, cell_average
+from simulator.engines.embedded.heat import assemble_heat
+from simulator.physics.bioheat import cell_average
 from simulator.physics.conductivity import CellConductivity
 from simulator.solve.thermal import PennesSettings, run_pennes
 from structured import box_mesh

@@ -1,4 +1,5 @@
-"""Pennes bioheat operator pieces in P1 on the tetrahedral mesh (SI units), no I/O.
+"""Pennes bioheat operator pieces in P1 on a tetrahedral mesh (SI units), no I/O; the
+assembly from a mesh is :func:`simulator.engines.embedded.heat.assemble_heat`.
 
     rho c dT/dt = div(k grad T) + rho_b c_b w_b (T_a - T) + q_m + sigma |E|^2
 
@@ -22,7 +23,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from simulator.errors import ConvergenceError
-from simulator.meshing.mesh import Mesh, tet_geometry
 
 
 def nodal_load(tets: np.ndarray, vol: np.ndarray, per_cell: np.ndarray, n: int) -> np.ndarray:
@@ -101,22 +101,6 @@ def pcg(A: sp.csr_matrix, b: np.ndarray, inv_diag: np.ndarray, x0: np.ndarray, r
         rz, rz_old = r @ z, rz
         p = z + (rz / rz_old) * p
     raise ConvergenceError("heat equation (CG)", max_iterations, float(np.linalg.norm(r) / np.linalg.norm(b)))
-
-
-def assemble_heat(mesh: Mesh, conductivity: np.ndarray, rho_c: np.ndarray, perfusion: np.ndarray
-                  ) -> HeatOperator:
-    """P1 Pennes operator: conductivity k (M,) W/(m K), rho c (M,) J/(m^3 K), perfusion
-    rho_b c_b w_b (M,) W/(m^3 K), all per cell."""
-    tets = mesh.tets
-    n = mesh.num_points
-    vol, g = tet_geometry(mesh.points, tets)
-    local = np.einsum("mki,mkj->mij", g, g) * (vol * conductivity)[:, None, None]     # (M, 4, 4)
-    rows = np.repeat(tets, 4, axis=1).ravel()
-    cols = np.tile(tets, (1, 4)).ravel()
-    K = sp.csr_matrix((local.ravel(), (rows, cols)), shape=(n, n))
-    K.sum_duplicates()
-    return HeatOperator(tets, vol, nodal_load(tets, vol, np.broadcast_to(rho_c, vol.shape), n),
-                        nodal_load(tets, vol, np.broadcast_to(perfusion, vol.shape), n), K)
 
 
 def joule_increment(a: np.ndarray, alpha: np.ndarray, dT: np.ndarray, dt: float) -> np.ndarray:

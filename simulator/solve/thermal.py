@@ -173,7 +173,7 @@ def pennes_train(engine: Engine, mesh, scenario, law: CellConductivity, rho_c: n
                  progress=None) -> tuple[TrainResult, ThermalHistory]:
     """The scenario's train with Pennes bioheat: the heat operator from the materials
     (thermal conductivity, perfusion, metabolic heat per tissue) and [thermal] settings."""
-    from simulator.physics.bioheat import assemble_heat
+    from simulator.engines.embedded.heat import assemble_heat
     th = scenario.thermal
     mats = [scenario.materials[r.material] for r in mesh.regions]
     cr = mesh.cell_region
