@@ -29,7 +29,7 @@ def plot_kill_probability(result: "Result", path: Path) -> Path:
     F._draw_electrodes(ax, result.scenario.electrode, sample, 0.0)
     fig.colorbar(im, ax=ax, label="kill probability (Peleg-Fermi); cyan: P = 0.9")
     n = result.scenario.protocol.total_pulses
-    ax.set_title(f"{result.scenario.name}: cell kill after {n} pulses, x-z slice at y = {centre[1] * mm:.1f} mm",
+    ax.set_title(f"{F.literal(result.scenario.name)}: cell kill after {n} pulses, x-z slice at y = {centre[1] * mm:.1f} mm",
                  fontsize=9)
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("z (mm)")

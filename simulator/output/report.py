@@ -227,11 +227,11 @@ def summary_table(report: dict) -> str:
     lines.append(thermal_line(report))
     lines.append(effects_line(report["protocol"]["effects"]))
     if v.get("kill_probability_0_9") is not None:
-        lines.append(f"cell kill ({report['cell_kill']['model']}): {v['kill_probability_0_9']:.1f} mm3 with "
+        lines.append(f"cell kill ({report['cell_kill']['model']}): {num(v['kill_probability_0_9'], '.1f')} mm3 with "
                      "kill probability >= 0.9")
     for z in report.get("zones", []):
-        w, d, h = z["extent_mm"]
-        lines.append(f"zone {z['name']}: {z['volume_mm3']:.1f} mm3, {w:.1f} x {d:.1f} x {h:.1f} mm "
+        w, d, h = (num(e, ".1f") for e in z["extent_mm"])
+        lines.append(f"zone {z['name']}: {num(z['volume_mm3'], '.1f')} mm3, {w} x {d} x {h} mm "
                      "(width x depth x height along the electrode axes)")
     if "tumours" in report and "diagnosis" in report:
         from simulator.post.diagnosis import diagnosis_line

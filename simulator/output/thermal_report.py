@@ -48,10 +48,15 @@ def thermal_section(result: "Result", fig: ThermalFigures | None = None) -> dict
     return out
 
 
+def _f(x, spec: str) -> str:
+    """A report number for the terminal: 'n/a' for null (a non-finite value, see warnings)."""
+    return "n/a" if x is None else format(x, spec)
+
+
 def thermal_line(report: dict) -> str:
     t = report["thermal"]
-    line = (f"thermal ({t['model']}): T99 {t['T99_C']:.1f} C, {t['volume_above_43C_mm3']:.3g} mm3 above 43 C, "
-            f"{t['volume_above_50C_mm3']:.3g} mm3 above 50 C")
+    line = (f"thermal ({t['model']}): T99 {_f(t['T99_C'], '.1f')} C, {_f(t['volume_above_43C_mm3'], '.3g')} mm3 "
+            f"above 43 C, {_f(t['volume_above_50C_mm3'], '.3g')} mm3 above 50 C")
     if t["cem43_max_min"] is not None:
         line += f", CEM43 max {t['cem43_max_min']:.2g} min"
-    return line + f" (hottest point {t['max_temperature_C']:.1f} C)"
+    return line + f" (hottest point {_f(t['max_temperature_C'], '.1f')} C)"
