@@ -207,7 +207,7 @@ def test_report_is_strict_json_with_nulls_for_non_finite(result, tmp_path):
     assert any("max_temperature_rise_K = inf" in w for w in report["warnings"])
     assert report["max_field_V_per_cm"] > 0                  # the finite values are untouched
     text = summary_table(build_report(bad))
-    assert "max dT n/a K" in text
+    assert "hottest point n/a C" in text               # the thermal line (issue 12) replaced "max dT"
 
 
 # ----------------------------------------------------------------------------- names in figures

@@ -15,7 +15,7 @@ from simulator.units import MM, V_PER_CM
 
 def write_field(result: "Result", path: Path) -> None:
     """The field for ParaView, cell data: max |E| (V/cm), sigma (S/m), region, state 0/1/2,
-    pulses above E_rev, temperature rise (K); point data: potential of the first pulse (V).
+    pulses above E_rev, temperature rise (K), kill probability (with a cell-kill model); point data: potential of the first pulse (V).
     ``.vtu`` (embedded engine) or ``.xdmf`` + raw ``.bin`` arrays (DOLFINx engine), by suffix."""
     from simulator.post.coverage import cell_state
     mesh, tr = result.mesh, result.train
@@ -28,6 +28,8 @@ def write_field(result: "Result", path: Path) -> None:
         "pulses_above_E_rev": [tr.pulses_above_rev.max(axis=1).astype(np.int32)],
         "temperature_rise_K": [tr.temperature_rise.max(axis=1)],
     }
+    if result.kill_probability is not None:
+        cell_data["kill_probability"] = [result.kill_probability.max(axis=1)]
     point_data = {"potential_first_pulse_V": tr.first_solution.potential}
     legend = field_legend(result)
     if path.suffix == ".xdmf":

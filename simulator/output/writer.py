@@ -27,6 +27,12 @@ def write_outputs(result: "Result", out_dir: Path, *, force: bool = False, figur
             if result.tumours:
                 plot.plot_coverage_curves(result, tmp / "coverage.png")
             plot.plot_slices(result, tmp)
+            if result.kill_probability is not None:
+                from simulator.output.kill_figure import plot_kill_probability
+                plot_kill_probability(result, tmp / "kill_probability.png")
+            if result.thermal is not None:
+                from simulator.output.thermal_figure import plot_pulse_temperatures
+                plot_pulse_temperatures({result.scenario.name: result.thermal}, tmp / "thermal.png")
         from simulator.scenario.resolve import resolved_toml
         resolved = resolved_toml(result.scenario)
         (tmp / "scenario.resolved.toml").write_text(resolved, encoding="utf-8")
