@@ -167,3 +167,16 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     if result.tumours:
         ax.legend(fontsize=8, frameon=False, loc="upper right")
     return _save(fig, Path(path))
+
+
+# names the study and cell-kill figures use (kept with the split of this module)
+from simulator.output.slice_figures import IRR_COLOUR, REV_COLOUR  # noqa: E402,F401
+from simulator.units import MM  # noqa: E402,F401
+
+FIGSIZE = (6.4, 4.8)                 # inches, single-panel figures
+
+
+def _coverage_line(result: "Result") -> str:
+    """One line of the first tumour's coverage (study figures)."""
+    from simulator.output.captions import tumour_line
+    return tumour_line(result, result.tumours[0].name if result.tumours else None)

@@ -14,7 +14,8 @@ def plot_kill_probability(result: "Result", path: Path) -> Path:
     from matplotlib.figure import Figure
 
     from simulator.output import figures as F
-    centre = F._centre(result)
+    from simulator.output.views import electrode_centre
+    centre = electrode_centre(result)
     ur, vr = F._slice_ranges(result, 1)
     sample = F.sample_plane(result.mesh, 1, float(centre[1]), ur, vr)
     P = sample.values(result.kill_probability.max(axis=1))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.output.views import electrode_centre
 from simulator.post.coverage import CURVE_THRESHOLDS_V_PER_M
 from simulator.studies.table import HEADLINES
 from simulator.units import V_PER_CM
@@ -132,7 +133,7 @@ def plot_compare_slices(results: list, path: Path) -> Path:
     from simulator.output import figures as f
 
     n = len(results)
-    mats = [f._reference_material(r, float(f._centre(r)[2])) for r in results]
+    mats = [f._reference_material(r, float(electrode_centre(r)[2])) for r in results]
     vmax = 2.0 * max(m.E_irr for m in mats) / V_PER_CM
     norm = Normalize(0.0, vmax)
     cmap = matplotlib.colormaps[f.FIELD_CMAP].with_extremes(bad="white")
@@ -140,7 +141,7 @@ def plot_compare_slices(results: list, path: Path) -> Path:
     axes = fig.subplots(2, n, squeeze=False)
     im = None
     for col, (res, mat) in enumerate(zip(results, mats)):
-        centre = f._centre(res)
+        centre = electrode_centre(res)
         field = res.train.E_max.max(axis=1) / V_PER_CM
         nodal = f.recover_nodal(res.mesh, field)
         for row, axis in enumerate((1, 2)):
