@@ -12,23 +12,21 @@ import numpy as np
 from electrodes.contacts import Needle, Plate
 from simulator.errors import GeometryError, ScenarioError
 from simulator.meshing.mesh import Region
-from simulator.scenario import Scenario
-from simulator.meshing.size_field import Sizes
-from simulator.meshing.session import blame
+from simulator.meshing.inputs import MeshInput
+from simulator.meshing.blame import blame, cause_text, parts_text
 from simulator.meshing.session import one_line
-from simulator.meshing.session import parts_text
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
 
 
 
 
-def region_names(scenario: Scenario) -> list[Region]:
+def region_names(mi: MeshInput) -> list[Region]:
     """Regions in mesh order: layers (index = layer index) then tumours (index = tumour index)."""
-    mats = [layer.material for layer in scenario.tissue.layers]
+    mats = [layer.material for layer in mi.tissue.layers]
     regions = [Region(m if mats.count(m) == 1 else f"{m}{i}", "layer", m, i) for i, m in enumerate(mats)]
     taken = {r.name for r in regions}
-    for i, t in enumerate(scenario.tumours):
+    for i, t in enumerate(mi.tumours):
         if t.name in taken:
             raise ScenarioError(f"tumours[{i}].name", f"tumour name {t.name!r} is also a tissue layer's name")
         regions.append(Region(t.name, "tumour", t.material, i))
@@ -72,13 +70,15 @@ def _plate_box(occ, p: Plate, depth: float) -> int:
     return tag
 
 
-def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
+def build_model(gmsh, mi: MeshInput) -> OccModel:
+    """The OCC model of the mesh input: layer boxes, tumours, electrode parts, fragmented."""
     occ = gmsh.model.occ
-    X, Y, Z = (v * S for v in scenario.tissue.size)
+    sz = mi.sizes
+    X, Y, Z = (v * S for v in mi.tissue.size)
     layers = [occ.addBox(-X / 2, -Y / 2, zb * S, X, Y, (zt - zb) * S)
-              for zt, zb in scenario.tissue.layer_bounds()]
+              for zt, zb in mi.tissue.layer_bounds()]
     tumours = []
-    for i, t in enumerate(scenario.tumours):
+    for i, t in enumerate(mi.tumours):
         c = [v * S for v in t.centre]
         a, b, cc = (v * S for v in t.semi_axes)
         try:
@@ -93,13 +93,13 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
             raise GeometryError(f"tumours[{i}]", f"cannot build tumour {t.name!r}: {one_line(exc)}") from None
         tumours.append(tag)
     parts: list[tuple[int, str, bool]] = []        # (tag, contact name, is contact)
-    e = scenario.electrode
+    e = mi
     if not e.clamped:
         for n in e.needles:
-            for start, vec, active in _needle_parts(n, scenario.tissue.size[2], 0.1 * sz.contact[n.name] * S):
+            for start, vec, active in _needle_parts(n, mi.tissue.size[2], 0.1 * sz.contact[n.name] * S):
                 parts.append((occ.addCylinder(*start, *vec, n.radius * S), n.name, active))
         for p in e.plates:
-            parts.append((_plate_box(occ, p, scenario.tissue.size[2]), p.name, True))
+            parts.append((_plate_box(occ, p, mi.tissue.size[2]), p.name, True))
     objects = [(3, t) for t in layers]
     tools = [(3, t) for t in tumours] + [(3, t) for t, _, _ in parts]
     try:
@@ -111,7 +111,8 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
     except Exception as exc:
         if type(exc) is not Exception:
             raise
-        raise GeometryError(blame(scenario), f"gmsh could not combine {parts_text(scenario)}: {one_line(exc)}") from None
+        raise GeometryError(blame(mi), f"gmsh could not combine {parts_text(mi)}: {one_line(exc)}"
+                            f"{cause_text(mi)}") from None
 
     nl, nt = len(layers), len(tumours)
     owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, index)

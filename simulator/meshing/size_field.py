@@ -6,10 +6,14 @@ import math
 from dataclasses import dataclass
 import numpy as np
 from electrodes.contacts import Needle, Plate
+from typing import TYPE_CHECKING
 from simulator.scenario import Scenario
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
 
+
+if TYPE_CHECKING:
+    from simulator.meshing.inputs import MeshInput
 
 GROWTH = 0.35             # element size growth per unit distance away from fine zones
 ANGULAR_GROWTH = 0.5      # near a needle: growth <= this x contact_size / radius
@@ -52,13 +56,12 @@ def _box_field(fld, lo, hi, vin: float, vout: float, thickness: float) -> int:
     return f
 
 
-def _hull(scenario: Scenario) -> tuple[np.ndarray, np.ndarray] | None:
+def _hull(mi: MeshInput) -> tuple[np.ndarray, np.ndarray] | None:
     """Bounding box (mm) of the electrode parts inside the tissue."""
-    e = scenario.electrode
     pts = []
-    for n in e.needles:
+    for n in mi.needles:
         pts += [n.entry, n.tip]
-    for p in e.plates:
+    for p in mi.plates:
         c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
         for u in (-p.thickness / 2, p.thickness / 2):
             for v in (-p.length / 2, p.length / 2):
@@ -123,27 +126,29 @@ def _axis_field(gmsh, n: Needle, depth_mm: float, hc: float, far: float) -> int:
     return t
 
 
-def apply_size_fields(gmsh, scenario: Scenario, sz: Sizes, model: OccModel) -> None:
+def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
+    """The background size field: the min of the fine boxes, the contact fields and far."""
     fld = gmsh.model.mesh.field
+    sz = mi.sizes
     h, far = sz.size * S, sz.far * S
-    X, Y, Z = (v * S for v in scenario.tissue.size)
+    X, Y, Z = (v * S for v in mi.tissue.size)
     ramp = (far - h) / GROWTH
     fields = []
-    hull = _hull(scenario)
-    if hull is not None and not scenario.electrode.clamped:
+    hull = _hull(mi)
+    if hull is not None and not mi.clamped:
         lo, hi = hull
         # the field varies over about the electrode distance around the needles (a pair has
         # no width in y otherwise): pad the fine box by half of it
-        pad = max(2.0 * h, 0.5 * scenario.electrode.distance * S)
+        pad = max(2.0 * h, 0.5 * mi.electrode_distance * S)
         fields.append(_box_field(fld, lo - pad, hi + pad, h, far, ramp))
-    elif scenario.electrode.clamped:
+    elif mi.clamped:
         fields.append(_box_field(fld, (-X, -Y, -2 * Z), (X, Y, Z), h, far, ramp))
-    for t in scenario.tumours:
+    for t in mi.tumours:
         c, ax = np.asarray(t.centre) * S, np.asarray(t.semi_axes) * S
         pad = max(t.margin * S, h)
         fields.append(_box_field(fld, c - ax - pad, c + ax + pad, h, far, ramp))
-    if not scenario.electrode.clamped:
-        for c in scenario.electrode.contacts:
+    if not mi.clamped:
+        for c in mi.contacts:
             hc = sz.contact[c.name] * S
             if isinstance(c, Needle):
                 fields.append(_axis_field(gmsh, c, Z, hc, far))
