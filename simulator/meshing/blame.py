@@ -25,9 +25,10 @@ def _features(mi: MeshInput) -> list[tuple[float, str, str]]:
         if layer.thickness is not None:
             out.append(((top - bottom) / h, f"tissue.layers[{i}].thickness_mm",
                         f"layer {layer.material!r} is {(top - bottom) / MM:.3g} mm thick"))
-    for i, t in enumerate(mi.tumours):
+    tumour_sizes = mi.sizes.tumour or (h,) * len(mi.tumours)
+    for i, (t, ht) in enumerate(zip(mi.tumours, tumour_sizes)):
         key = "diameter_mm" if t.shape == "sphere" else "semi_axes_mm"
-        out.append((2 * min(t.semi_axes) / h, f"tumours[{i}].{key}",
+        out.append((2 * min(t.semi_axes) / ht, f"tumours[{i}].{key}",
                     f"tumour {t.name!r} is {2 * min(t.semi_axes) / MM:.3g} mm across"))
     if not mi.clamped:
         for i, c in enumerate(mi.contacts):

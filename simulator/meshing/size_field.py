@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 GROWTH = 0.35             # element size growth per unit distance away from fine zones
 ANGULAR_GROWTH = 0.5      # near a needle: growth <= this x contact_size / radius
+TUMOUR_ELEMENTS_ACROSS = 3  # at least this many elements across a tumour's smallest diameter: a
+                            # coarser size field gave gmsh a broken surface (duplicated facets) on a
+                            # 1 mm tumour under 2.5 mm elements, and HXT and Delaunay both failed
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -27,6 +30,7 @@ class Sizes:
     size: float
     far: float
     contact: dict[str, float]
+    tumour: tuple[float, ...] = ()     # in and around each tumour (<= size)
 
 
 def sizes(scenario: Scenario) -> Sizes:
@@ -42,7 +46,8 @@ def sizes(scenario: Scenario) -> Sizes:
             contact[c.name] = min(opts.size, 2.0 * math.pi * c.radius / 10.0)
         else:
             contact[c.name] = opts.size
-    return Sizes(opts.size, far, contact)
+    tumour = tuple(min(opts.size, 2.0 * min(t.semi_axes) / TUMOUR_ELEMENTS_ACROSS) for t in scenario.tumours)
+    return Sizes(opts.size, far, contact, tumour)
 
 
 # ----------------------------------------------------------------------------- size fields
@@ -143,10 +148,11 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
         fields.append(_box_field(fld, lo - pad, hi + pad, h, far, ramp))
     elif mi.clamped:
         fields.append(_box_field(fld, (-X, -Y, -2 * Z), (X, Y, Z), h, far, ramp))
-    for t in mi.tumours:
+    for t, ht in zip(mi.tumours, sz.tumour or [sz.size] * len(mi.tumours)):
         c, ax = np.asarray(t.centre) * S, np.asarray(t.semi_axes) * S
-        pad = max(t.margin * S, h)
-        fields.append(_box_field(fld, c - ax - pad, c + ax + pad, h, far, ramp))
+        ht *= S
+        pad = max(t.margin * S, ht)
+        fields.append(_box_field(fld, c - ax - pad, c + ax + pad, ht, far, (far - ht) / GROWTH))
     if not mi.clamped:
         for c in mi.contacts:
             hc = sz.contact[c.name] * S
@@ -167,4 +173,4 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
     opt("Mesh.MeshSizeExtendFromBoundary", 0)
     opt("Mesh.MeshSizeFromCurvature", 0)
     opt("Mesh.MeshSizeMax", far)
-    opt("Mesh.MeshSizeMin", 0.5 * min([h] + [v * S for v in sz.contact.values()]))
+    opt("Mesh.MeshSizeMin", 0.5 * min([h] + [v * S for v in (*sz.contact.values(), *sz.tumour)]))

@@ -69,9 +69,10 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     generator = read_generator(Table(top.get("generator", {}), "generator"))
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
+    margin_rule = cov.string("margin_threshold", "tumour", choices=["tumour", "tissue"])
     cov.finish()
     top.finish(ALLOWED_TOP)
     used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol)
+                    mesh, solver, generator, tol, margin_rule)

@@ -103,6 +103,7 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    margin_threshold: str = "tumour"   # margin cells judged at the tumour's E_rev | their tissue's
 
     def with_voltage(self, voltage: float) -> "Scenario":
         return replace(self, protocol=self.protocol.with_voltage(voltage))

@@ -115,7 +115,7 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
             timings[f"solve.{k}"] = v
     t3 = time.perf_counter()
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
-                              scenario.coverage_tolerance)
+                              scenario.coverage_tolerance, scenario.margin_threshold)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
