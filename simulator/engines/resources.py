@@ -37,6 +37,56 @@ def estimate_bytes(num_cells: int, degree: int) -> float:
     return BASELINE_BYTES + BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2]) * num_cells
 
 
+def _limit(limit_gb: float | None) -> tuple[float, str]:
+    """The byte limit (the smaller of --max-memory and the available memory) and its name."""
+    available = psutil.virtual_memory().available
+    if limit_gb is not None and limit_gb * 1e9 < available:
+        return limit_gb * 1e9, f"--max-memory {limit_gb:g} GB"
+    return available, f"the {available / 1e9:.1f} GB available"
+
+
+def check_mesh_budget(scenario, degree: int, limit_gb: float | None = None) -> float:
+    """Before meshing: raise ResourceError when the cells estimated from the size field
+    (:mod:`simulator.meshing.estimate`) would not fit the memory limit, naming the mesh size
+    that would (found by re-estimating with it). Returns the estimated cell count."""
+    import dataclasses
+
+    from simulator.meshing.estimate import estimate_cells, needle_cells
+    from simulator.meshing.inputs import mesh_input
+    limit, what = _limit(limit_gb)
+    fit = (limit - BASELINE_BYTES) / BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2])
+    if fit < 1000:
+        raise ResourceError("--max-memory", f"no mesh fits in {what}: epsim itself needs about "
+                            f"{BASELINE_BYTES / 1e9:.1f} GB")
+    mi = mesh_input(scenario)
+    cells = estimate_cells(mi, limit=fit)
+    if cells <= fit:
+        return cells
+    # the user's fine contacts, or the element size, is what to make coarser
+    near = scenario.mesh.contact_size is not None and needle_cells(mi) > 0.5 * cells
+    key, field, value = ("mesh.contact_size_mm", "contact_size", scenario.mesh.contact_size) if near \
+        else ("mesh.size_mm", "size", scenario.mesh.size)
+
+    def too_big(f: float) -> bool:
+        changed = dataclasses.replace(scenario, mesh=dataclasses.replace(scenario.mesh, **{field: value * f}))
+        return estimate_cells(mesh_input(changed), limit=0.9 * fit) > 0.9 * fit
+    lo, hi = 1.0, 2.0
+    while too_big(hi) and hi < 1e4:
+        lo, hi = hi, 2 * hi
+    for _ in range(5):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if too_big(mid) else (lo, mid)
+    raise ResourceError(key, f"the mesh would have at least {cells:.2g} cells (estimated from the size field "
+                        f"before meshing), needing {estimate_bytes(cells, degree) / 1e9:.1f} GB or more, over "
+                        f"{what}; {key} >= {_round_up(value * hi / MM):g} would fit (now {value / MM:g})")
+
+
+def _round_up(x: float) -> float:
+    """x rounded up to 2 significant digits."""
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return math.ceil(x / step - 1e-9) * step
+
+
 def check_memory(mesh: Mesh, degree: int, limit_gb: float | None = None, mesh_size: float | None = None) -> float:
     """Raise ResourceError when the estimate exceeds the limit or the available memory.
 

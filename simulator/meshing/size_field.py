@@ -61,7 +61,7 @@ def _box_field(fld, lo, hi, vin: float, vout: float, thickness: float) -> int:
     return f
 
 
-def _hull(mi: MeshInput) -> tuple[np.ndarray, np.ndarray] | None:
+def hull(mi: MeshInput) -> tuple[np.ndarray, np.ndarray] | None:
     """Bounding box (mm) of the electrode parts inside the tissue."""
     pts = []
     for n in mi.needles:
@@ -139,9 +139,9 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
     X, Y, Z = (v * S for v in mi.tissue.size)
     ramp = (far - h) / GROWTH
     fields = []
-    hull = _hull(mi)
-    if hull is not None and not mi.clamped:
-        lo, hi = hull
+    hull_box = hull(mi)
+    if hull_box is not None and not mi.clamped:
+        lo, hi = hull_box
         # the field varies over about the electrode distance around the needles (a pair has
         # no width in y otherwise): pad the fine box by half of it
         pad = max(2.0 * h, 0.5 * mi.electrode_distance * S)

@@ -68,10 +68,13 @@ def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
 
 def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = None,
         progress: Callable[[str], None] | None = None,
-        memory_check: Callable[[Mesh, int], object] | None = None) -> Result:
+        memory_check: Callable[[Mesh, int], object] | None = None,
+        max_memory_gb: float | None = None) -> Result:
     """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
 
-    ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard).
+    ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard);
+    before meshing, the cell count estimated from the size field must fit ``max_memory_gb``
+    (default: the available memory).
     """
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
@@ -81,6 +84,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
                                     "--engine" if engine else "solver.engine")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
+        from simulator.engines.resources import check_mesh_budget
+        check_mesh_budget(scenario, scenario.solver.degree, max_memory_gb)
         say("meshing")
         error = None
         if comm is None or comm.rank == 0:      # rank 0 meshes, the others receive it
