@@ -5,7 +5,7 @@
 # made from it with --system-site-packages and numpy pinned to the system's version, because
 # Debian's petsc4py/dolfinx are built against Debian's numpy (a newer numpy from PyPI would
 # break them). Elsewhere a plain venv is used and the DOLFINx tests are skipped.
-# Extra arguments go to pytest.
+# Extra arguments go to pytest. The suite runs on 2 workers (pytest-xdist) by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if /usr/bin/python3 -c "import dolfinx" >/dev/null 2>&1; then
@@ -19,5 +19,11 @@ else
     venv=.venv
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -e '.[test]'
+fi
+# both cores: the suite's tests are independent (each worker has its own mesh cache); set
+# EPSIM_TEST_WORKERS=0 to run in one process
+workers="${EPSIM_TEST_WORKERS:-2}"
+if [ "$workers" != "0" ]; then
+    exec "$venv/bin/python" -m pytest -q -n "$workers" "$@"
 fi
 exec "$venv/bin/python" -m pytest -q "$@"

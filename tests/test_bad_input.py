@@ -194,7 +194,8 @@ CASES = [
          "crosses the boundary"),
     case("tumour-crossing-bottom", edit("depth_mm = 5.0", "depth_mm = 11.0"), "tumours[0]",
          "z -13..-9 mm) crosses"),
-    case("tumour-out-of-skin", edit("depth_mm = 5.0", "depth_mm = 1.0"), "tumours[0].depth_mm", "1"),
+    # a nodule rising above the skin is valid (exophytic, issue 16); one wholly above it is not
+    case("tumour-out-of-skin", edit("depth_mm = 5.0", "depth_mm = -5.0"), "tumours[0].depth_mm", "-5"),
     case("tumours-overlap", edit("", "", append=TWO_TUMOURS.replace("[6.0, 6.0]", "[2.0, 0.0]")),
          "tumours[1]", "overlaps"),
     case("needles-intersect", edit("spacing_mm = 7.3", "spacing_mm = 0.5"), "electrode", "overlap"),
@@ -224,7 +225,7 @@ CASES = [
     case("new-material-incomplete", edit("", "", append="[materials.gel]\nsigma0_S_per_m = 1.0\n"),
          "materials.gel.sigma1_S_per_m", "required"),
     # --- unknown names (the message lists the valid ones) -----------------------------
-    case("unknown-layer-material", edit('{ material = "muscle" }', '{ material = "bone" }'),
+    case("unknown-layer-material", edit('{ material = "muscle" }', '{ material = "cartilage" }'),
          "tissue.layers[1].material", "valid: tumour, skin"),
     case("unknown-tumour-material", edit('material = "tumour"', 'material = "tumor"'),
          "tumours[0].material", "valid: tumour"),
@@ -282,6 +283,21 @@ CASES = [
     case("toml-syntax", edit("pulses = 8", "pulses = = 8"), "scenario", "line 17"),
     case("toml-unclosed", edit("size_mm = [20, 20, 12]", "size_mm = [20, 20, 12"), "scenario", "line 4"),
     case("toml-duplicate-key", edit("pulses = 8", "pulses = 8\npulses = 9"), "scenario", "line 18"),
+    case("toml-nested-500", edit("", "", append="x = " + "[" * 500 + "]" * 500 + "\n"), "scenario",
+         "nests arrays or tables too deeply"),
+    case("toml-nested-20", edit("", "", append="x = " + "[" * 20 + "]" * 20 + "\n"), "scenario",
+         "more than 16 levels deep"),
+    # --- names are data: no terminal control (they are echoed in messages and the summary) --
+    case("name-newline", edit('name = "base"', 'name = "x\\nverdict: COVERED"'), "name", "U+000A"),
+    case("name-ansi", edit('name = "base"', 'name = "\\u001b[32mgreen"'), "name", "U+001B"),
+    case("name-c1", edit('name = "base"', 'name = "x\\u0085y"'), "name", "U+0085"),
+    case("name-bidi", edit('name = "base"', 'name = "abc\\u202edcb"'), "name", "U+202E"),
+    case("tumour-name-cr", edit("", "", append=TWO_TUMOURS.replace('"T2"', '"T2\\rT1 covered"')),
+         "tumours[1].name", "U+000D"),
+    case("needle-name-tab", edit(ELECTRODE, CUSTOM.replace('name = "B"', 'name = "B\\tC"')),
+         "electrode.needles[1].name", "U+0009"),
+    case("material-name-esc", edit("[materials.tumour]", '[materials."gel\\u001b[2J"]\nsigma0_S_per_m = 1\n'
+                                   "[materials.tumour]"), 'materials."gel\\x1b[2J"', "U+001B"),
 ]
 
 # --- issue 10: physical bounds, unbounded work, crossing shafts, the real cause ---------
@@ -338,7 +354,7 @@ CASES += [
 
 # cases that also run through a real subprocess (the installed entry point's code path)
 SUBPROCESS = {"voltage-negative", "unknown-engine", "typo-mesh", "toml-syntax", "tumour-outside",
-              "E-irr-below-E-rev"}
+              "E-irr-below-E-rev", "toml-nested-500"}
 
 
 def _check_one_line(err: str, field: str, value: str) -> None:
@@ -440,6 +456,58 @@ def test_unreadable_file(tmp_path, capsys):
         _check_one_line(err, "scenario", "cannot read")
     finally:
         p.chmod(0o600)
+
+
+def _run_limited(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess with 1.5 GB of address space and a timeout: a regression
+    (reading /dev/zero until memory runs out, blocking on a FIFO) fails, never hurts the host."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *argv], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=60, preexec_fn=limit)
+
+
+def test_device_and_fifo_are_not_read(tmp_path):
+    fifo = tmp_path / "s.toml"
+    os.mkfifo(fifo)                                  # no writer: a plain open() would block forever
+    for path, kind in (("/dev/zero", "a character device"), (str(fifo), "a FIFO (named pipe)")):
+        proc = _run_limited(["run", path, "--out", str(tmp_path / "o")], tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        _check_one_line(proc.stderr, "scenario", f"is {kind}, not a regular scenario file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_huge_file_is_refused_unread(tmp_path, capsys):
+    big = tmp_path / "big.toml"
+    with big.open("wb") as fh:                       # sparse: 17 MiB that take no disk
+        fh.truncate(17 * 2**20)
+    err = _run_file(str(big), tmp_path, capsys)
+    _check_one_line(err, "scenario", "is 17 MiB, more than a scenario file can be (16 MiB)")
+
+
+def test_bad_out_paths(tmp_path, capsys, monkeypatch):
+    """--out values that are refused (exit 2, one line) before any meshing."""
+    path = tmp_path / "s.toml"
+    path.write_text(BASE, encoding="utf-8")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    for out, force, value in (("dangling", False, "is a dangling symbolic link (to "),
+                              ("link", True, "is a symbolic link (to "),
+                              (".", True, "'.' is the current directory or contains it"),
+                              ("..", True, "'..' is the current directory or contains it"),
+                              ("n" * 250, False, "is 250 bytes, too long for this file system"),
+                              ("d/" + "n" * 256, False, "is 256 bytes, too long for this file system")):
+        code = main(["run", str(path), "--out", out, "--quiet"] + (["--force"] if force else []))
+        err = capsys.readouterr().err
+        assert code == 2, err
+        _check_one_line(err, "--out", value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "link", "real", "s.toml"]
+    assert os.listdir(tmp_path / "real") == [] and (tmp_path / "link").is_symlink()
 
 
 def test_utf8_bom_is_read(tmp_path):

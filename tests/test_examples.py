@@ -68,7 +68,8 @@ def results():
 
 
 def test_every_example_has_a_test():
-    tested = {"plates_skin_fold", "linear_array", "hexagonal", "needle_pair", "multi_lesion"}
+    tested = {"plates_skin_fold", "linear_array", "hexagonal", "needle_pair", "multi_lesion",
+              "skin_fold", "exophytic_plates", "chest_wall_recurrence", "patient_geometry"}   # + test_anatomy.py
     assert {p.stem for p in EXAMPLES.glob("*.toml")} <= tested
 
 

@@ -113,8 +113,8 @@ def test_atomic_directory_all_or_nothing(tmp_path):
 
 def test_atomic_directory_interrupted_mid_swap_keeps_old(tmp_path, monkeypatch):
     out = tmp_path / "o"
-    out.mkdir()
-    (out / "report.json").write_text('{"v": 1}')
+    with atomic_directory(out) as tmp:           # an earlier epsim output (with its marker)
+        (tmp / "report.json").write_text('{"v": 1}')
     real = os.replace
     calls = []
 
@@ -135,7 +135,7 @@ def test_force_never_replaces_a_foreign_directory(tmp_path):
     d = tmp_path / "home"
     d.mkdir()
     (d / "thesis.tex").write_text("precious")
-    with pytest.raises(ScenarioError, match="report.json"):
+    with pytest.raises(ScenarioError, match="epsim did not write it; refusing"):
         check_target(d, force=True)
     f = tmp_path / "file"
     f.write_text("x")

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", help="embedded | dolfinx (overrides [solver] engine)")
     r.add_argument("--fail-under", type=float, default=None, metavar="F",
                    help="exit 1 when tumour + margin coverage < F (fraction)")
-    r.add_argument("--force", action="store_true", help="replace an existing output directory")
+    r.add_argument("--force", action="store_true", help="replace an existing output directory epsim wrote (never any other)")
     r.add_argument("--no-figures", action="store_true", help="skip PNG figures")
     r.add_argument("--max-memory", type=float, default=None, metavar="GB",
                    help="refuse problems estimated to need more memory than this")

@@ -19,6 +19,7 @@ from simulator.meshing.inputs import (ALGORITHM_2D, ALGORITHM_3D, FALLBACK_ALGOR
 from simulator.meshing.size_field import apply_size_fields
 from simulator.meshing.geometry import build_model
 from simulator.meshing.extract import extract_mesh
+from simulator.meshing.relabel import relabel_layers
 from simulator.meshing.session import gmsh_session
 from simulator.meshing.session import one_line
 from simulator.meshing.geometry import region_names
@@ -70,7 +71,7 @@ def _run(gmsh, mi: MeshInput, say: Callable[[str], None]) -> Mesh:
         if type(exc) is not Exception:
             raise
         raise _VolumeMeshFailed(one_line(exc)) from None
-    return extract_mesh(gmsh, regions, model)
+    return relabel_layers(extract_mesh(gmsh, regions, model), mi.tissue)
 
 
 def _mesh_once(mi: MeshInput, say: Callable[[str], None]) -> Mesh:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from simulator.leftovers import CACHE_LEFTOVER, remove_stale
 from simulator.meshing import build, size_field
 from simulator.meshing.child import build_mesh_isolated
 from simulator.meshing.inputs import MeshInput, mesh_input
@@ -46,7 +47,10 @@ def cache_dir() -> Path:
 def _plain(obj: Any) -> Any:
     """JSON-able form of records (dataclasses -> dicts tagged with their class)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        # records of file data (surfaces, label images) carry the sha256 of their arrays
+        hashed = bool(getattr(obj, "sha256", ""))
+        out = {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+               if not (hashed and isinstance(getattr(obj, f.name), np.ndarray))}
         out["__class__"] = type(obj).__name__
         return out
     if isinstance(obj, (list, tuple)):
@@ -105,7 +109,8 @@ def save_mesh(mesh: Mesh, path: Path, key: str = "") -> None:
     for i, name in enumerate(names):
         arrays[f"contact_{i}"] = mesh.contact_facets[name]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    # the PID in the name lets a later run remove it if this process is killed (simulator.leftovers)
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -150,6 +155,7 @@ def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None
         return build_mesh_isolated(mi, progress), False
     key = mesh_key(mi)
     path = cache_dir() / f"mesh-{key[:32]}.npz"
+    remove_stale(path.parent, CACHE_LEFTOVER, folders=False)      # temp files of killed runs
     if path.exists():
         try:
             mesh = load_mesh(path, key)

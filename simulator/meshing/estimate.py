@@ -17,7 +17,7 @@ import numpy as np
 from electrodes.contacts import Needle
 from simulator.meshing.inputs import MeshInput
 from simulator.meshing.model import S
-from simulator.meshing.size_field import ANGULAR_GROWTH, GROWTH, hull
+from simulator.meshing.size_field import ANGULAR_GROWTH, GROWTH, hull, rib_size
 
 # tets per h^3 fitted to gmsh 4 meshes (tests/test_mesh_estimate.py: needle pair, hexagonal,
 # plates, clamped plates, fine contacts; estimate / actual within 0.6-1.6)
@@ -70,6 +70,12 @@ def size_at(mi: MeshInput, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c, ax = np.asarray(t.centre), np.asarray(t.semi_axes)
         pad = max(t.margin, ht)
         box(c - ax - pad, c + ax + pad, ht)
+    ribs = mi.tissue.ribs
+    if ribs is not None:
+        hr = rib_size(ribs, far)
+        for x in ribs.centres_x(X):
+            d = np.abs(np.hypot(p[:, 0] - x, p[:, 2] + ribs.depth) - ribs.radius)
+            np.minimum(out, np.minimum(far, hr + GROWTH * d), out=out)
     if not mi.clamped:
         for c in mi.contacts:
             hc = sz.contact[c.name]

@@ -23,26 +23,40 @@ from simulator.meshing.model import S
 
 def region_names(mi: MeshInput) -> list[Region]:
     """Regions in mesh order: layers (index = layer index) then tumours (index = tumour index)."""
-    mats = [layer.material for layer in mi.tissue.layers]
-    regions = [Region(m if mats.count(m) == 1 else f"{m}{i}", "layer", m, i) for i, m in enumerate(mats)]
+    tissue = mi.tissue
+    mats = tissue.layer_materials()
+    n_base = len(mats) - len(tissue.surfaces)
+    regions = [Region(m if mats.count(m) == 1 else f"{m}{i}", "layer", m, i) for i, m in enumerate(mats[:n_base])]
+    regions += [Region(s.name, "layer", s.material, n_base + i) for i, s in enumerate(tissue.surfaces)]
     taken = {r.name for r in regions}
     for i, t in enumerate(mi.tumours):
         if t.name in taken:
             raise ScenarioError(f"tumours[{i}].name", f"tumour name {t.name!r} is also a tissue layer's name")
         regions.append(Region(t.name, "tumour", t.material, i))
+    for i, t in enumerate(mi.tumours):
+        if has_cover(t):
+            regions.append(Region(f"{t.name}-cover", "cover", t.cover_material, i))
+    if mi.tissue.ribs is not None:
+        regions.append(Region("ribs", "structure", mi.tissue.ribs.material, 0))
     return regions
+
+
+def has_cover(t) -> bool:
+    """Whether a tumour rises above the skin under a cover shell of some thickness."""
+    return t.top > 0 and t.cover != "none" and t.cover_thickness > 0
 
 
 # ----------------------------------------------------------------------------- geometry
 
 
-def _needle_parts(n: Needle, depth: float, small: float) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+def _needle_parts(n: Needle, depth: float, small: float, top: float = 0.0) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """(start, vector, is_contact) cylinders in mm for one needle, extended above the skin
-    (and below the block bottom when the needle passes through it)."""
+    (above ``top`` m, the highest tissue) and below the block bottom when the needle passes
+    through it."""
     r, a = n.radius * S, n.axis
     entry, L, Z = n.entry * S, n.insertion_depth * S, depth * S
     cos_t = -a[2]
-    above = r * math.tan(math.radians(n.tilt_deg)) + max(r, 0.2)   # cap clear of the skin
+    above = r * math.tan(math.radians(n.tilt_deg)) + max(r, 0.2) + top * S / cos_t   # cap clear of the tissue
     tip_z = entry[2] + L * a[2]
     if tip_z < -Z + small:                                           # passes through
         L = Z / cos_t + above
@@ -55,13 +69,14 @@ def _needle_parts(n: Needle, depth: float, small: float) -> list[tuple[np.ndarra
     return [(start, (ins + above) * a, False), (entry + ins * a, (L - ins) * a, True)]
 
 
-def _plate_box(occ, p: Plate, depth: float) -> int:
-    """A plate as a box in mm: thickness along its normal, length along the skin."""
+def _plate_box(occ, p: Plate, depth: float, top: float = 0.0) -> int:
+    """A plate as a box in mm: thickness along its normal, length along the skin, from its
+    depth up to 1 mm above the highest tissue (``top``, m: a protruding nodule)."""
     Z = depth * S
     d = p.depth * S
     if d >= Z - 1e-6:
         d = Z + 1.0                                                  # through the bottom
-    above = 1.0
+    above = 1.0 + top * S
     cx, cy = p.centre[0] * S, p.centre[1] * S
     t, L = p.thickness * S, p.length * S
     tag = occ.addBox(cx - t / 2, cy - L / 2, -d, t, L, d + above)
@@ -70,38 +85,85 @@ def _plate_box(occ, p: Plate, depth: float) -> int:
     return tag
 
 
+def _ellipsoid(occ, centre, semi) -> int:
+    """An OCC sphere or ellipsoid (mm)."""
+    a, b, c = semi
+    if a == b == c:
+        return occ.addSphere(*centre, a)
+    tag = occ.addSphere(*centre, 1.0)
+    occ.dilate([(3, tag)], *centre, a, b, c)
+    return tag
+
+
+def _tumour_solid(occ, t, X: float, Y: float, Z: float) -> int:
+    """A tumour in mm: the ellipsoid, cut at its base plane for a dome."""
+    c = [v * S for v in t.centre]
+    tag = _ellipsoid(occ, c, [v * S for v in t.semi_axes])
+    if t.base_z is not None:
+        box = occ.addBox(-X, -Y, t.base_z * S, 2 * X, 2 * Y, 2 * Z + t.top * S)
+        (_, tag), = occ.intersect([(3, tag)], [(3, box)])[0]
+    return tag
+
+
+def _surface_solid(occ, surface) -> int:
+    """A closed triangulated surface as an OCC solid (mm): one plane face per triangle,
+    points and edges shared between neighbours."""
+    P = surface.vertices * S
+    pts = [occ.addPoint(*p) for p in P]
+    lines: dict[tuple[int, int], int] = {}
+
+    def line(a: int, b: int) -> int:
+        key = (min(a, b), max(a, b))
+        if key not in lines:
+            lines[key] = occ.addLine(pts[key[0]], pts[key[1]])
+        return lines[key]
+    faces = [occ.addPlaneSurface([occ.addCurveLoop([line(a, b), line(b, c), line(c, a)])])
+             for a, b, c in surface.triangles.tolist()]
+    return occ.addVolume([occ.addSurfaceLoop(faces)])       # edges are shared: no sewing needed
+
+
+def _cover_solid(occ, t, X: float, Y: float, Z: float) -> int:
+    """The cover shell's envelope above the skin (mm): the tumour grown by the cover
+    thickness, cut at z = 0 (the fragment keeps only what is not tumour)."""
+    c = [v * S for v in t.centre]
+    tag = _ellipsoid(occ, c, [(v + t.cover_thickness) * S for v in t.semi_axes])
+    box = occ.addBox(-X, -Y, 0.0, 2 * X, 2 * Y, Z + t.covered_top * S)
+    (_, tag), = occ.intersect([(3, tag)], [(3, box)])[0]
+    return tag
+
+
 def build_model(gmsh, mi: MeshInput) -> OccModel:
-    """The OCC model of the mesh input: layer boxes, tumours, electrode parts, fragmented."""
+    """The OCC model of the mesh input: layers, tumours, covers, ribs, electrode parts, fragmented."""
     occ = gmsh.model.occ
     sz = mi.sizes
     X, Y, Z = (v * S for v in mi.tissue.size)
-    layers = [occ.addBox(-X / 2, -Y / 2, zb * S, X, Y, (zt - zb) * S)
-              for zt, zb in mi.tissue.layer_bounds()]
+    layers = [occ.addBox(lo[0] * S, lo[1] * S, lo[2] * S, (hi[0] - lo[0]) * S, (hi[1] - lo[1]) * S,
+                         (hi[2] - lo[2]) * S) for lo, hi in mi.tissue.layer_boxes()]
     tumours = []
     for i, t in enumerate(mi.tumours):
-        c = [v * S for v in t.centre]
-        a, b, cc = (v * S for v in t.semi_axes)
         try:
-            if a == b == cc:
-                tag = occ.addSphere(*c, a)
-            else:
-                tag = occ.addSphere(*c, 1.0)
-                occ.dilate([(3, tag)], *c, a, b, cc)
+            tumours.append(_surface_solid(occ, t.surface) if t.surface is not None else _tumour_solid(occ, t, X, Y, Z))
         except Exception as exc:
             if type(exc) is not Exception:
                 raise
             raise GeometryError(f"tumours[{i}]", f"cannot build tumour {t.name!r}: {one_line(exc)}") from None
-        tumours.append(tag)
+    covers = [_cover_solid(occ, t, X, Y, Z) for t in mi.tumours if has_cover(t)]
+    ribs = mi.tissue.ribs
+    rib_solids = [] if ribs is None else [
+        occ.addCylinder(x * S, -Y / 2, -ribs.depth * S, 0.0, Y, 0.0, ribs.radius * S)
+        for x in ribs.centres_x(mi.tissue.size[0])]
+    top = mi.tissue_top
     parts: list[tuple[int, str, bool]] = []        # (tag, contact name, is contact)
     e = mi
     if not e.clamped:
         for n in e.needles:
-            for start, vec, active in _needle_parts(n, mi.tissue.size[2], 0.1 * sz.contact[n.name] * S):
+            for start, vec, active in _needle_parts(n, mi.tissue.size[2], 0.1 * sz.contact[n.name] * S, top):
                 parts.append((occ.addCylinder(*start, *vec, n.radius * S), n.name, active))
         for p in e.plates:
-            parts.append((_plate_box(occ, p, mi.tissue.size[2]), p.name, True))
+            parts.append((_plate_box(occ, p, mi.tissue.size[2], top), p.name, True))
     objects = [(3, t) for t in layers]
-    tools = [(3, t) for t in tumours] + [(3, t) for t, _, _ in parts]
+    tools = ([(3, t) for t in tumours] + [(3, t) for t in covers] + [(3, t) for t in rib_solids]
+             + [(3, t) for t, _, _ in parts])
     try:
         if len(objects) + len(tools) > 1:
             _, out_map = occ.fragment(objects, tools)
@@ -114,20 +176,31 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
         raise GeometryError(blame(mi), f"gmsh could not combine {parts_text(mi)}: {one_line(exc)}"
                             f"{cause_text(mi)}") from None
 
-    nl, nt = len(layers), len(tumours)
-    owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, index)
+    # each fragment piece belongs to the input of highest priority that contains it:
+    # electrode (removed) > tumour > rib > cover > layer; region order as region_names()
+    nl, nt, nc, nr = len(layers), len(tumours), len(covers), len(rib_solids)
+    bounds = np.cumsum([0, nl, nt, nc, nr])
+    rank = {0: 0, 1: 3, 2: 1, 3: 2, 4: 4}          # input kind -> priority
+    owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, kind, index)
     for k, dimtags in enumerate(out_map):
-        key = (0, k) if k < nl else (1, k - nl) if k < nl + nt else (2, k - nl - nt)
+        kind = int(np.searchsorted(bounds, k, side="right") - 1)
+        key = (rank[kind], kind, k - bounds[kind])
         for _, v in dimtags:
             if v not in owner or key[0] > owner[v][0]:
                 owner[v] = key
-    region_volumes: list[list[int]] = [[] for _ in range(nl + nt)]
+    # regions: layer regions (an image's labels and tissue surfaces are assigned to cells
+    # after meshing, simulator.meshing.relabel: the block is one box then), tumours, covers, ribs
+    NL = len(mi.tissue.layer_materials())
+    first = {0: 0, 1: NL, 2: NL + nt, 3: NL + nt + nc}
+    region_volumes: list[list[int]] = [[] for _ in range(NL + nt + nc + (1 if nr else 0))]
     electrode_vols: dict[int, tuple[str, bool]] = {}
-    for v, (prio, k) in sorted(owner.items()):
-        if prio == 2:
+    for v, (_, kind, k) in sorted(owner.items()):
+        if kind == 4:
             electrode_vols[v] = parts[k][1:]
+        elif kind == 3:                           # every rib is one region
+            region_volumes[first[3]].append(v)
         else:
-            region_volumes[k if prio == 0 else nl + k].append(v)
+            region_volumes[first[kind] + k].append(v)
     tissue = {v for vols in region_volumes for v in vols}
     tissue_faces: set[int] = set()
     for v in sorted(tissue):

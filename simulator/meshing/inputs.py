@@ -40,6 +40,11 @@ class MeshInput:
         return tuple(c.name for c in self.contacts)
 
     @property
+    def tissue_top(self) -> float:
+        """Highest z of tissue (m): 0, or the top of a protruding tumour and its cover."""
+        return max([0.0] + [t.covered_top for t in self.tumours])
+
+    @property
     def needles(self) -> tuple[Needle, ...]:
         return tuple(c for c in self.contacts if isinstance(c, Needle))
 

@@ -32,6 +32,12 @@ if TYPE_CHECKING:                                   # pragma: no cover
     from simulator.meshing.mesh import Mesh
     from simulator.solve.pipeline import Result
 
+def literal(text: str) -> str:
+    """A name as matplotlib text shown literally: ``$`` would start mathtext (and an unpaired
+    or malformed one raise after the whole solve), so it is escaped as ``\\$``."""
+    return text.replace("$", "\\$")
+
+
 FIGSIZE = (6.4, 4.8)                # inches
 DPI = 200                           # -> 1280 x 960 px
 SLICE_PIXELS = 480                  # samples along the longer side of a slice
@@ -322,8 +328,9 @@ def _slice_ranges(result: "Result", axis: int) -> tuple[tuple[float, float], tup
     xr, yr, zr, x_lim = _window(result)
     if axis == 1:                                       # x-z: widen x, or deepen z
         xr = _fit(xr, ASPECT * (zr[1] - zr[0]), x_lim)
-        zr = _fit((zr[0], 0.0), (xr[1] - xr[0]) / ASPECT, (-Z, 0.0))
-        zr = (zr[0], SKY * (0.0 - zr[0]))               # a strip above the skin
+        top = result.scenario.tissue_top                # > 0 over a protruding nodule
+        zr = _fit((zr[0], top), (xr[1] - xr[0]) / ASPECT, (-Z, top))
+        zr = (zr[0], top + SKY * (top - zr[0]))         # a strip above the skin
         return xr, zr
     xr = _fit(xr, ASPECT * (yr[1] - yr[0]), x_lim)
     yr = _fit(yr, (xr[1] - xr[0]) / ASPECT, (-Y / 2, Y / 2))
@@ -336,7 +343,7 @@ def _reference_material(result: "Result", z: float):
     if sc.tumours:
         return sc.materials[sc.tumours[0].material]
     for layer, (top, bottom) in zip(sc.tissue.layers, sc.tissue.layer_bounds()):
-        if bottom <= z <= top:
+        if sc.tissue.layout == "depth" and bottom <= z <= top:
             return sc.materials[layer.material]
     return sc.materials[sc.tissue.layers[-1].material]
 
@@ -344,7 +351,7 @@ def _reference_material(result: "Result", z: float):
 def _coverage_line(result: "Result") -> str:
     if not result.tumours:
         return "no tumour"
-    parts = [f"{t.name}: {100 * t.reversible_fraction:.1f} % $\\geq E_\\mathrm{{rev}}$, "
+    parts = [f"{literal(t.name)}: {100 * t.reversible_fraction:.1f} % $\\geq E_\\mathrm{{rev}}$, "
              f"{100 * t.irreversible_fraction:.1f} % $\\geq E_\\mathrm{{irr}}$, margin "
              f"{100 * t.margin_reversible_fraction:.1f} %" for t in result.tumours[:2]]
     if len(result.tumours) > 2:
@@ -428,7 +435,7 @@ def _slice_figure(result: "Result", sample: PlaneSample, F: np.ma.MaskedArray, S
     ax.set_ylabel(f"{names[iv]} (mm)")
     ax.tick_params(labelsize=8, direction="out")
     where = f"{names[sample.axis]} = {sample.value / MM:.1f} mm"
-    ax.set_title(f"{sc.name} \u2014 {'vertical' if vertical else 'horizontal'} slice, {where}\n"
+    ax.set_title(f"{literal(sc.name)} \u2014 {'vertical' if vertical else 'horizontal'} slice, {where}\n"
                  f"{_coverage_line(result)}", fontsize=8.5)
     cb = fig.colorbar(im, ax=ax, extend="max", shrink=0.9, pad=0.02)
     cb.set_label("max |E| over the pulse train (V/cm)", fontsize=8)
@@ -440,8 +447,8 @@ def _slice_figure(result: "Result", sample: PlaneSample, F: np.ma.MaskedArray, S
                Line2D([], [], color=TUMOUR_COLOUR, lw=1.3),
                Line2D([], [], color=TUMOUR_COLOUR, lw=1.0, ls=(0, (3, 2))),
                Patch(fc=ELECTRODE_FACE, ec=ELECTRODE_EDGE, lw=0.6)]
-    labels = [f"$E_\\mathrm{{rev}}$ ({mat.name}) = {E_rev:g} V/cm",
-              f"$E_\\mathrm{{irr}}$ ({mat.name}) = {E_irr:g} V/cm",
+    labels = [f"$E_\\mathrm{{rev}}$ ({literal(mat.name)}) = {E_rev:g} V/cm",
+              f"$E_\\mathrm{{irr}}$ ({literal(mat.name)}) = {E_irr:g} V/cm",
               "tumour", "margin", "electrode"]
     if not sc.tumours:
         handles, labels = handles[:2] + handles[4:], labels[:2] + labels[4:]
@@ -458,12 +465,20 @@ def _draw_layers(ax, tissue, ext) -> None:
     bounds = tissue.layer_bounds()
     half = tissue.size[0] / 2 / MM
     ax.plot([-half, half], [0.0, 0.0], color="black", lw=0.9, zorder=3)
+    if tissue.layout == "fold":                       # layers side by side across x
+        for i, (layer, (hi, lo)) in enumerate(zip(tissue.layers, bounds)):
+            if i < len(bounds) - 1:
+                ax.plot([hi / MM] * 2, [ext[2], 0.0], color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
+            t = ax.text((lo + hi) / 2 / MM, ext[2] + 0.03 * (ext[3] - ext[2]), layer.material,
+                        ha="center", va="bottom", fontsize=7, color="white", zorder=6)
+            t.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="0.2")])
+        return
     for i, (layer, (top, bottom)) in enumerate(zip(tissue.layers, bounds)):
         if i < len(bounds) - 1 and bottom / MM > ext[2]:
             ax.plot([-half, half], [bottom / MM] * 2, color="0.9", lw=0.7, ls=(0, (4, 3)), zorder=3)
         lo_v, hi_v = max(bottom / MM, ext[2]), min(top / MM, ext[3])
         if hi_v - lo_v > 0.04 * (ext[3] - ext[2]):
-            t = ax.text(ext[1] - 0.01 * (ext[1] - ext[0]), (lo_v + hi_v) / 2, layer.material,
+            t = ax.text(ext[1] - 0.01 * (ext[1] - ext[0]), (lo_v + hi_v) / 2, literal(layer.material),
                         ha="right", va="center", fontsize=7, color="white", zorder=6)
             t.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="0.2")])
 
@@ -479,10 +494,16 @@ def _draw_tumours(ax, tumours, sample: PlaneSample) -> None:
                 if sec is None:
                     continue
                 cu, cv, su, sv = (q / MM for q in sec)
-                ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR,
-                                     lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4))
+                if t.base_z is not None and sample.axis != 2:      # a dome: cut at its base plane
+                    th = np.linspace(0.0, 2 * math.pi, 181)
+                    u, v = cu + su * np.cos(th), cv + sv * np.sin(th)
+                    v = np.maximum(v, (t.base_z - grow) / MM)
+                    ax.plot(u, v, color=TUMOUR_COLOUR, lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4)
+                elif t.base_z is None or sample.value >= t.base_z - grow:
+                    ax.add_patch(Ellipse((cu, cv), 2 * su, 2 * sv, fill=False, ec=TUMOUR_COLOUR,
+                                         lw=1.3 if grow == 0 else 1.0, ls=ls, zorder=4))
                 if len(tumours) > 1 and grow == 0:
-                    ax.text(cu, cv + sv, t.name, ha="center", va="bottom", fontsize=7,
+                    ax.text(cu, cv + sv, literal(t.name), ha="center", va="bottom", fontsize=7,
                             color=TUMOUR_COLOUR, zorder=6)
 
 
@@ -543,7 +564,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     ax = fig.add_subplot()
     th = CURVE_THRESHOLDS_V_PER_M / V_PER_CM
     for i, t in enumerate(result.tumours):
-        ax.plot(th, 100 * np.asarray(t.curve), color=f"C{i % 10}", lw=1.6, label=t.name, zorder=3)
+        ax.plot(th, 100 * np.asarray(t.curve), color=f"C{i % 10}", lw=1.6, label=literal(t.name), zorder=3)
     seen = set()
     for t in sc.tumours:
         m = sc.materials[t.material]
@@ -553,7 +574,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
                 continue
             seen.add(key)
             ax.axvline(value / V_PER_CM, color="0.35", lw=0.9, ls=ls, zorder=2)
-            ax.text(value / V_PER_CM, 101.5, f"$E_\\mathrm{{{tag}}}$ {m.name}", rotation=0, ha="center",
+            ax.text(value / V_PER_CM, 101.5, f"$E_\\mathrm{{{tag}}}$ {literal(m.name)}", rotation=0, ha="center",
                     va="bottom", fontsize=7, color="0.25")
     if not result.tumours:
         ax.text(0.5, 0.5, "no tumour in this scenario", transform=ax.transAxes, ha="center", va="center",
@@ -566,7 +587,7 @@ def plot_coverage_curves(result: "Result", path: Path) -> Path:
     ax.set_xlabel("field threshold E (V/cm)", fontsize=9)
     ax.set_ylabel("tumour volume with max |E| \u2265 E", fontsize=9)
     ax.tick_params(labelsize=8)
-    ax.set_title(f"{sc.name} \u2014 coverage curves", fontsize=9, pad=14)
+    ax.set_title(f"{literal(sc.name)} \u2014 coverage curves", fontsize=9, pad=14)
     if result.tumours:
         ax.legend(fontsize=8, frameon=False, loc="upper right")
     return _save(fig, Path(path))

@@ -145,7 +145,29 @@ def build_report(result: "Result") -> dict:
             "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
             "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
         } for t in result.tumours]
-    return report
+    add_no_go(report, result)
+    from simulator.output.finite import finite_report
+    return finite_report(report)         # strict JSON: never NaN / Infinity
+
+
+def add_no_go(report: dict, result: "Result") -> None:
+    """``no_go[]``: field reaching each named no-go region, with a warning where tissue there
+    is above its E_rev."""
+    from simulator.post.no_go import no_go_exposure
+    sc, tr = result.scenario, result.train
+    rows = no_go_exposure(result.mesh, sc.no_go, tr.E_max, tr.weights, result.E_rev, result.E_irr)
+    if not rows:
+        return
+    report["no_go"] = [{
+        "name": r.name, "volume_mm3": _r(r.volume / MM3), "max_field_V_per_cm": _r(r.max_field / V_PER_CM),
+        "volume_above_E_rev_mm3": _r(r.volume_above_rev / MM3),
+        "volume_above_E_irr_mm3": _r(r.volume_above_irr / MM3)} for r in rows]
+    for r in rows:
+        if r.volume == 0:
+            report["warnings"].append(f"no-go region {r.name!r} contains no tissue cell (outside the tissue?)")
+        elif r.volume_above_rev > 0:
+            report["warnings"].append(f"no-go region {r.name!r}: {r.volume_above_rev / MM3:.3g} mm3 above E_rev "
+                                      f"(max field {r.max_field / V_PER_CM:.0f} V/cm)")
 
 
 def summary_table(report: dict) -> str:
@@ -155,6 +177,9 @@ def summary_table(report: dict) -> str:
     def pct(x):
         return "n/a" if x is None else f"{100 * x:.1f} %"
 
+    def num(x, spec):                   # None: a non-finite value (see the report's warnings)
+        return "n/a" if x is None else format(x, spec)
+
     lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}, {s['model']} model, "
              f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} "
              f"{'Newton iterations' if s['model'] == 'stationary' else 'sequential steps'}"]
@@ -163,13 +188,13 @@ def summary_table(report: dict) -> str:
         for t in report["tumours"]:
             lines.append(f"{t['name']:<10}{pct(t['tumour_reversible_fraction']):>12}"
                          f"{pct(t['tumour_irreversible_fraction']):>14}{pct(t['margin_reversible_fraction']):>10}"
-                         f"{t['min_field_V_per_cm']:>12.0f}  {'yes' if t['covered'] else 'NO'}")
+                         f"{num(t['min_field_V_per_cm'], '.0f'):>12}  {'yes' if t['covered'] else 'NO'}")
     else:
         lines.append("no tumour: field study (coverage n/a)")
-    lines.append(f"volumes: reversible {v['reversible']:.1f} mm3, irreversible {v['irreversible']:.1f} mm3, "
-                 f"healthy irreversible {v['healthy_irreversible']:.1f} mm3")
+    lines.append(f"volumes: reversible {num(v['reversible'], '.1f')} mm3, irreversible "
+                 f"{num(v['irreversible'], '.1f')} mm3, healthy irreversible {num(v['healthy_irreversible'], '.1f')} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
-                 f"{report['max_current_A']:.3g} A, max dT {report['max_temperature_rise_K']:.2g} K")
+                 f"{num(report['max_current_A'], '.3g')} A, max dT {num(report['max_temperature_rise_K'], '.2g')} K")
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     verdict = c["covered"]

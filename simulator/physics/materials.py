@@ -123,6 +123,13 @@ LIBRARY: dict[str, Material] = {
            "362/637 V/cm, Miklavcic 2000 [C-secondary])"),
         _m("background", 0.02, 0.08, 100, 400, "Go-Smart 'background' default [C-code]"),
         _m("blood", 0.7, 1.5, 100, 450, "Go-Smart vessels default [C-code]"),
+        _m("bone", 0.02, 0.02, 5000, 10000,
+           "cortical bone sigma 0.02 S/m (IrreversibleElectroporationSpine ireMethods.tex) [C-code]; not "
+           "electroporated at ECT fields: constant sigma, thresholds above any ECT field [A]",
+           conductivity_model="constant"),
+        _m("wound-fluid", 1.5, 1.5, 5000, 10000,
+           "exudate on an ulcerated lesion: ~1.5 S/m, about plasma/saline [A]; no cells: constant sigma, "
+           "thresholds above any ECT field [A]", conductivity_model="constant"),
         _m("tumour-gosmart", 0.2, 0.7, 400, 800, "Go-Smart tumour default [C-code]"),
     )
 }

@@ -8,8 +8,11 @@ import tomllib
 from pathlib import Path
 from simulator.errors import ScenarioError
 from simulator.scenario.records import Scenario
+from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
+from simulator.scenario.files import MAX_NESTING, check_nesting, read_scenario_bytes
+from simulator.scenario.names import check_name
 from simulator.scenario.sections import read_electrode
 from simulator.scenario.sections import read_generator
 from simulator.scenario.sections import read_materials
@@ -24,14 +27,7 @@ from simulator.scenario.sections import read_tumours
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file."""
     p = Path(path)
-    if p.is_dir():
-        raise ScenarioError("scenario", f"{str(p)!r} is a directory, not a scenario file")
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError("scenario", f"file {str(p)!r} does not exist") from None
-    except OSError as exc:
-        raise ScenarioError("scenario", f"cannot read {str(p)!r}: {exc.strerror}") from None
+    raw = read_scenario_bytes(p)
     try:
         text = raw.decode("utf-8-sig")          # a BOM (Windows editors) is harmless
     except UnicodeDecodeError as exc:
@@ -44,22 +40,29 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError("scenario", f"TOML syntax error in {p.name}: {exc}") from None
-    return scenario_from_dict(data, default_name=p.stem)
+    except RecursionError:
+        raise ScenarioError("scenario", f"{str(p)!r} nests arrays or tables too deeply to parse "
+                            f"(epsim accepts at most {MAX_NESTING} levels)") from None
+    check_nesting(data, str(p))
+    return scenario_from_dict(data, default_name=p.stem, base_dir=p.parent)
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage"]
+               "solver", "generator", "coverage", "no_go"]
 
 
-def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
-    """Validate a scenario given as a dict (the parsed TOML)."""
+def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario given as a dict (the parsed TOML); files it names (surfaces, label
+    images) are relative to ``base_dir`` (the scenario file's folder; default: the working directory)."""
+    check_nesting(data)
     top = Table(data, "")
     name = top.string("name", default_name)
-    if not name.strip() or len(name) > 200 or any(c in name for c in "\0\n\r"):
+    check_name("name", name, "" if top.has("name") else " (the file name; set name = \"...\")")
+    if not name.strip() or len(name) > 200:
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
-    tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials)
-    tumours = read_tumours(top.get("tumours", []), materials, tissue)
+    tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials, base_dir)
+    tumours = read_tumours(top.get("tumours", []), materials, tissue, base_dir)
     electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode") if top.has("electrode")
                                             else missing("electrode"), tissue)
     protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
@@ -71,8 +74,11 @@ def scenario_from_dict(data: dict, default_name: str = "scenario") -> Scenario:
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
     margin_rule = cov.string("margin_threshold", "tumour", choices=["tumour", "tissue"])
     cov.finish()
+    no_go = read_no_go(top.get("no_go", []), tissue)
     top.finish(ALLOWED_TOP)
-    used = {layer.material for layer in tissue.layers} | {t.material for t in tumours}
+    used = (set(tissue.layer_materials()) | {t.material for t in tumours}
+            | {t.cover_material for t in tumours if t.cover_material}
+            | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, margin_rule)
+                    mesh, solver, generator, tol, no_go, margin_threshold=margin_rule)

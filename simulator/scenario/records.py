@@ -10,11 +10,14 @@ import numpy as np
 from electrodes.contacts import Electrode
 from protocols.pulses import Protocol
 from simulator.physics.materials import Material
+from simulator.scenario.closed_surface import ClosedSurface
 
 
 
 NL_MODELS = ("stationary", "monotone")
-SHAPES = ("sphere", "ellipsoid")
+SHAPES = ("sphere", "ellipsoid", "dome", "surface")
+COVERS = ("skin", "none", "wet")          # what covers the part of a tumour above the skin
+LAYOUTS = ("depth", "fold")               # layers stacked in depth, or across x (a pinched skin fold)
 MAX_TUMOURS = 10                    # "<= 10 lesions", Solari 2014 [C] (domain.md 4.2)
 MAX_BLOCK = 0.5                     # m: a block larger than 50 cm is not a skin model
 MAX_VOLTAGE = 10_000.0              # V: absurd above this for ECT generators (3000 V [C])
@@ -28,14 +31,98 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Ribs:
+    """Bone cylinders along y under the chest wall (m): centres at depth ``depth`` below the
+    skin, ``pitch`` apart in x starting at ``offset``, as many as fit in the block."""
+
+    material: str
+    radius: float
+    depth: float
+    pitch: float
+    offset: float = 0.0
+
+    def centres_x(self, width: float) -> list[float]:
+        """x of every rib that lies wholly inside a block of this width (m)."""
+        half = width / 2 - self.radius
+        k0 = math.ceil((-half - self.offset) / self.pitch - 1e-9)
+        k1 = math.floor((half - self.offset) / self.pitch + 1e-9)
+        return [self.offset + k * self.pitch for k in range(k0, k1 + 1)]
+
+
+@dataclass(frozen=True, eq=False)
+class LabelImage:
+    """A segmented label image laid over the block: voxel (i, j, k) has centre
+    x = -X/2 + (i + 1/2) vx, y = -Y/2 + (j + 1/2) vy, z = -(k + 1/2) vz (k = 0 at the skin);
+    ``materials[label]`` names each label's material. ``sha256`` identifies the labels."""
+
+    labels: np.ndarray                     # (nx, ny, nz) int
+    voxel: tuple[float, float, float]      # m
+    materials: dict[int, str]
+    sha256: str
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, LabelImage) and (other.sha256, other.voxel, other.materials) == (
+            self.sha256, self.voxel, self.materials)
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+    @property
+    def size(self) -> tuple[float, float, float]:
+        return tuple(n * v for n, v in zip(self.labels.shape, self.voxel))
+
+    def label_at(self, points: np.ndarray) -> np.ndarray:
+        """Label of the voxel holding each point (points inside the block)."""
+        X, Y, _ = self.size
+        p = np.asarray(points, dtype=float)
+        u = np.stack([(p[:, 0] + X / 2) / self.voxel[0], (p[:, 1] + Y / 2) / self.voxel[1],
+                      -p[:, 2] / self.voxel[2]], axis=1)
+        ijk = np.clip(np.floor(u).astype(np.int64), 0, np.array(self.labels.shape) - 1)
+        return self.labels[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
+
+
+@dataclass(frozen=True)
+class TissueSurface:
+    """A closed surface whose inside is ``material`` (later surfaces win where they nest)."""
+
+    name: str
+    material: str
+    surface: ClosedSurface
+
+
+@dataclass(frozen=True)
 class Tissue:
-    """Block spanning x in [-X/2, X/2], y in [-Y/2, Y/2], z in [-depth, 0] (m)."""
+    """Block spanning x in [-X/2, X/2], y in [-Y/2, Y/2], z in [-depth, 0] (m).
+
+    ``layout = "depth"``: layers stacked from the skin (z = 0) down; ``"fold"``: layers
+    side by side across x from x = -X/2 (a pinched skin fold between plates, Pavselj 2005).
+    """
 
     size: tuple[float, float, float]
     layers: tuple[Layer, ...]
+    layout: str = "depth"
+    ribs: Ribs | None = None
+    image: LabelImage | None = None
+    surfaces: tuple[TissueSurface, ...] = ()
+
+    def layer_materials(self) -> list[str]:
+        """Materials of the layer regions in mesh order: the layers (or the image's labels in
+        label order), then the tissue surfaces."""
+        base = ([self.image.materials[k] for k in sorted(self.image.materials)] if self.image is not None
+                else [layer.material for layer in self.layers])
+        return base + [s.material for s in self.surfaces]
 
     def layer_bounds(self) -> list[tuple[float, float]]:
-        """(z_top, z_bottom) of each layer, m (z_top > z_bottom)."""
+        """(top, bottom) of each layer along its stacking axis, m (top > bottom): z for
+        ``depth`` (from 0 down), x for ``fold`` (from +X/2 down to -X/2 reversed: first
+        layer at -X/2)."""
+        if self.layout == "fold":
+            out, x = [], -self.size[0] / 2
+            for layer in self.layers:
+                hi = self.size[0] / 2 if layer.thickness is None else min(x + layer.thickness, self.size[0] / 2)
+                out.append((hi, x))
+                x = hi
+            return out
         out, z = [], 0.0
         for layer in self.layers:
             bottom = -self.size[2] if layer.thickness is None else max(z - layer.thickness, -self.size[2])
@@ -43,28 +130,95 @@ class Tissue:
             z = bottom
         return out
 
+    def layer_boxes(self) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+        """(lo, hi) corners of every layer's box, m."""
+        X, Y, Z = self.size
+        if self.layout == "fold":
+            return [((lo, -Y / 2, -Z), (hi, Y / 2, 0.0)) for hi, lo in self.layer_bounds()]
+        return [((-X / 2, -Y / 2, lo), (X / 2, Y / 2, hi)) for hi, lo in self.layer_bounds()]
+
 
 @dataclass(frozen=True)
 class Tumour:
+    """An ellipsoidal (or spherical) tumour; a ``dome`` is a sphere cut by the plane
+    z = ``base_z`` (a nodule rising above the skin). Where it rises above the skin (z > 0) it
+    is covered by a shell of ``cover_thickness`` of ``cover_material`` (``cover = "skin"``,
+    the skin layer's material; ``"wet"``, exudate on an ulcer) or bare (``"none"``, an
+    ulcer); the outer surface is insulating (air). Lengths in m."""
+
     name: str
     shape: str
     semi_axes: tuple[float, float, float]   # m
     centre: tuple[float, float, float]      # m (z = -depth)
     material: str
     margin: float                           # m
+    base_z: float | None = None             # m, dome: the cutting plane (cells below are not tumour)
+    cover: str = "skin"
+    cover_thickness: float = 0.0            # m
+    cover_material: str = ""
+    surface: ClosedSurface | None = None    # shape = "surface": a closed triangulated surface (m)
+
+    @property
+    def top(self) -> float:
+        """Highest z of the tumour (m); > 0 when it protrudes above the skin."""
+        return self.centre[2] + self.semi_axes[2]
+
+    @property
+    def covered_top(self) -> float:
+        """Highest z of the tumour and its cover (m)."""
+        return self.top + (self.cover_thickness if self.top > 0 and self.cover != "none" else 0.0)
 
     @property
     def volume(self) -> float:
+        if self.surface is not None:
+            return self.surface.volume
         a, b, c = self.semi_axes
+        if self.base_z is not None:                 # spherical cap of height h (a = b = c)
+            h = self.top - self.base_z
+            return math.pi * h * h * (3.0 * a - h) / 3.0
         return 4.0 / 3.0 * math.pi * a * b * c
 
     def contains(self, points: np.ndarray, grow: float = 0.0) -> np.ndarray:
-        """Points inside the ellipsoid with semi-axes grown by ``grow`` (m).
+        """Points inside the ellipsoid with semi-axes grown by ``grow`` (m) (and, for a dome,
+        above its base plane lowered by ``grow``).
 
         For a sphere this is the exact offset surface; for an ellipsoid it approximates it."""
+        points = np.asarray(points)
+        if self.surface is not None:
+            return self.surface.contains(points, grow)
         a = np.asarray(self.semi_axes) + grow
-        d = (np.asarray(points) - np.asarray(self.centre)) / a
-        return (d * d).sum(axis=1) <= 1.0
+        d = (points - np.asarray(self.centre)) / a
+        inside = (d * d).sum(axis=1) <= 1.0
+        if self.base_z is not None:
+            inside &= points[:, 2] >= self.base_z - grow
+        return inside
+
+
+@dataclass(frozen=True)
+class NoGo:
+    """A named region where the field should stay low (e.g. the heart side of the ribs).
+    ``shape`` box (``lo``, ``hi`` corners), sphere (``centre``, ``radius``) or cylinder
+    (``centre``, unit ``axis``, ``radius``, ``length``); m, z <= 0 below the skin."""
+
+    name: str
+    shape: str
+    lo: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    hi: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    centre: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    radius: float = 0.0
+    axis: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    length: float = 0.0
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, dtype=float)
+        if self.shape == "box":
+            return np.all((p >= np.asarray(self.lo)) & (p <= np.asarray(self.hi)), axis=1)
+        d = p - np.asarray(self.centre)
+        if self.shape == "sphere":
+            return (d * d).sum(axis=1) <= self.radius ** 2
+        s = d @ np.asarray(self.axis)
+        radial = d - s[:, None] * np.asarray(self.axis)[None, :]
+        return (np.abs(s) <= self.length / 2) & ((radial * radial).sum(axis=1) <= self.radius ** 2)
 
 
 @dataclass(frozen=True)
@@ -103,7 +257,13 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    no_go: tuple[NoGo, ...] = ()
     margin_threshold: str = "tumour"   # margin cells judged at the tumour's E_rev | their tissue's
+
+    @property
+    def tissue_top(self) -> float:
+        """Highest z of tissue (m): 0, or the top of a protruding tumour and its cover."""
+        return max([0.0] + [t.covered_top for t in self.tumours])
 
     def with_voltage(self, voltage: float) -> "Scenario":
         return replace(self, protocol=self.protocol.with_voltage(voltage))

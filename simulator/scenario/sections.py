@@ -20,6 +20,10 @@ from simulator.scenario.records import MAX_VOLTAGE
 from simulator.scenario.records import MeshOptions
 from simulator.scenario.records import NL_MODELS
 from simulator.scenario.records import SHAPES
+from simulator.scenario.records import LAYOUTS
+from simulator.scenario.anatomy import dome_geometry, read_cover, read_ribs
+from simulator.scenario.patient import read_image_tissue, read_tissue_surfaces
+from simulator.scenario.surface_files import read_surface
 from simulator.scenario.records import SolverOptions
 from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
@@ -30,6 +34,7 @@ from simulator.scenario.checks import ellipsoids_overlap
 from simulator.scenario.table import missing
 from simulator.scenario.table import show
 from simulator.scenario import limits
+from simulator.scenario.names import check_name
 
 
 # Upper bounds that no tissue reaches (absurd values overflow the assembly: 1e300 S/m -> inf)
@@ -42,6 +47,7 @@ def read_materials(raw: Any) -> dict[str, Material]:
     out = dict(LIBRARY)
     keys_to_fields = {v: k for k, v in SCENARIO_KEYS.items()}
     for name in list(table.data):
+        check_name(table.key(name), name)
         sub = Table(table.get(name), table.key(name))
         base = LIBRARY.get(name)
         changes: dict[str, Any] = {}
@@ -83,11 +89,14 @@ DEFAULT_LAYERS = [{"material": "skin", "thickness_mm": 1.5}, {"material": "fat",
                   {"material": "muscle"}]
 
 
-def read_tissue(t: Table, materials) -> Tissue:
+def read_tissue(t: Table, materials, base_dir=None) -> Tissue:
+    if t.has("image"):
+        return read_image_tissue(t, materials, base_dir)
     size = t.vector("size_mm", 3, [40.0, 40.0, 25.0], positive=True)
     for i, s in enumerate(size):
         if s * MM > MAX_BLOCK:
             raise ScenarioError(f"tissue.size_mm[{i}]", f"must be at most {MAX_BLOCK / MM:g} mm, got {s:g}")
+    layout = t.string("layout", "depth", choices=LAYOUTS)
     raw_layers = t.get("layers", DEFAULT_LAYERS)
     if not isinstance(raw_layers, list) or not raw_layers:
         raise ScenarioError("tissue.layers", f"must be a non-empty list of tables, got {show(raw_layers)}")
@@ -105,19 +114,24 @@ def read_tissue(t: Table, materials) -> Tissue:
                             "the stratum corneum, ~10-20 um [R], is the thinnest tissue layer")
             total += th
         layers.append(Layer(mat, None if th is None else th * MM))
-    if total > size[2] + 1e-9:
-        raise ScenarioError("tissue.layers", f"layers are {total:g} mm thick, deeper than the block "
-                                             f"(tissue.size_mm[2] = {size[2]:g})")
-    if layers[-1].thickness is not None and total < size[2] - 1e-9:
+    extent, axis = (size[0], 0) if layout == "fold" else (size[2], 2)
+    if total > extent + 1e-9:
+        raise ScenarioError("tissue.layers", f"layers are {total:g} mm thick, more than the block "
+                                             f"(tissue.size_mm[{axis}] = {extent:g})")
+    if layers[-1].thickness is not None and total < extent - 1e-9:
         layers[-1] = Layer(layers[-1].material, None)   # the last layer fills the rest
-    if layers[-1].thickness is None and total >= size[2] - 1e-9:
-        raise ScenarioError("tissue.layers", f"layers above the last fill the whole block "
-                                             f"({total:g} mm of {size[2]:g} mm)")
+    if layers[-1].thickness is None and total >= extent - 1e-9:
+        raise ScenarioError("tissue.layers", f"layers before the last fill the whole block "
+                                             f"({total:g} mm of {extent:g} mm)")
+    size_m = tuple(s * MM for s in size)
+    ribs = (read_ribs(t.get("ribs"), size_m, lambda tt, k, d: material_name(tt, k, d, materials))
+            if t.has("ribs") else None)
+    surfaces = read_tissue_surfaces(t.get("surfaces", []), materials, base_dir)
     t.finish()
-    return Tissue(tuple(s * MM for s in size), tuple(layers))
+    return Tissue(size_m, tuple(layers), layout, ribs, None, surfaces)
 
 
-def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
+def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tumour, ...]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
@@ -130,14 +144,29 @@ def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
     layer_regions = {m if mats.count(m) == 1 else f"{m}{k}" for k, m in enumerate(mats)}
     for i, r in enumerate(raw):
         t = Table(r, f"tumours[{i}]")
-        name = t.string("name", f"T{i + 1}")
+        name = check_name(t.key("name"), t.string("name", f"T{i + 1}"))
         if any(o.name == name for o in out):
             raise ScenarioError(t.key("name"), f"duplicate tumour name {name!r}")
         if name in layer_regions or not name.strip():
             raise ScenarioError(t.key("name"), f"tumour name {name!r} is empty or names a tissue layer "
                                 f"({', '.join(sorted(layer_regions))})")
         shape = t.string("shape", "sphere", choices=SHAPES)
-        if shape == "sphere":
+        base_z = None
+        surface = None
+        if shape == "surface":
+            surface = read_surface(t.string("file", required=True), t.string("units", "mm"), base_dir, t.path)
+            lo, hi = surface.bounds()
+            semi = tuple((hi - lo) / 2 / MM)
+            cx, cy, zc = ((lo + hi) / 2 / MM)
+            depth = -zc
+        elif shape == "dome":
+            w = t.number("base_diameter_mm", required=True, maximum=MAX_BLOCK / MM)
+            h = t.number("height_mm", required=True, maximum=MAX_BLOCK / MM)
+            bd = t.number("base_depth_mm", 0.0, allow_zero=True, maximum=MAX_BLOCK / MM)
+            R, zc, base_z = dome_geometry(w * MM, h * MM, bd * MM)
+            semi = (R / MM,) * 3
+            depth = -zc / MM
+        elif shape == "sphere":
             d = t.number("diameter_mm", required=True, maximum=MAX_BLOCK / MM)
             limits.at_least(t.key("diameter_mm"), d * MM, limits.MIN_TUMOUR_DIAMETER,
                             "below any nodule a clinician can see or treat [A]")
@@ -151,20 +180,38 @@ def read_tumours(raw: Any, materials, tissue: Tissue) -> tuple[Tumour, ...]:
                                 "a tumour below 0.1 mm across is below any nodule a clinician can treat [A]")
             if t.has("diameter_mm"):
                 raise ScenarioError(t.key("diameter_mm"), "is for shape = \"sphere\"; an ellipsoid takes semi_axes_mm")
-        depth = t.number("depth_mm", required=True, maximum=MAX_BLOCK / MM)
-        cx, cy = t.vector("centre_mm", 2, [0.0, 0.0])
+        if shape not in ("dome", "surface"):
+            depth = t.number("depth_mm", required=True, positive=False, maximum=MAX_BLOCK / MM)
+        if shape != "surface":
+            cx, cy = t.vector("centre_mm", 2, [0.0, 0.0])
         mat = material_name(t, "material", "tumour", materials)
         margin = t.number("margin_mm", 1.0, allow_zero=True)
+        protrudes = -depth * MM + semi[2] * MM > 1e-9
+        cover, cover_th, cover_mat = read_cover(t, protrudes, tissue.layers[0], materials)
         t.finish()
-        tum = Tumour(name, shape, tuple(s * MM for s in semi), (cx * MM, cy * MM, -depth * MM), mat, margin * MM)
+        tum = Tumour(name, shape, tuple(s * MM for s in semi), (cx * MM, cy * MM, -depth * MM), mat, margin * MM,
+                     base_z, cover, cover_th, cover_mat, surface)
+        if surface is not None and tum.top > 1e-9:
+            raise GeometryError(t.path + ".file", f"surface tumour {name!r} rises above the skin (z up to "
+                                f"{tum.top / MM:g} mm); surface tumours lie in the tissue (z <= 0)")
         a, b, c = tum.semi_axes
         x, y, z = tum.centre
         eps = 1e-9
-        if z + c > eps:
-            raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} sticks out of the skin: depth "
-                                f"{depth:g} mm < semi-axis {c / MM:g} mm")
-        if z - c < -Z - eps or abs(x) + a > X / 2 + eps or abs(y) + b > Y / 2 + eps:
-            outside = z + c <= -Z or abs(x) - a >= X / 2 or abs(y) - b >= Y / 2
+        if tissue.layout == "fold" and z + c > eps:
+            raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} rises above the skin; a skin fold "
+                                "(tissue.layout = \"fold\") takes tumours inside the fold only")
+        if base_z is None and z - c > -eps:
+            raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} at depth {depth:g} mm lies wholly "
+                                f"above the skin (semi-axis {c / MM:g} mm): it must reach into the tissue")
+        if z + c > Z + eps:
+            raise GeometryError(f"tumours[{i}].depth_mm", f"tumour {name!r} rises {(z + c) / MM:g} mm above the "
+                                f"skin, more than the block's depth ({Z / MM:g} mm)")
+        if cover != "skin" and z + c < -eps:
+            raise GeometryError(f"tumours[{i}].cover", f"tumour {name!r} has cover = {cover!r} (an ulcer) but "
+                                f"lies {-(z + c) / MM:g} mm below the skin; an ulcerated tumour reaches the surface")
+        low = z - c if base_z is None else base_z
+        if low < -Z - eps or abs(x) + a > X / 2 + eps or abs(y) + b > Y / 2 + eps:
+            outside = z + c <= -Z or abs(x) - a >= X / 2 or abs(y) - b >= Y / 2 or (z - c > 0)
             span = (f"x {(x - a) / MM:g}..{(x + a) / MM:g}, y {(y - b) / MM:g}..{(y + b) / MM:g}, "
                     f"z {(z - c) / MM:g}..{(z + c) / MM:g} mm")
             raise GeometryError(f"tumours[{i}]", f"tumour {name!r} ({span}) "
@@ -226,7 +273,7 @@ def read_custom_needles(t: Table) -> Electrode:
     needles = []
     for i, r in enumerate(raw):
         n = Table(r, f"electrode.needles[{i}]")
-        name = n.string("name", f"N{i + 1}")
+        name = check_name(n.key("name"), n.string("name", f"N{i + 1}"))
         if not name or any(o.name == name for o in needles):
             raise ScenarioError(n.key("name"), f"duplicate or empty needle name {name!r}")
         pos = convert("point", n.key("position_mm"), n.get("position_mm") if n.has("position_mm")

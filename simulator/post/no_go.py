@@ -1,0 +1,38 @@
+"""No-go regions: how much field reaches tissue that must be spared (e.g. the heart side of
+the ribs). A cell belongs to a region when its centroid lies inside it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.meshing.mesh import Mesh
+
+
+@dataclass(frozen=True)
+class NoGoExposure:
+    """Field in one no-go region (SI): meshed volume (m^3), max field (V/m), volumes (m^3)
+    above each cell's own tissue E_rev and E_irr."""
+
+    name: str
+    volume: float
+    max_field: float
+    volume_above_rev: float
+    volume_above_irr: float
+
+
+def no_go_exposure(mesh: Mesh, regions, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
+                   E_irr: np.ndarray) -> list[NoGoExposure]:
+    """E_max, weights (M, Q); E_rev, E_irr (M,) V/m. Regions with no cell get volume 0 and a
+    max field of nan."""
+    if not regions:
+        return []
+    centroids = mesh.centroids()
+    out = []
+    for r in regions:
+        cells = r.contains(centroids)
+        w, E = weights[cells], E_max[cells]
+        out.append(NoGoExposure(
+            r.name, float(w.sum()), float(E.max()) if E.size else float("nan"),
+            float((w * (E >= E_rev[cells, None])).sum()), float((w * (E >= E_irr[cells, None])).sum())))
+    return out
