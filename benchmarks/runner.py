@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from simulator.output.report import build_report
+from simulator.units import MM
 
 SCHEMA_VERSION = 1
 
@@ -61,77 +62,72 @@ class _RssSampler:
 
 def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = False,
              export_npz: str | None = None, output: bool = True) -> dict:
-    """Mesh, solve, post-process and write outputs of one scenario; time every phase.
+    """Run one scenario through :func:`simulator.solve.pipeline.run` (the users' path, sliver
+    recovery included), build its report, write its outputs; the phases are run()'s timings.
 
-    cached_mesh: mesh once (timed as ``mesh_build``), then time the run from the mesh cache.
+    cached_mesh: mesh once (timed as ``extra.mesh_build_s``), then run from the mesh cache.
     export_npz: also save the mesh (points, tets, contacts) for the DOLFINx baseline.
     """
-    from simulator.engines import SolverSettings, create_engine
-    from simulator.solve.pipeline import cell_law
-    from simulator.engines import embedded  # noqa: F401  (imports are not a phase)
+    from simulator.engines.registry import engine_class
+    from simulator.engines.resources import check_memory
     from simulator.scenario import scenario_from_dict
-    from simulator.solve.train import run_train
+    from simulator.solve.pipeline import run
 
     cpu0 = time.process_time()
     t_start = time.perf_counter()
     scenario = scenario_from_dict(scenario_dict)
-    phases: dict[str, float] = {}
+    engine_class(scenario.solver.engine)                # imports are not a phase
     extra: dict[str, float] = {}
+    memory: dict[str, float] = {}
+    sampler = _RssSampler()
+
+    def after_mesh(mesh, degree):
+        """run()'s resource-guard hook (after the mesh, before the engine): the users' check,
+        then the memory marks and the solve-phase RSS sampler."""
+        check_memory(mesh, degree, mesh_size=scenario.mesh.size)
+        memory["peak_after_mesh"] = _rss_peak_mb()
+        memory["before_solve"] = _rss_now_mb()
+        sampler.__enter__()
+
+    old_cache = os.environ.get("EPSIM_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="epsim-bench-") as tmp:
         os.environ["EPSIM_CACHE_DIR"] = str(Path(tmp) / "cache")
-        if cached_mesh:
-            from simulator.meshing.cache import cached_build_mesh
-            t = time.perf_counter()
-            cached_build_mesh(scenario)
-            extra["mesh_build_s"] = time.perf_counter() - t
-            t = time.perf_counter()
-            mesh, hit = cached_build_mesh(scenario)
-            phases["mesh"] = time.perf_counter() - t
-            if not hit:
+        try:
+            if cached_mesh:
+                from simulator.meshing.cache import cached_build_mesh
+                t = time.perf_counter()
+                cached_build_mesh(scenario)
+                extra["mesh_build_s"] = time.perf_counter() - t
+            result = run(scenario, memory_check=after_mesh)
+            if cached_mesh and not result.mesh_from_cache:
                 raise RuntimeError("the mesh cache did not return the cached mesh")
-        else:
-            from simulator.meshing.build import build_mesh
+            mesh, train, tim = result.mesh, result.train, result.timings
+            if export_npz:
+                np.savez(export_npz, points=mesh.points, tets=mesh.tets,
+                         **{f"contact_{k}": v for k, v in mesh.contact_facets.items()})
             t = time.perf_counter()
-            mesh = build_mesh(scenario)
-            phases["mesh"] = time.perf_counter() - t
-        rss_mesh = _rss_peak_mb()
-        rss_before_solve = _rss_now_mb()
-        if export_npz:
-            np.savez(export_npz, points=mesh.points, tets=mesh.tets,
-                     **{f"contact_{k}": v for k, v in mesh.contact_facets.items()})
-        sampler = _RssSampler().__enter__()
-        settings = SolverSettings(degree=scenario.solver.degree, rtol=scenario.solver.rtol,
-                                  max_iterations=scenario.solver.max_iterations)
-        t = time.perf_counter()
-        eng = create_engine(scenario.solver.engine, mesh, settings)
-        phases["setup"] = time.perf_counter() - t
-        law, rho_c, alpha = cell_law(mesh, scenario)
-        t = time.perf_counter()
-        train = run_train(eng, scenario.protocol, law, tuple(scenario.electrode.contact_names), rho_c, alpha,
-                          model=scenario.solver.model, idle=scenario.solver.idle_contacts,
-                          monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100))
-        phases["nonlinear_total"] = time.perf_counter() - t
-        for key in ("assemble", "preconditioner", "linear_solve", "line_search"):
-            phases[key] = float(train.timings.get(key, 0.0))
-        from simulator.post.coverage import tissue_volumes, tumour_coverage
-        from simulator.solve.pipeline import Result
-        t = time.perf_counter()
-        tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
-                                  scenario.coverage_tolerance)
-        volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
-        result = Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, eng.name, eng.dofs,
-                        cached_mesh, {})
-        report = build_report(result)
-        phases["post"] = time.perf_counter() - t
-        t = time.perf_counter()
-        if output:
-            from simulator.output import write_outputs
-            write_outputs(result, Path(tmp) / "out", force=True, figures=False)
-        phases["output"] = time.perf_counter() - t
-        sampler.__exit__(None, None, None)
-    phases["total"] = time.perf_counter() - t_start
+            report = build_report(result)
+            t_report = time.perf_counter() - t
+            t = time.perf_counter()
+            if output:
+                from simulator.output import write_outputs
+                write_outputs(result, Path(tmp) / "out", force=True, figures=False)
+            t_output = time.perf_counter() - t
+        finally:
+            if sampler._thread.is_alive():              # from engine setup to the end of output
+                sampler.__exit__(None, None, None)
+            if old_cache is None:
+                os.environ.pop("EPSIM_CACHE_DIR", None)
+            else:
+                os.environ["EPSIM_CACHE_DIR"] = old_cache
+    phases = {"mesh": tim["mesh"], "setup": tim["setup"], "nonlinear_total": tim["solve"],
+              **{key: float(tim.get(f"solve.{key}", 0.0))
+                 for key in ("assemble", "preconditioner", "linear_solve", "line_search")},
+              "post": tim["post"] + t_report, "output": t_output,
+              "total": time.perf_counter() - t_start}
+    rss_mesh, rss_before_solve = memory["peak_after_mesh"], memory["before_solve"]
     cpu = time.process_time() - cpu0
-    dofs = int(eng.dofs)
+    dofs = int(result.dofs)
     peak = _rss_peak_mb()
     cov = report.get("coverage", {})
     vols = report.get("volumes_mm3", {})
@@ -146,9 +142,9 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
     return {
         "name": name,
         "kind": kind,
-        "engine": eng.name,
+        "engine": result.engine,
         "degree": int(scenario.solver.degree),
-        "mesh_size_mm": float(scenario.mesh.size * 1e3),
+        "mesh_size_mm": float(scenario.mesh.size / MM),
         "mesh_cached": bool(cached_mesh),
         "dofs": dofs,
         "cells": int(mesh.num_cells),
@@ -158,6 +154,7 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
         "cpu_s": round(cpu, 3),
         "time_per_dof_us": round(1e6 * (phases["setup"] + phases["nonlinear_total"]) / dofs, 3),
         "iterations": {"nonlinear": int(train.nonlinear_iterations), "linear": int(train.linear_iterations)},
+        "converged": bool(train.converged),
         "memory_mb": {"peak": round(peak, 1), "peak_after_mesh": round(rss_mesh, 1),
                       "before_solve": round(rss_before_solve, 1),
                       "peak_per_million_dofs": round(peak / dofs * 1e6, 1),

@@ -35,9 +35,8 @@ from simulator.meshing.build import build_mesh
 from simulator.meshing.mesh import Mesh
 from simulator.solve.pipeline import run
 from simulator.scenario import scenario_from_dict
+from simulator.units import MM, V_PER_CM
 
-MM = 1e-3
-V_PER_CM = 100.0
 SIGMA = 0.2                       # S/m, constant-conductivity test medium
 
 

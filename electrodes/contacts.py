@@ -64,6 +64,13 @@ class Plate:
     depth: float
     thickness: float
 
+    def corners(self) -> np.ndarray:
+        """(4, 2) corners (x, y) in m of the plate's footprint at the skin, in order around it."""
+        c, s = math.cos(math.radians(self.normal_deg)), math.sin(math.radians(self.normal_deg))
+        u = 0.5 * self.thickness * np.array([-1.0, 1.0, 1.0, -1.0])     # along the normal
+        v = 0.5 * self.length * np.array([-1.0, -1.0, 1.0, 1.0])        # along the plate
+        return np.column_stack([self.centre[0] + c * u - s * v, self.centre[1] + s * u + c * v])
+
 
 Contact = Needle | Plate
 

@@ -11,8 +11,6 @@ from .contacts import Electrode
 from .needles import hexagonal, needle_pair, needle_rows
 from .plates import plates
 
-MM = 1e-3
-
 
 @dataclass(frozen=True)
 class Param:

@@ -24,6 +24,8 @@ fi
 # EPSIM_TEST_WORKERS=0 to run in one process
 workers="${EPSIM_TEST_WORKERS:-2}"
 if [ "$workers" != "0" ]; then
-    exec "$venv/bin/python" -m pytest -q -n "$workers" "$@"
+    # loadgroup: the tests of one example (xdist_group "example-NAME") share one worker, so
+    # each example runs once (tests/example_runs.py)
+    exec "$venv/bin/python" -m pytest -q -n "$workers" --dist loadgroup "$@"
 fi
 exec "$venv/bin/python" -m pytest -q "$@"

@@ -11,7 +11,7 @@ The pipeline, one subpackage per stage (imports point down this list, never up):
 * :mod:`simulator.output` - report, field files, figures, atomic output directories;
 * :mod:`simulator.cli` - the ``epsim`` command, a thin layer over this API.
 
-``errors`` and ``units`` sit below all of them. The names below are the public API::
+``errors``, ``units`` and ``memory`` sit below all of them. The names below are the public API::
 
     from simulator import load_scenario, run, build_report
     result = run(load_scenario("examples/needle_pair.toml"))

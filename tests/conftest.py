@@ -22,6 +22,19 @@ def _private_cache(tmp_path_factory):
         os.environ["EPSIM_CACHE_DIR"] = old
 
 
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory):
+    """example_run(name) -> ExampleRun: each example through the CLI, run once per session."""
+    from example_runs import ARGS, run_example
+    done = {}
+
+    def get(name: str):
+        if name not in done:
+            done[name] = run_example(name, tmp_path_factory.mktemp(f"example-{name}") / "out", ARGS[name])
+        return done[name]
+    return get
+
+
 def pytest_configure(config):
     """In CI (EPSIM_REQUIRE_DOLFINX=1) a missing DOLFINx is an error, not a skip."""
     if os.environ.get("EPSIM_REQUIRE_DOLFINX"):

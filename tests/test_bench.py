@@ -13,11 +13,48 @@ TIMES = ("mesh", "setup", "nonlinear_total", "assemble", "preconditioner", "line
 
 
 @pytest.fixture(scope="module")
-def record():
+def traced():
+    """The record, with what the runner called: run() of the pipeline (the users' path) and
+    the contact-sliver recovery inside it."""
+    import simulator.solve.pipeline as pipeline
+    from simulator.output.report import build_report
     spec = all_cases()["needle-pair-s"]
     sc = json.loads(json.dumps(spec["scenario"]))
     sc["mesh"]["size_mm"] = 0.6                     # smaller than the suite's case: keep the test fast
-    return run_case("needle-pair-s", sc, spec["kind"])
+    calls = {"run": [], "recover": 0}
+    real_run, real_recover = pipeline.run, pipeline.recover_sliver_fields
+
+    def run(*a, **k):
+        res = real_run(*a, **k)
+        calls["run"].append((res, build_report(res)))
+        return res
+
+    def recover(*a, **k):
+        calls["recover"] += 1
+        return real_recover(*a, **k)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "run", run)
+        mp.setattr(pipeline, "recover_sliver_fields", recover)
+        rec = run_case("needle-pair-s", sc, spec["kind"])
+    return rec, calls
+
+
+@pytest.fixture(scope="module")
+def record(traced):
+    return traced[0]
+
+
+def test_record_comes_from_the_users_run(traced):
+    rec, calls = traced
+    assert len(calls["run"]) == 1 and calls["recover"] == 1
+    res, report = calls["run"][0]
+    assert rec["answer"]["reversible_volume_mm3"] == report["volumes_mm3"]["reversible"]
+    assert rec["answer"]["current_A"] == [g.current for g in res.train.groups]
+    assert rec["dofs"] == report["solver"]["dofs"] and rec["converged"] is report["solver"]["converged"] is True
+    for phase in ("mesh", "setup", "post"):        # run()'s phase timings, not the runner's own
+        assert rec["times_s"][phase] >= round(report["timings_s"][phase], 4) - 1e-4
+    assert rec["times_s"]["nonlinear_total"] == round(report["timings_s"]["solve"], 4)
 
 
 def test_record_schema(record):

@@ -1,4 +1,5 @@
 """The clinical electrode catalogue and the ESOPE protocol presets, through the loader."""
+import numpy as np
 import pytest
 
 from electrodes.catalogue import CATALOGUE
@@ -84,3 +85,17 @@ def test_presets_lists_the_catalogue_with_sources():
     assert "Ongaro" in text and "NOT confirmed" in text and "unconfirmed" in text
     assert "1000 V/cm x 7.3 mm = 730 V" in text and "1300 V/cm x 8 mm = 1040 V" in text
     assert "alternating" in text and "esope-1hz" in text
+
+
+def test_plate_corners_in_order_around_the_footprint():
+    """Plate.corners (used by the geometric checks and the figures): a plate turned by 90 deg
+    spans x = centre -+ length/2 and y = centre -+ thickness/2; shoelace area = length x thickness."""
+    from electrodes.contacts import Plate
+    p = Plate("A", centre=(0.001, 0.002), normal_deg=90.0, length=0.004, depth=0.01, thickness=0.0002)
+    c = p.corners()
+    assert c.shape == (4, 2)
+    np.testing.assert_allclose(sorted(set(np.round(c[:, 0], 12))), [-0.001, 0.003], atol=1e-15)
+    np.testing.assert_allclose(sorted(set(np.round(c[:, 1], 12))), [0.0019, 0.0021], atol=1e-15)
+    x, y = c[:, 0], c[:, 1]
+    area = 0.5 * (x @ np.roll(y, -1) - y @ np.roll(x, -1))
+    assert abs(area) == pytest.approx(0.004 * 0.0002, rel=1e-12)

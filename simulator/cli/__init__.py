@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
     pr = sub.add_parser("presets", help="list electrodes, protocols and materials")
     pr.set_defaults(func=cmd_presets)
+    from simulator.cli.plan import add_parser as add_plan_parser
+    add_plan_parser(sub)
+    from simulator.cli.robustness import add_parser as add_robustness_parser
+    add_robustness_parser(sub)
     for ep in _plugin_commands():                # e.g. ``bench`` from the benchmarks package
         ep.load()(sub)
     return p

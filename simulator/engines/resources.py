@@ -20,18 +20,6 @@ BYTES_PER_CELL = {1: 270.0, 2: 9000.0}
 BASELINE_BYTES = 300e6
 
 
-def release_freed_memory() -> None:
-    """Return freed heap memory to the OS (glibc ``malloc_trim``; a no-op elsewhere).
-
-    glibc keeps freed blocks below its mmap threshold (<= 32 MB) in the process: after
-    gmsh.finalize or a setup full of such temporaries, RSS stays high for the whole solve."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def estimate_bytes(num_cells: int, degree: int) -> float:
     """Estimated peak memory (bytes) of the embedded engine for a mesh of ``num_cells`` tets."""
     return BASELINE_BYTES + BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2]) * num_cells

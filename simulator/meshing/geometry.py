@@ -182,11 +182,18 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
     bounds = np.cumsum([0, nl, nt, nc, nr])
     rank = {0: 0, 1: 3, 2: 1, 3: 2, 4: 4}          # input kind -> priority
     owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, kind, index)
+    # several applications: needles stay tissue (they are in the tissue only while their own
+    # application fires) and their surfaces become contacts; only what sticks out is removed
+    embedded = mi.embedded_needles
+    pieces: dict[int, list[int]] = {}            # embedded: volume -> electrode parts it lies in
     for k, dimtags in enumerate(out_map):
         kind = int(np.searchsorted(bounds, k, side="right") - 1)
         key = (rank[kind], kind, k - bounds[kind])
         for _, v in dimtags:
-            if v not in owner or key[0] > owner[v][0]:
+            if embedded and kind == 4:
+                pieces.setdefault(v, []).append(key[2])
+                owner.setdefault(v, key)
+            elif v not in owner or key[0] > owner[v][0] or (embedded and owner[v][1] == 4):
                 owner[v] = key
     # regions: layer regions (an image's labels and tissue surfaces are assigned to cells
     # after meshing, simulator.meshing.relabel: the block is one box then), tumours, covers, ribs
@@ -216,6 +223,12 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
         for v, (name, active) in sorted(electrode_vols.items()):
             if active:
                 found[name] |= {s for _, s in gmsh.model.getBoundary([(3, v)], oriented=False)} & tissue_faces
+        for v, ks in sorted(pieces.items()):                  # embedded: tissue inside a contact
+            if v not in tissue:
+                continue
+            for k in ks:
+                if parts[k][2]:
+                    found[parts[k][1]] |= {s for _, s in gmsh.model.getBoundary([(3, v)], oriented=False)}
         model.contact_surfaces = {name: sorted(faces) for name, faces in found.items()}
         if electrode_vols:
             occ.remove([(3, v) for v in sorted(electrode_vols)], recursive=True)

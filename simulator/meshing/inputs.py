@@ -31,6 +31,7 @@ class MeshInput:
     clamped: bool                       # plates clamp the block: its faces are the contacts
     electrode_distance: float           # m: pads the fine box of the size field
     sizes: Sizes                        # element sizes (fine, far, per contact)
+    embedded_needles: bool = False      # several applications: needles stay tissue, contacts inside
     algorithm_2d: int = ALGORITHM_2D
     algorithm_3d: int = ALGORITHM_3D
     random_seed: int = RANDOM_SEED
@@ -57,4 +58,4 @@ def mesh_input(scenario: Scenario) -> MeshInput:
     """The record the mesher reads, from a scenario."""
     e = scenario.electrode
     return MeshInput(scenario.tissue, tuple(scenario.tumours), e.type, tuple(e.contacts), bool(e.clamped),
-                     float(e.distance), sizes(scenario))
+                     float(e.distance), sizes(scenario), embedded_needles=bool(scenario.applications))

@@ -32,7 +32,7 @@ def gmsh_session(verbose: bool = False) -> Iterator[object]:
             gmsh.finalize()
             # give the heap freed by gmsh back to the OS (glibc keeps it otherwise: ~0.5 GB
             # of a 6e6-cell mesh stayed in the process through the solve)
-            from simulator.engines.resources import release_freed_memory
+            from simulator.memory import release_freed_memory
             release_freed_memory()
 
 

@@ -73,11 +73,9 @@ def hull(mi: MeshInput) -> tuple[np.ndarray, np.ndarray] | None:
     for n in mi.needles:
         pts += [n.entry, n.tip]
     for p in mi.plates:
-        c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
-        for u in (-p.thickness / 2, p.thickness / 2):
-            for v in (-p.length / 2, p.length / 2):
-                for z in (0.0, -p.depth):
-                    pts.append((p.centre[0] + c * u - s * v, p.centre[1] + s * u + c * v, z))
+        for x, y in p.corners():
+            for z in (0.0, -p.depth):
+                pts.append((x, y, z))
     if not pts:
         return None
     P = np.asarray(pts) * S

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from simulator.solve.result import Result
 from pathlib import Path
 import numpy as np
-from simulator.units import V_PER_CM
+from simulator.units import MM, V_PER_CM
 
 
 def write_field(result: "Result", path: Path) -> None:
@@ -29,9 +29,9 @@ def write_field(result: "Result", path: Path) -> None:
     }
     point_data = {"potential_first_pulse_V": tr.first_solution.potential}
     if path.suffix == ".xdmf":
-        write_xdmf(path, mesh.points * 1e3, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+        write_xdmf(path, mesh.points / MM, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
     else:
-        write_vtu(path, mesh.points * 1e3, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+        write_vtu(path, mesh.points / MM, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
 
 
 def write_vtu(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[str, np.ndarray],

@@ -242,14 +242,6 @@ def _needle_xz(n, y0: float, z_top: float, samples: int = 200) -> list[tuple[np.
     return out
 
 
-def _plate_corners(p) -> np.ndarray:
-    """(4, 2) corners (x, y) of a plate's footprint, in order around it."""
-    c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
-    uv = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
-    return np.array([(p.centre[0] + c * u * p.thickness / 2 - s * v * p.length / 2,
-                      p.centre[1] + s * u * p.thickness / 2 + c * v * p.length / 2) for u, v in uv])
-
-
 def _plate_x_interval(p, y0: float) -> tuple[float, float] | None:
     """x-interval of a plate's footprint on the line y = y0."""
     c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
@@ -293,7 +285,7 @@ def _window(result: "Result") -> tuple[tuple[float, float], tuple[float, float],
         for q in (n.entry, n.tip):
             pts += [q - n.radius, q + n.radius]
     for p in sc.electrode.plates:
-        for cx, cy in _plate_corners(p):
+        for cx, cy in p.corners():
             pts += [np.array([cx, cy, -p.depth]), np.array([cx, cy, 0.0])]
     if not pts:
         pts = [np.array([-X / 2, -Y / 2, -Z]), np.array([X / 2, Y / 2, 0.0])]
@@ -533,7 +525,7 @@ def _draw_electrodes(ax, e, sample: PlaneSample, z_top: float) -> None:
                 poly = np.array([[x0, -p.depth], [x1, -p.depth], [x1, z_top], [x0, z_top]])
                 ax.add_patch(Polygon(poly / MM, closed=True, fc=ELECTRODE_FACE, **style))
         elif -p.depth <= sample.value <= 0.0:
-            ax.add_patch(Polygon(_plate_corners(p) / MM, closed=True, fc=ELECTRODE_FACE, **style))
+            ax.add_patch(Polygon(p.corners() / MM, closed=True, fc=ELECTRODE_FACE, **style))
 
 
 def coverage_table(result: "Result") -> tuple[list[str], np.ndarray]:

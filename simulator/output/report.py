@@ -70,6 +70,27 @@ def warnings_of(result: "Result") -> list[str]:
     return out
 
 
+def diagnosis_of(result: "Result") -> dict:
+    """``diagnosis``: the cold parts of tumour + margin and their causes (post.diagnosis)."""
+    from simulator.post.diagnosis import diagnose, diagnosis_report
+    sc = result.scenario
+    return diagnosis_report(diagnose(result.mesh, sc.tumours, sc.electrode, sc.tissue, result.train.E_max,
+                                     result.train.weights, result.E_rev))
+
+
+def applications_of(result: "Result") -> list[dict]:
+    """``applications[]`` (several applications): contacts, voltage, pulses and currents of each."""
+    out, k = [], 0
+    for i, app in enumerate(result.scenario.applications):
+        groups = result.train.groups[k:k + len(app.protocol.groups)]
+        k += len(app.protocol.groups)
+        out.append({"index": i + 1, "type": app.electrode.type, "contacts": list(app.electrode.contact_names),
+                    "voltage_V": _r(app.protocol.max_voltage), "pulses": app.protocol.total_pulses,
+                    "currents_A": [_r(g.current) for g in groups],
+                    "max_current_A": _r(max(abs(g.current) for g in groups))})
+    return out
+
+
 def build_report(result: "Result") -> dict:
     sc = result.scenario
     tr = result.train
@@ -135,11 +156,14 @@ def build_report(result: "Result") -> dict:
             "dofs": result.dofs, "cells": result.mesh.num_cells,
             "nonlinear_iterations": tr.nonlinear_iterations, "linear_iterations": tr.linear_iterations,
             "distinct_configurations": tr.distinct_configurations,
-            "converged": True, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
+            "converged": tr.converged, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
         },
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
     }
+    report["diagnosis"] = diagnosis_of(result)
+    if sc.applications:
+        report["applications"] = applications_of(result)
     if result.tumours:
         report["tumours"] = [{
             "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
@@ -195,6 +219,9 @@ def summary_table(report: dict) -> str:
                  f"{num(v['irreversible'], '.1f')} mm3, healthy irreversible {num(v['healthy_irreversible'], '.1f')} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
                  f"{num(report['max_current_A'], '.3g')} A, max dT {num(report['max_temperature_rise_K'], '.2g')} K")
+    if "tumours" in report and "diagnosis" in report:
+        from simulator.post.diagnosis import diagnosis_line
+        lines.append(diagnosis_line(report["diagnosis"]))
     for w in report["warnings"]:
         lines.append(f"WARNING: {w}")
     verdict = c["covered"]

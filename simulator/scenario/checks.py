@@ -3,6 +3,8 @@ that leave the tissue block or cross each other. Raise :class:`GeometryError` na
 """
 from __future__ import annotations
 import math
+from dataclasses import replace
+
 import numpy as np
 from electrodes.contacts import Electrode
 from simulator.errors import GeometryError
@@ -23,6 +25,14 @@ def ellipsoids_overlap(a: Tumour, b: Tumour, n: int = 4000) -> bool:
         if q.contains(pts).any() or q.contains(np.asarray([p.centre])).any():
             return True
     return False
+
+
+def clamp_to_block(e: Electrode, tissue: Tissue) -> Electrode:
+    """The electrode with ``clamped`` set when its plates are at least as far apart as the
+    tissue block is wide in x (the block is then clamped between them); otherwise ``e``."""
+    if e.plates and tissue.size[0] <= e.distance + 1e-12:
+        return replace(e, clamped=True)
+    return e
 
 
 def check_electrode(e: Electrode, tissue: Tissue) -> None:
@@ -62,8 +72,7 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
             raise GeometryError("electrode.depth_mm" if a.depth > Z else "electrode.length_mm",
                                 f"plates ({a.length / MM:g} mm long, {a.depth / MM:g} mm deep) do not fit "
                                 f"the block ({X / MM:g} x {Y / MM:g} x {Z / MM:g} mm)")
-        if X <= gap + 1e-12:
-            object.__setattr__(e, "clamped", True)
+        if e.clamped:
             if abs(a.normal_deg) > 1e-9 or abs(a.centre[1] + b.centre[1]) > 1e-12:
                 raise GeometryError("electrode.rotation_deg", "a clamped block needs unrotated, centred plates")
             if abs(X - gap) > 1e-9:
@@ -71,19 +80,10 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
                                     f"({gap / MM:g} mm) would not touch the plates; make it {gap / MM:g} mm wide")
         else:
             for p in (a, b):
-                corners = _plate_corners(p)
+                corners = p.corners()
                 if (np.abs(corners[:, 0]) >= X / 2).any() or (np.abs(corners[:, 1]) >= Y / 2).any():
                     raise GeometryError("electrode", f"plate {p.name!r} is outside or crosses the tissue block "
                                         f"({X / MM:g} x {Y / MM:g} mm); enlarge tissue.size_mm")
-
-
-def _plate_corners(p) -> np.ndarray:
-    c, s = math.cos(math.radians(p.normal_deg)), math.sin(math.radians(p.normal_deg))
-    pts = []
-    for u in (-p.thickness / 2, p.thickness / 2):
-        for v in (-p.length / 2, p.length / 2):
-            pts.append((p.centre[0] + c * u - s * v, p.centre[1] + s * u + c * v))
-    return np.array(pts)
 
 
 def segment_distance(p0, p1, q0, q1) -> float:

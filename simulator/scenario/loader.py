@@ -48,7 +48,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage", "no_go"]
+               "solver", "generator", "coverage", "no_go", "applications"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
@@ -63,10 +63,18 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     materials = read_materials(top.get("materials", {}))
     tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials, base_dir)
     tumours = read_tumours(top.get("tumours", []), materials, tissue, base_dir)
-    electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode") if top.has("electrode")
-                                            else missing("electrode"), tissue)
-    protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
-                         catalogue_entry.protocol if catalogue_entry else None)
+    applications = ()
+    if top.has("applications"):
+        from simulator.scenario.applications import read_applications
+        if top.has("electrode"):
+            raise ScenarioError("applications", "give [electrode] (one application) or [[applications]], not both")
+        electrode, protocol, applications = read_applications(top.get("applications"), top.get("protocol", {}),
+                                                              tissue)
+    else:
+        electrode, catalogue_entry = read_electrode(Table(top.get("electrode"), "electrode")
+                                                    if top.has("electrode") else missing("electrode"), tissue)
+        protocol = read_protocol(Table(top.get("protocol", {}), "protocol"), electrode,
+                                 catalogue_entry.protocol if catalogue_entry else None)
     mesh = read_mesh(Table(top.get("mesh", {}), "mesh"))
     solver = read_solver(Table(top.get("solver", {}), "solver"))
     generator = read_generator(Table(top.get("generator", {}), "generator"))
@@ -81,4 +89,4 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
             | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, no_go, margin_threshold=margin_rule)
+                    mesh, solver, generator, tol, no_go, applications, margin_threshold=margin_rule)

@@ -246,6 +246,15 @@ class Generator:
 
 
 @dataclass(frozen=True)
+class Application:
+    """One electrode placement of a session (``[[applications]]``): its electrode and pulses,
+    contact names prefixed ``a<k>.`` (k = 1, 2, ...) so that applications never share a name."""
+
+    electrode: Electrode
+    protocol: Protocol
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     tissue: Tissue
@@ -258,6 +267,9 @@ class Scenario:
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
     no_go: tuple[NoGo, ...] = ()
+    # several applications: ``electrode`` holds every application's contacts and ``protocol``
+    # every application's groups, in order; () for a single [electrode]
+    applications: tuple[Application, ...] = ()
     margin_threshold: str = "tumour"   # margin cells judged at the tumour's E_rev | their tissue's
 
     @property
@@ -266,4 +278,5 @@ class Scenario:
         return max([0.0] + [t.covered_top for t in self.tumours])
 
     def with_voltage(self, voltage: float) -> "Scenario":
-        return replace(self, protocol=self.protocol.with_voltage(voltage))
+        apps = tuple(replace(a, protocol=a.protocol.with_voltage(voltage)) for a in self.applications)
+        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps)

@@ -29,6 +29,7 @@ from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
 from simulator.scenario.checks import check_electrode
+from simulator.scenario.checks import clamp_to_block
 from simulator.scenario.table import convert
 from simulator.scenario.checks import ellipsoids_overlap
 from simulator.scenario.table import missing
@@ -257,6 +258,7 @@ def read_electrode(t: Table, tissue: Tissue):
         if entry is not None:
             electrode = replace(electrode, source=f"catalogue {entry.name}")
     t.finish()
+    electrode = clamp_to_block(electrode, tissue)
     check_electrode(electrode, tissue)
     return electrode, entry
 

@@ -14,7 +14,7 @@ from simulator.post.field import recover_sliver_fields
 from simulator.solve.result import Result
 from simulator.meshing.mesh import Mesh
 from simulator.scenario import Scenario
-from simulator.solve.train import run_train
+from simulator.solve.applications import run_session
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +108,17 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings["setup"] = time.perf_counter() - t1
     law, rho_c, alpha = cell_law(mesh, scenario)
     t2 = time.perf_counter()
-    train = run_train(eng, scenario.protocol, law, tuple(scenario.electrode.contact_names), rho_c, alpha,
+    train = run_session(eng, scenario, law, rho_c, alpha,
                       model=scenario.solver.model, idle=scenario.solver.idle_contacts,
                       monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
                       progress=say)
     timings["solve"] = time.perf_counter() - t2
+    t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
                           train.temperature_rise)
     for k, v in train.timings.items():
         if k != "train":
             timings[f"solve.{k}"] = v
-    t3 = time.perf_counter()
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance, scenario.margin_threshold)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)

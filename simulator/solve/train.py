@@ -40,6 +40,7 @@ class GroupResult:
     nonlinear_iterations: int
     linear_iterations: int
     floating_potentials: dict[str, float]
+    converged: bool                 # the engine's verdict on this group's field solve
 
 
 @dataclass
@@ -58,6 +59,11 @@ class TrainResult:
     linear_iterations: int
     distinct_configurations: int
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        """Every pulse group's field solve converged (as reported by the engine)."""
+        return bool(self.groups) and all(g.converged for g in self.groups)
 
 
 def configuration_of(group: PulseGroup, contacts: tuple[str, ...], idle: str) -> PulseConfiguration:
@@ -149,7 +155,8 @@ def _accumulate(engine, protocol, law, contacts, rho_c, alpha, model, idle, mono
         n_irr += g.count * (E >= law.E_irr[:, None])
         dT += g.count * g.duration * s * E * E / rho_c[:, None]
         results.append(GroupResult(g, sol.current, sol.nonlinear_iterations if not reuse else 0,
-                                   sol.linear_iterations if not reuse else 0, sol.floating_potentials))
+                                   sol.linear_iterations if not reuse else 0, sol.floating_potentials,
+                                   bool(sol.converged)))
     return TrainResult(E_max, sig_max, n_rev, n_irr, dT, first.weights, results, first, nl_total, lin_total,
                        len(seen), tim)
 

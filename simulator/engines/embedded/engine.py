@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from simulator.physics.conductivity import CellConductivity
 from simulator.errors import ConvergenceError
 from simulator.meshing.mesh import Mesh
-from simulator.engines.resources import release_freed_memory
+from simulator.memory import release_freed_memory
 from simulator.engines.line_search import exact_line_search
 from simulator.engines.base import FieldSolution, PulseConfiguration, SolverSettings
 from simulator.engines.embedded.blas import single_threaded_blas

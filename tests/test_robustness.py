@@ -1,0 +1,66 @@
+"""epsim robustness: zero spread gives probability 1 for a covering plan; seeded runs repeat
+exactly; spread lowers the coverage; bad options exit 2 with one line."""
+import json
+
+import pytest
+
+from simulator.cli import main
+
+COVERING = {"name": "robust", "tissue": {"size_mm": [20, 20, 12], "layers": [{"material": "muscle"}]},
+            "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
+            "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 8.0},
+            "protocol": {"preset": "esope", "voltage_V": 480.0},
+            "mesh": {"size_mm": 1.5, "far_size_mm": 5.0}}
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    import tomli_w
+    p = tmp_path_factory.mktemp("rob") / "s.toml"
+    p.write_text(tomli_w.dumps(COVERING))
+    return p
+
+
+def _robust(src, out, *args):
+    assert main(["robustness", str(src), "--out", str(out), "--quiet", *args]) == 0
+    return json.loads((out / "robustness.json").read_text())
+
+
+def test_zero_spread_covering_plan_has_probability_one(src, tmp_path):
+    rep = _robust(src, tmp_path / "a", "--samples", "2")
+    assert rep["probability_covered"] == 1.0 and rep["mesh_reused"]
+    assert rep["margin_coverage_p05"] >= 0.999
+    assert (tmp_path / "a" / "robustness.png").stat().st_size > 10_000
+
+
+def test_seeded_runs_repeat_exactly_and_spread_costs_coverage(src, tmp_path):
+    args = ["--samples", "2", "--sigma-rel-sd", "0.3", "--threshold-rel-sd", "0.3", "--seed", "7"]
+    a = _robust(src, tmp_path / "a", *args)
+    b = _robust(src, tmp_path / "b", *args)
+    assert a == b
+    factors = [d["material_factors"]["muscle"]["threshold"] for d in a["draws"]]
+    assert len(set(factors)) == 2                                    # real draws, not one value
+    assert len({d["margin_reversible_fraction"] for d in a["draws"]}) == 2   # and they change the field
+    other = _robust(src, tmp_path / "c", "--samples", "1", *args[2:-1], "8")
+    assert other["draws"][0]["material_factors"] != a["draws"][0]["material_factors"]
+
+
+def test_placement_error_moves_the_electrode(src, tmp_path):
+    rep = _robust(src, tmp_path / "p", "--samples", "1", "--placement-sd-mm", "1.0", "--seed", "1")
+    assert not rep["mesh_reused"]
+    dx, dy = rep["draws"][0]["shift_mm"][0]
+    assert (dx, dy) != (0.0, 0.0)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--samples", "0"], "--samples"),
+    (["--samples", "2", "--sigma-rel-sd", "-0.1"], "--sigma-rel-sd"),
+    (["--samples", "2", "--placement-sd-mm", "nan"], "--placement-sd-mm"),
+    (["--samples", "2", "--seed", "-1"], "--seed"),
+    (["--sigma-rel-sd", "0.1"], "--samples"),
+])
+def test_bad_robustness_options_exit_2(src, tmp_path, capsys, args, field):
+    code = main(["robustness", str(src), "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and field in err
+    assert not (tmp_path / "o").exists()
