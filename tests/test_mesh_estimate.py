@@ -61,7 +61,7 @@ def _fit_cells(gb: float) -> float:
 
 
 @pytest.mark.parametrize("edit, key", [({"contact_size_mm": 0.01}, "mesh.contact_size_mm"),
-                                       ({"size_mm": 0.1}, "mesh.size_mm")], ids=["contact-size", "size"])
+                                       ({"size_mm": 0.05}, "mesh.size_mm")], ids=["contact-size", "size"])
 def test_a_mesh_that_would_not_fit_is_refused_before_meshing(edit, key, tmp_path, capsys):
     toml = "[tissue]\nsize_mm = [40, 40, 25]\n[electrode]\ntype = \"hexagonal\"\n[protocol]\nvoltage_V = 730\n" \
            "[mesh]\n" + "".join(f"{k} = {v}\n" for k, v in edit.items())
@@ -82,4 +82,4 @@ def test_a_mesh_that_would_not_fit_is_refused_before_meshing(edit, key, tmp_path
     field = key.split(".")[1].removesuffix("_mm")
     at = lambda v: estimate_cells(mesh_input(dataclasses.replace(  # noqa: E731
         sc, mesh=dataclasses.replace(sc.mesh, **{field: v * MM}))), limit=2 * _fit_cells(1))
-    assert at(suggested) <= _fit_cells(1) < at(suggested / 2)
+    assert at(suggested) <= 0.5 * _fit_cells(1) < _fit_cells(1) < at(suggested / 2)

@@ -87,9 +87,11 @@ def test_two_tumours_that_failed_with_hxt_now_mesh():
         "mesh": {"size_mm": 2.5, "cache": False}})
     m = build.build_mesh(sc)
     vol = m.volumes()
-    for name, d in (("T1", 4.0), ("T2", 1.0)):
+    # T2 gets 0.5 mm elements (2 across, TUMOUR_ELEMENTS_ACROSS): its polyhedron holds 73 % of
+    # the sphere (measured); T1, at 2 mm, 4 mm across
+    for name, d, err in (("T1", 4.0, 0.25), ("T2", 1.0, 0.35)):
         exact = np.pi / 6 * (d * MM) ** 3
-        assert abs(vol[m.cell_region == m.region_id(name)].sum() / exact - 1) < 0.25, name
+        assert 0 < 1 - vol[m.cell_region == m.region_id(name)].sum() / exact < err, name
 
 
 def test_a_failed_volume_mesh_is_retried_with_delaunay(monkeypatch):

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 GROWTH = 0.35             # element size growth per unit distance away from fine zones
 ANGULAR_GROWTH = 0.5      # near a needle: growth <= this x contact_size / radius
-TUMOUR_ELEMENTS_ACROSS = 3  # at least this many elements across a tumour's smallest diameter: a
+TUMOUR_ELEMENTS_ACROSS = 2  # at least this many elements across a tumour's smallest diameter: a
                             # coarser size field gave gmsh a broken surface (duplicated facets) on a
                             # 1 mm tumour under 2.5 mm elements, and HXT and Delaunay both failed
 RIB_SEGMENTS = 24         # resolve the bone surface: 24 segments round a rib (area -1.1 %)
