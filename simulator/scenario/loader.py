@@ -4,9 +4,12 @@ Scenario files use mm, V, V/cm, S/m and us (design.md section 5); the records ho
 V/m, S/m and s. Every problem raises :class:`ScenarioError` naming the dotted field.
 """
 from __future__ import annotations
+import copy
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from simulator.errors import ScenarioError
+from simulator.scenario import records
 from simulator.scenario.records import Scenario
 from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
@@ -48,7 +51,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage", "no_go", "applications"]
+               "solver", "generator", "coverage", "no_go", "applications", "conductivity_model"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
@@ -61,6 +64,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     if not name.strip() or len(name) > 200:
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
+    materials = default_conductivity_model(top, materials)
     tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials, base_dir)
     tumours = read_tumours(top.get("tumours", []), materials, tissue, base_dir)
     applications = ()
@@ -89,4 +93,20 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
             | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, no_go, applications, margin_threshold=margin_rule)
+                    mesh, solver, generator, tol, no_go, applications, source=copy.deepcopy(data), margin_threshold=margin_rule,
+                    source_dir=base_dir)
+
+
+def default_conductivity_model(top: Table, materials: dict) -> dict:
+    """``conductivity_model = "constant"`` at the top level: the sigma(E) law of every
+    material that does not name its own in ``[materials.X]`` (issue 14)."""
+    from simulator.physics.conductivity import MODELS
+    model = top.string("conductivity_model", None, choices=list(MODELS))
+    if model is None:
+        return materials
+    raw = top.get("materials", {})
+    own = {n for n, t in raw.items() if isinstance(t, dict) and t.get("conductivity_model") is not None}
+    return {n: m if n in own else replace(m, conductivity_model=model) for n, m in materials.items()}
+
+
+records.READER[:] = [scenario_from_dict]        # Scenario.with_changes re-reads through it

@@ -1,7 +1,8 @@
 """Scenario records: immutable, validated, SI units (m, V, V/m, S/m, s).
 
 Built only by the reader (:mod:`simulator.scenario.loader`); changed through copies
-(``Scenario.with_voltage``). No I/O here.
+(``Scenario.with_voltage``, ``Scenario.with_changes``: dotted keys read again by the same
+section readers, :mod:`simulator.scenario.changes`). No I/O here.
 """
 from __future__ import annotations
 import math
@@ -21,6 +22,11 @@ LAYOUTS = ("depth", "fold")               # layers stacked in depth, or across x
 MAX_TUMOURS = 10                    # "<= 10 lesions", Solari 2014 [C] (domain.md 4.2)
 MAX_BLOCK = 0.5                     # m: a block larger than 50 cm is not a skin model
 MAX_VOLTAGE = 10_000.0              # V: absurd above this for ECT generators (3000 V [C])
+
+
+# The table reader, registered by simulator.scenario.loader when it is imported (a Scenario
+# with a source table was made by it, so it is there): with_changes re-reads through it.
+READER: list = []
 
 
 # ----------------------------------------------------------------------------- records
@@ -271,6 +277,9 @@ class Scenario:
     # every application's groups, in order; () for a single [electrode]
     applications: tuple[Application, ...] = ()
     margin_threshold: str = "tumour"   # margin cells judged at the tumour's E_rev | their tissue's
+    # the table it was read from (file units), for with_changes; None if built by hand
+    source: dict | None = field(default=None, compare=False, repr=False)
+    source_dir: object = field(default=None, compare=False, repr=False)    # Path its files are relative to
 
     @property
     def tissue_top(self) -> float:
@@ -278,5 +287,31 @@ class Scenario:
         return max([0.0] + [t.covered_top for t in self.tumours])
 
     def with_voltage(self, voltage: float) -> "Scenario":
+        """A copy with every pulse group at ``voltage`` (V)."""
+        src = None
+        if self.source is not None:
+            from simulator.scenario.changes import apply_changes
+            src = apply_changes(self.source, {"protocol.voltage_V": voltage})
         apps = tuple(replace(a, protocol=a.protocol.with_voltage(voltage)) for a in self.applications)
-        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps)
+        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps, source=src)
+
+    def with_changes(self, changes: dict) -> "Scenario":
+        """A copy with dotted scenario keys changed, validated like a file:
+        ``sc.with_changes({"protocol.voltage_V": 600, "tumours.0.depth_mm": 7.0})``."""
+        if self.source is None:
+            from simulator.errors import ScenarioError
+            raise ScenarioError("scenario", "was not read from a table (load_scenario / scenario_from_dict); "
+                                "with_changes needs its source")
+        from simulator.scenario.changes import apply_changes
+        scenario_from_dict = READER[0]            # the loader (it imports this module, not the reverse)
+        read = scenario_from_dict(self.source, default_name=self.name, base_dir=self.source_dir)
+        if read != self or read.materials != self.materials:
+            from simulator.errors import ScenarioError      # a dataclasses.replace copy: its source is stale
+            raise ScenarioError("scenario", "was changed by a copy that did not update its source table "
+                                "(dataclasses.replace); change it with with_changes only")
+        return scenario_from_dict(apply_changes(self.source, changes), default_name=self.name,
+                                  base_dir=self.source_dir)
+
+    def with_conductivity_model(self, model: str) -> "Scenario":
+        """A copy with every material on the sigma(E) law ``model`` (constant, linear, ...)."""
+        return self.with_changes({"conductivity_model": model})

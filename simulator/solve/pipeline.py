@@ -69,12 +69,15 @@ def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
 def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = None,
         progress: Callable[[str], None] | None = None,
         memory_check: Callable[[Mesh, int], object] | None = None,
+        make_engine: Callable[[str, Mesh, SolverSettings], object] | None = None,
         max_memory_gb: float | None = None) -> Result:
     """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
 
     ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard);
     before meshing, the cell count estimated from the size field must fit ``max_memory_gb``
     (default: the available memory).
+    ``make_engine(name, mesh, settings)`` replaces :func:`create_engine` (studies reuse one
+    engine across runs on the same mesh, or wrap it).
     """
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
@@ -104,7 +107,7 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     settings = SolverSettings(degree=scenario.solver.degree, rtol=scenario.solver.rtol,
                               max_iterations=scenario.solver.max_iterations)
     t1 = time.perf_counter()
-    eng = create_engine(engine_name, mesh, settings)
+    eng = (make_engine or create_engine)(engine_name, mesh, settings)
     timings["setup"] = time.perf_counter() - t1
     law, rho_c, alpha = cell_law(mesh, scenario)
     t2 = time.perf_counter()
