@@ -57,9 +57,10 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
             axes = segment_distance(n.entry, n.tip, m.entry, m.tip)
             gap = axes - n.radius - m.radius
             if gap <= 0:
-                where = "at the skin" if math.dist(n.position, m.position) <= axes + 1e-12 else "below the skin"
-                raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap {where} "
-                                    f"(axes {axes / MM:.3g} mm apart, needle diameter {n.diameter / MM:g} mm)")
+                size = f"{axes / MM:.3g} mm apart, needle diameter {n.diameter / MM:g} mm"
+                if math.dist(n.position, m.position) <= axes + 1e-12:
+                    raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap at the skin (axes {size})")
+                raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap below the skin (axes {size})")
     for p in e.plates:
         at_least("electrode.thickness_mm", p.thickness, MIN_PLATE_THICKNESS,
                  "a plate thinner than foil would not stand in tissue [A]")
