@@ -314,23 +314,18 @@ def test_bad_patient_files(case, field, tmp_path):
 
 
 # ----------------------------------------------------------------------------- the examples
-EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
-ANATOMY_EXAMPLES = ("skin_fold", "exophytic_plates", "chest_wall_recurrence", "patient_geometry")
 
 
 @pytest.fixture(scope="module")
-def example():
-    from simulator.scenario import load_scenario
-    done = {}
-
+def example(example_run):
+    """name -> (scenario, Result) of the shared session CLI run (tests/example_runs.py)."""
     def get(name):
-        if name not in done:
-            sc = load_scenario(EXAMPLES / f"{name}.toml")
-            done[name] = (sc, run(sc))
-        return done[name]
+        r = example_run(name).result
+        return r.scenario, r
     return get
 
 
+@pytest.mark.xdist_group("example-skin_fold")       # one run per example (xdist)
 def test_skin_fold_example(example):
     sc, res = example("skin_fold")
     rep = build_report(res)
@@ -351,6 +346,7 @@ def test_skin_fold_example(example):
     assert sum(Ek * dk for Ek, dk in zip(E, d)) == pytest.approx(1040.0, rel=0.03)
 
 
+@pytest.mark.xdist_group("example-exophytic_plates")       # one run per example (xdist)
 def test_exophytic_plates_example(example):
     sc, res = example("exophytic_plates")
     rep = build_report(res)
@@ -359,6 +355,7 @@ def test_exophytic_plates_example(example):
     assert res.mesh.points[:, 2].max() > 4 * MM
 
 
+@pytest.mark.xdist_group("example-chest_wall_recurrence")       # one run per example (xdist)
 def test_chest_wall_example(example):
     sc, res = example("chest_wall_recurrence")
     rep = build_report(res)
@@ -370,6 +367,7 @@ def test_chest_wall_example(example):
     assert rep["no_go"][0]["max_field_V_per_cm"] < 400                      # the ribs shield it
 
 
+@pytest.mark.xdist_group("example-patient_geometry")       # one run per example (xdist)
 def test_patient_geometry_example(example):
     sc, res = example("patient_geometry")
     rep = build_report(res)

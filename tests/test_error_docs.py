@@ -56,15 +56,23 @@ def fragments(message: str) -> list[str]:
     return [p for p in parts if len(p) >= 8 and " " in p]
 
 
-def emitted(fragment: str, pieces: tuple[str, ...]) -> bool:
+def emitted(fragment: str, pieces: tuple[str, ...], max_parts: int = 4) -> bool:
+    """Whether the fragment is the concatenation of at most ``max_parts`` pieces (3 characters
+    or more) of string literals, split at spaces (messages are f-strings and reasons joined from helpers: the
+    values between the literal parts are cut out already or are constants elsewhere)."""
     if any(fragment in p for p in pieces):
         return True
     words = fragment.split(" ")
-    for k in range(1, len(words)):          # one placeholder between two literal pieces
-        left, right = " ".join(words[:k]), " ".join(words[k:])
-        if any(p.rstrip().endswith(left) for p in pieces) and any(p.lstrip().startswith(right) for p in pieces):
-            return True
-    return False
+
+    def found(seg: str) -> bool:
+        seg = seg.strip(" ();:,")
+        return len(seg) >= 3 and any(seg in p for p in pieces)    # no bare short words
+    best = {0: 0}                           # words covered -> fewest parts
+    for i in range(1, len(words) + 1):
+        for j, n in list(best.items()):
+            if j < i and n < max_parts and found(" ".join(words[j:i])):
+                best[i] = min(best.get(i, max_parts + 1), n + 1)
+    return len(words) in best
 
 
 def test_doc_quotes_enough_messages():

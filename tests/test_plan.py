@@ -63,7 +63,7 @@ def planned(tmp_path_factory):
 def test_plan_writes_its_files_and_ranks_covering_plans_first(planned):
     code, out = planned
     assert code == 0
-    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {"plan.json", "planned.toml", "plan.png"}
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {"plan.json", "planned.toml", "plan.png", "report.html"}
     plan = json.loads((out / "plan.json").read_text())
     for key in ("feasible", "minimum_voltage_V", "diagnosis", "best", "candidates"):
         assert key in plan

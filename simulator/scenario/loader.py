@@ -14,6 +14,7 @@ from simulator.scenario.records import Scenario
 from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
+from simulator.scenario.sections import read_cell_kill
 from simulator.scenario.files import MAX_NESTING, check_nesting, read_scenario_bytes
 from simulator.scenario.names import check_name
 from simulator.scenario.sections import read_electrode
@@ -22,8 +23,10 @@ from simulator.scenario.sections import read_materials
 from simulator.scenario.sections import read_mesh
 from simulator.scenario.sections import read_protocol
 from simulator.scenario.sections import read_solver
+from simulator.scenario.sections import read_thermal
 from simulator.scenario.sections import read_tissue
 from simulator.scenario.sections import read_tumours
+from simulator.scenario.sections import read_zone_thresholds
 
 
 # ----------------------------------------------------------------------------- loading
@@ -51,7 +54,8 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage", "no_go", "applications", "conductivity_model"]
+               "solver", "generator", "coverage", "no_go", "applications", "conductivity_model",
+               "cell_kill", "thermal"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
@@ -85,7 +89,10 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
     margin_rule = cov.string("margin_threshold", "tumour", choices=["tumour", "tissue"])
+    thresholds = read_zone_thresholds(cov)
     cov.finish()
+    cell_kill = read_cell_kill(Table(top.get("cell_kill", {}), "cell_kill"), materials)
+    thermal = read_thermal(Table(top.get("thermal", {}), "thermal"), solver, protocol)
     no_go = read_no_go(top.get("no_go", []), tissue)
     top.finish(ALLOWED_TOP)
     used = (set(tissue.layer_materials()) | {t.material for t in tumours}
@@ -93,8 +100,9 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
             | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, no_go, applications, source=copy.deepcopy(data), margin_threshold=margin_rule,
-                    source_dir=base_dir)
+                    mesh, solver, generator, tol, no_go=no_go, applications=applications,
+                    zone_thresholds=thresholds, cell_kill=cell_kill, thermal=thermal,
+                    margin_threshold=margin_rule, source=copy.deepcopy(data), source_dir=base_dir)
 
 
 def default_conductivity_model(top: Table, materials: dict) -> dict:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from electrodes.contacts import Electrode
 from protocols.pulses import Protocol
+from simulator.physics.cell_kill import PelegFermi
 from simulator.physics.materials import Material
 from simulator.scenario.closed_surface import ClosedSurface
 
@@ -251,6 +252,35 @@ class Generator:
     max_current: float = 50.0          # A  (same source)
 
 
+THERMAL_MODELS = ("adiabatic", "pennes")
+
+
+@dataclass(frozen=True)
+class ThermalOptions:
+    """``[thermal]``: adiabatic (default) or Pennes bioheat; temperatures in C, SI otherwise."""
+
+    model: str = "adiabatic"
+    initial_C: float = 37.0               # body temperature and T0 of sigma(E, T) [A]
+    arterial_C: float = 37.0              # T_a [A]
+    blood_density: float = 1060.0         # kg/m^3, rho_b (OpenEP example case [C-code])
+    blood_heat_capacity: float = 3600.0   # J/(kg K), c_b (same source)
+    steps_per_pulse: int = 4
+    max_steps_between: int = 20
+    resolve_tolerance: float = 1e-3       # relative sigma change that re-solves the field
+    skin: str = "insulating"              # the skin and every wall: zero heat flux [A]
+
+
+@dataclass(frozen=True)
+class CellKill:
+    """``[cell_kill]``: the cell-kill model and its constants per material (others: defaults)."""
+
+    model: str = "peleg-fermi"
+    constants: dict[str, PelegFermi] = field(default_factory=dict)
+
+    def for_material(self, name: str) -> PelegFermi:
+        return self.constants.get(name, PelegFermi())
+
+
 @dataclass(frozen=True)
 class Application:
     """One electrode placement of a session (``[[applications]]``): its electrode and pulses,
@@ -272,12 +302,16 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    zone_thresholds: tuple[float, ...] = ()   # V/m, [coverage] thresholds; () = each tissue's E_rev, E_irr
+    cell_kill: CellKill | None = field(default=None, compare=False)   # None: no cell-kill model
+    thermal: ThermalOptions = ThermalOptions()
     no_go: tuple[NoGo, ...] = ()
     # several applications: ``electrode`` holds every application's contacts and ``protocol``
     # every application's groups, in order; () for a single [electrode]
     applications: tuple[Application, ...] = ()
     margin_threshold: str = "tumour"   # margin cells judged at the tumour's E_rev | their tissue's
-    # the table it was read from (file units), for with_changes; None if built by hand
+    # the table it was read from (file units): with_changes and scenario.resolved.toml re-read it;
+    # None if built by hand
     source: dict | None = field(default=None, compare=False, repr=False)
     source_dir: object = field(default=None, compare=False, repr=False)    # Path its files are relative to
 

@@ -7,10 +7,12 @@ from typing import Callable
 
 import numpy as np
 
+from simulator.errors import ScenarioError
 from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
 from simulator.post.coverage import tissue_volumes, tumour_coverage
 from simulator.post.field import recover_sliver_fields
+from simulator.post.zones import electrode_axes, lesion_zones
 from simulator.solve.result import Result
 from simulator.meshing.mesh import Mesh
 from simulator.scenario import Scenario
@@ -44,6 +46,18 @@ def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarr
     f = {k: per_cell(v, np.int64 if k == "model" else float) for k, v in per_region.items()}
     law = CellConductivity(f["sigma0"], f["sigma1"], f["E_rev"], f["E_irr"], f["model"], models)
     return law, f["rho_c"], f["alpha"]
+
+
+def cell_kill_of(mesh: Mesh, scenario: Scenario, train) -> np.ndarray | None:
+    """(M, Q) kill probability of the scenario's cell-kill model (None without one), from each
+    sample point's max field and the pulses it saw at E >= E_rev (physics.cell_kill)."""
+    if scenario.cell_kill is None:
+        return None
+    from simulator.physics.cell_kill import cell_kill_probability
+    names = sorted({r.material for r in mesh.regions})
+    index = np.array([names.index(r.material) for r in mesh.regions])[mesh.cell_region]
+    return cell_kill_probability(train.E_max, train.pulses_above_rev,
+                                 [scenario.cell_kill.for_material(n) for n in names], index)
 
 
 def mpi_comm():
@@ -85,6 +99,12 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     from_cache = False
     engine_name = check_engine_name(engine or scenario.solver.engine,
                                     "--engine" if engine else "solver.engine")
+    if scenario.thermal.model == "pennes" and scenario.applications:
+        raise ScenarioError("thermal.model", "pennes steps one electrode application; it does not yet "
+                            f"support [[applications]] ({len(scenario.applications)} given)")
+    if scenario.thermal.model == "pennes" and engine_name != "embedded":
+        raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
+                            f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
         from simulator.engines.resources import check_mesh_budget
@@ -111,10 +131,15 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings["setup"] = time.perf_counter() - t1
     law, rho_c, alpha = cell_law(mesh, scenario)
     t2 = time.perf_counter()
-    train = run_session(eng, scenario, law, rho_c, alpha,
-                      model=scenario.solver.model, idle=scenario.solver.idle_contacts,
-                      monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
-                      progress=say)
+    heat = None
+    if scenario.thermal.model == "pennes":
+        from simulator.solve.thermal import pennes_train
+        train, heat = pennes_train(eng, mesh, scenario, law, rho_c, alpha, say)
+    else:
+        train = run_session(eng, scenario, law, rho_c, alpha,
+                            model=scenario.solver.model, idle=scenario.solver.idle_contacts,
+                            monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
+                            progress=say)
     timings["solve"] = time.perf_counter() - t2
     t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
@@ -125,7 +150,13 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance, scenario.margin_threshold)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+    kill = cell_kill_of(mesh, scenario, train)
+    if kill is not None:
+        volumes["kill_probability_0_9"] = float((train.weights * (kill >= 0.9)).sum())
+    first = scenario.protocol.groups[0]
+    zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
+                         electrode_axes(mesh, first.anode, first.cathode))
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
-                  from_cache, timings)
+                  from_cache, timings, zones, kill, heat)
