@@ -143,7 +143,8 @@ def test_generator_limits_warn_in_report_and_terminal(tmp_path, capsys):
     assert any("1040 V exceeds the generator limit 1000 V" in w for w in warnings), warnings
     assert any("A exceeds the generator limit 2 A" in w for w in warnings), warnings
     text = capsys.readouterr().out
-    assert text.count("WARNING:") == 2
+    # the two limits, and (issue 10, item 14) the healthy irreversible volume resting on [A] values
+    assert text.count("WARNING:") == 3 and "rests on assumed [A] thresholds" in text
     assert "exceeds the generator limit 1000 V" in text and "exceeds the generator limit 2 A" in text
 
 
