@@ -301,6 +301,58 @@ CASES = [
                                    "[materials.tumour]"), 'materials."gel\\x1b[2J"', "U+001B"),
 ]
 
+# --- issue 10: physical bounds, unbounded work, crossing shafts, the real cause ---------
+def _many(n: int) -> str:
+    """Custom needles on a 0.9 mm grid inside the 20 mm block."""
+    return "[electrode]\ntype = \"needles\"\ninsertion_depth_mm = 5.0\nneedles = [ " + ", ".join(
+        f'{{ position_mm = [{-9.5 + 0.9 * (i % 22):.1f}, {-9.5 + 0.9 * (i // 22):.1f}] }}' for i in range(n)) + " ]\n"
+
+
+
+CROSSING = CUSTOM.replace('{ name = "A", position_mm = [-3.0, 0.0] }',
+                          '{ name = "A", position_mm = [-3.0, 0.0], tilt_deg = 30, tilt_azimuth_deg = 0 }').replace(
+    '{ name = "B", position_mm = [3.0, 0.0] }', '{ name = "B", position_mm = [3.0, 0.0], tilt_deg = 30, '
+    'tilt_azimuth_deg = 180 }')
+CASES += [
+    case("density-tiny", edit("conductivity_model = \"smoothstep\"", "conductivity_model = \"smoothstep\"\n"
+                              "density_kg_per_m3 = 1e-300"), "materials.tumour.density_kg_per_m3", "1e-300"),
+    case("heat-capacity-tiny", edit("conductivity_model = \"smoothstep\"", "conductivity_model = \"smoothstep\"\n"
+                                    "heat_capacity_J_per_kg_K = 1e-300"),
+         "materials.tumour.heat_capacity_J_per_kg_K", "1e-300"),
+    case("sigma0-tiny", edit("sigma0_S_per_m = 0.3", "sigma0_S_per_m = 1e-300"), "materials.tumour.sigma0_S_per_m",
+         "stratum corneum"),
+    case("alpha-negative", edit("conductivity_model = \"smoothstep\"", "conductivity_model = \"smoothstep\"\n"
+                                "temperature_coefficient_per_K = -0.1"),
+         "materials.tumour.temperature_coefficient_per_K", "-0.1"),
+    case("tumour-diameter-tiny", edit("diameter_mm = 4.0", "diameter_mm = 1e-300"), "tumours[0].diameter_mm",
+         "1e-300"),
+    case("tumour-semi-axis-tiny", edit('shape = "sphere"\ndiameter_mm = 4.0', 'shape = "ellipsoid"\n'
+                                       'semi_axes_mm = [2, 2, 0.001]'), "tumours[0].semi_axes_mm[2]", "0.001"),
+    case("layer-thickness-tiny", edit("thickness_mm = 1.5", "thickness_mm = 1e-300"),
+         "tissue.layers[0].thickness_mm", "1e-300"),
+    case("needle-diameter-tiny", edit("spacing_mm = 7.3", "spacing_mm = 7.3\nneedle_diameter_mm = 1e-300"),
+         "electrode.needle_diameter_mm", "1e-300"),
+    case("needle-diameter-0.0007", edit("spacing_mm = 7.3", "spacing_mm = 7.3\nneedle_diameter_mm = 0.0007"),
+         "electrode.needle_diameter_mm", "0.0007"),
+    case("needle-diameter-0.05", edit("spacing_mm = 7.3", "spacing_mm = 7.3\nneedle_diameter_mm = 0.05"),
+         "electrode.needle_diameter_mm", "0.12 mm"),
+    case("custom-needle-diameter-tiny", edit(ELECTRODE, CUSTOM.replace('[3.0, 0.0] }', '[3.0, 0.0], '
+                                                                       'diameter_mm = 0.05 }')),
+         "electrode.needles[1].diameter_mm", "0.05"),
+    case("contact-size-tiny", edit("size_mm = 2.5", "size_mm = 2.5\ncontact_size_mm = 0.001"),
+         "mesh.contact_size_mm", "0.001"),
+    case("tilted-needles-cross", edit(ELECTRODE, CROSSING), "electrode.needles[1]", "below the skin"),
+    case("needles-500", edit(ELECTRODE, _many(500)), "electrode.needles", "500"),
+    case("all-pairs-100-needles", edit(ELECTRODE, _many(100), "voltage_V = 730",
+                                       "voltage_V = 730\nsequence = \"all-pairs\""), "protocol.sequence", "4950"),
+    case("sequence-100k", edit("voltage_V = 730", "voltage_V = 730\nsequence = [" + ", ".join(
+        ['["A", "B"]'] * 100_000) + "]"), "protocol.sequence", "100000"),
+    case("total-pulses", edit(ELECTRODE, '[electrode]\ntype = "hexagonal"\n', "pulses = 8", "pulses = 1000"),
+         "protocol.pulses", "12000"),
+    case("margin-threshold", edit('name = "base"', 'name = "base"\ncoverage = { margin_threshold = "fat" }'),
+         "coverage.margin_threshold", "'fat'"),
+]
+
 # cases that also run through a real subprocess (the installed entry point's code path)
 SUBPROCESS = {"voltage-negative", "unknown-engine", "typo-mesh", "toml-syntax", "tumour-outside",
               "E-irr-below-E-rev", "toml-nested-500"}

@@ -66,7 +66,8 @@ def cmd_run(args) -> int:
     from simulator.engines.resources import check_memory
     result = run(scenario, engine=args.engine, progress=say,
                  memory_check=lambda mesh, degree: check_memory(mesh, degree, args.max_memory,
-                                                                 scenario.mesh.size))
+                                                                 scenario.mesh.size, scenario),
+                 max_memory_gb=args.max_memory)
     report = build_report(result)
     if root:
         say("writing outputs")

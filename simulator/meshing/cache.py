@@ -1,9 +1,11 @@
-"""On-disk cache of meshes, keyed by a hash of everything that shapes the mesh.
+"""On-disk cache of meshes, keyed by a hash of the mesher's actual inputs.
 
-The key covers the tissue, the tumours' geometry and naming, the electrode's contacts, the
-mesh options, the meshing constants and source of the meshing modules, the gmsh
-version and :data:`MESH_FORMAT_VERSION`. Entries are ``.npz`` files in ``$EPSIM_CACHE_DIR`` (or
-``~/.cache/epsim/meshes``), written atomically; an unreadable entry is rebuilt.
+The key hashes the whole :class:`~simulator.meshing.inputs.MeshInput` record (the only
+thing the mesher reads: tissue, tumours, contacts, electrode distance, element sizes,
+algorithms), the source of the meshing modules, the gmsh version and
+:data:`MESH_FORMAT_VERSION`. Entries are ``.npz`` files in ``$EPSIM_CACHE_DIR`` (or
+``~/.cache/epsim/meshes``), written atomically; an unreadable, truncated or bit-flipped
+entry (zip CRC) is discarded with a warning and rebuilt.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,12 +25,14 @@ import numpy as np
 
 from simulator.leftovers import CACHE_LEFTOVER, remove_stale
 from simulator.meshing import build, size_field
+from simulator.meshing.child import build_mesh_isolated
+from simulator.meshing.inputs import MeshInput, mesh_input
 from simulator.meshing.mesh import Mesh, Region
 from simulator.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
-MESH_FORMAT_VERSION = 1       # bump when build_mesh or the file layout changes its output
+MESH_FORMAT_VERSION = 2       # bump when build_mesh or the file layout changes its output
 
 
 def cache_dir() -> Path:
@@ -50,7 +56,7 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in sorted(obj.items())}
+        return {"__dict__": [[_plain(k), _plain(v)] for k, v in sorted(obj.items())]}
     if isinstance(obj, np.ndarray):
         return [_plain(v) for v in obj.tolist()]
     if isinstance(obj, float):
@@ -72,23 +78,17 @@ def _source_hash() -> str:
     return h.hexdigest()
 
 
-def mesh_key(scenario: Scenario) -> str:
-    """sha256 of the geometry-relevant parts of a scenario and of the mesher's version."""
+def mesh_key(source: Scenario | MeshInput) -> str:
+    """sha256 of the mesh input record (everything the mesher reads) and of the mesher's version."""
     import gmsh
 
-    e = scenario.electrode
-    opts = scenario.mesh
+    mi = source if isinstance(source, MeshInput) else mesh_input(source)
     payload = {
         "format": MESH_FORMAT_VERSION,
         "gmsh": gmsh.__version__,
-        "mesher": [build.ALGORITHM_2D, build.ALGORITHM_3D, build.RANDOM_SEED, repr(size_field.GROWTH),
-                   repr(size_field.ANGULAR_GROWTH)],
+        "constants": [repr(size_field.GROWTH), repr(size_field.ANGULAR_GROWTH)],
         "code": _source_hash(),
-        "tissue": _plain(scenario.tissue),
-        "tumours": _plain(scenario.tumours),
-        "electrode": {"contacts": _plain(e.contacts), "clamped": e.clamped},
-        "embedded_needles": bool(scenario.applications),
-        "mesh": _plain([opts.size, opts.contact_size, opts.far_size, opts.refinement]),
+        "input": _plain(mi),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -137,7 +137,7 @@ def load_mesh(path: Path, key: str | None = None) -> Mesh:
             it = np.int32 if len(points) < 2**31 - 1 else np.int64      # as geometry._extract
             mesh = Mesh(points, np.asarray(z["tets"], dtype=it),
                         np.asarray(z["cell_region"], dtype=np.int32), regions, facets)
-    except (OSError, EOFError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"unreadable mesh file {path}: {exc}") from exc
     n = mesh.num_points
     if mesh.num_cells == 0 or mesh.tets.min() < 0 or mesh.tets.max() >= n \
@@ -148,10 +148,12 @@ def load_mesh(path: Path, key: str | None = None) -> Mesh:
 
 
 def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None = None) -> tuple[Mesh, bool]:
-    """:func:`simulator.meshing.build.build_mesh` through the cache. Returns (mesh, from_cache)."""
+    """:func:`simulator.meshing.build.build_mesh` through the cache, meshing in a child process
+    (:mod:`~simulator.meshing.child`). Returns (mesh, from_cache)."""
+    mi = mesh_input(scenario)
     if not scenario.mesh.cache:
-        return build.build_mesh(scenario, progress), False
-    key = mesh_key(scenario)
+        return build_mesh_isolated(mi, progress), False
+    key = mesh_key(mi)
     path = cache_dir() / f"mesh-{key[:32]}.npz"
     remove_stale(path.parent, CACHE_LEFTOVER, folders=False)      # temp files of killed runs
     if path.exists():
@@ -162,8 +164,10 @@ def cached_build_mesh(scenario: Scenario, progress: Callable[[str], None] | None
                 progress(f"meshing: from cache ({mesh.num_cells} cells)")
             return mesh, True
         except ValueError as exc:
-            log.warning("rebuilding corrupt mesh cache entry: %s", exc)
-    mesh = build.build_mesh(scenario, progress)
+            log.warning("discarding and rebuilding a corrupt mesh cache entry: %s", exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
+    mesh = build_mesh_isolated(mi, progress)
     try:
         save_mesh(mesh, path, key)
     except OSError as exc:

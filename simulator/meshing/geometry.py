@@ -12,34 +12,32 @@ import numpy as np
 from electrodes.contacts import Needle, Plate
 from simulator.errors import GeometryError, ScenarioError
 from simulator.meshing.mesh import Region
-from simulator.scenario import Scenario
-from simulator.meshing.size_field import Sizes
-from simulator.meshing.session import blame
+from simulator.meshing.inputs import MeshInput
+from simulator.meshing.blame import blame, cause_text, parts_text
 from simulator.meshing.session import one_line
-from simulator.meshing.session import parts_text
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
 
 
 
 
-def region_names(scenario: Scenario) -> list[Region]:
+def region_names(mi: MeshInput) -> list[Region]:
     """Regions in mesh order: layers (index = layer index) then tumours (index = tumour index)."""
-    tissue = scenario.tissue
+    tissue = mi.tissue
     mats = tissue.layer_materials()
     n_base = len(mats) - len(tissue.surfaces)
     regions = [Region(m if mats.count(m) == 1 else f"{m}{i}", "layer", m, i) for i, m in enumerate(mats[:n_base])]
     regions += [Region(s.name, "layer", s.material, n_base + i) for i, s in enumerate(tissue.surfaces)]
     taken = {r.name for r in regions}
-    for i, t in enumerate(scenario.tumours):
+    for i, t in enumerate(mi.tumours):
         if t.name in taken:
             raise ScenarioError(f"tumours[{i}].name", f"tumour name {t.name!r} is also a tissue layer's name")
         regions.append(Region(t.name, "tumour", t.material, i))
-    for i, t in enumerate(scenario.tumours):
+    for i, t in enumerate(mi.tumours):
         if has_cover(t):
             regions.append(Region(f"{t.name}-cover", "cover", t.cover_material, i))
-    if scenario.tissue.ribs is not None:
-        regions.append(Region("ribs", "structure", scenario.tissue.ribs.material, 0))
+    if mi.tissue.ribs is not None:
+        regions.append(Region("ribs", "structure", mi.tissue.ribs.material, 0))
     return regions
 
 
@@ -134,33 +132,35 @@ def _cover_solid(occ, t, X: float, Y: float, Z: float) -> int:
     return tag
 
 
-def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
+def build_model(gmsh, mi: MeshInput) -> OccModel:
+    """The OCC model of the mesh input: layers, tumours, covers, ribs, electrode parts, fragmented."""
     occ = gmsh.model.occ
-    X, Y, Z = (v * S for v in scenario.tissue.size)
+    sz = mi.sizes
+    X, Y, Z = (v * S for v in mi.tissue.size)
     layers = [occ.addBox(lo[0] * S, lo[1] * S, lo[2] * S, (hi[0] - lo[0]) * S, (hi[1] - lo[1]) * S,
-                         (hi[2] - lo[2]) * S) for lo, hi in scenario.tissue.layer_boxes()]
+                         (hi[2] - lo[2]) * S) for lo, hi in mi.tissue.layer_boxes()]
     tumours = []
-    for i, t in enumerate(scenario.tumours):
+    for i, t in enumerate(mi.tumours):
         try:
             tumours.append(_surface_solid(occ, t.surface) if t.surface is not None else _tumour_solid(occ, t, X, Y, Z))
         except Exception as exc:
             if type(exc) is not Exception:
                 raise
             raise GeometryError(f"tumours[{i}]", f"cannot build tumour {t.name!r}: {one_line(exc)}") from None
-    covers = [_cover_solid(occ, t, X, Y, Z) for t in scenario.tumours if has_cover(t)]
-    ribs = scenario.tissue.ribs
+    covers = [_cover_solid(occ, t, X, Y, Z) for t in mi.tumours if has_cover(t)]
+    ribs = mi.tissue.ribs
     rib_solids = [] if ribs is None else [
         occ.addCylinder(x * S, -Y / 2, -ribs.depth * S, 0.0, Y, 0.0, ribs.radius * S)
-        for x in ribs.centres_x(scenario.tissue.size[0])]
-    top = scenario.tissue_top
+        for x in ribs.centres_x(mi.tissue.size[0])]
+    top = mi.tissue_top
     parts: list[tuple[int, str, bool]] = []        # (tag, contact name, is contact)
-    e = scenario.electrode
+    e = mi
     if not e.clamped:
         for n in e.needles:
-            for start, vec, active in _needle_parts(n, scenario.tissue.size[2], 0.1 * sz.contact[n.name] * S, top):
+            for start, vec, active in _needle_parts(n, mi.tissue.size[2], 0.1 * sz.contact[n.name] * S, top):
                 parts.append((occ.addCylinder(*start, *vec, n.radius * S), n.name, active))
         for p in e.plates:
-            parts.append((_plate_box(occ, p, scenario.tissue.size[2], top), p.name, True))
+            parts.append((_plate_box(occ, p, mi.tissue.size[2], top), p.name, True))
     objects = [(3, t) for t in layers]
     tools = ([(3, t) for t in tumours] + [(3, t) for t in covers] + [(3, t) for t in rib_solids]
              + [(3, t) for t, _, _ in parts])
@@ -173,7 +173,8 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
     except Exception as exc:
         if type(exc) is not Exception:
             raise
-        raise GeometryError(blame(scenario), f"gmsh could not combine {parts_text(scenario)}: {one_line(exc)}") from None
+        raise GeometryError(blame(mi), f"gmsh could not combine {parts_text(mi)}: {one_line(exc)}"
+                            f"{cause_text(mi)}") from None
 
     # each fragment piece belongs to the input of highest priority that contains it:
     # electrode (removed) > tumour > rib > cover > layer; region order as region_names()
@@ -183,7 +184,7 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
     owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, kind, index)
     # several applications: needles stay tissue (they are in the tissue only while their own
     # application fires) and their surfaces become contacts; only what sticks out is removed
-    embedded = bool(scenario.applications)
+    embedded = mi.embedded_needles
     pieces: dict[int, list[int]] = {}            # embedded: volume -> electrode parts it lies in
     for k, dimtags in enumerate(out_map):
         kind = int(np.searchsorted(bounds, k, side="right") - 1)
@@ -196,7 +197,7 @@ def build_model(gmsh, scenario: Scenario, sz: Sizes) -> OccModel:
                 owner[v] = key
     # regions: layer regions (an image's labels and tissue surfaces are assigned to cells
     # after meshing, simulator.meshing.relabel: the block is one box then), tumours, covers, ribs
-    NL = len(scenario.tissue.layer_materials())
+    NL = len(mi.tissue.layer_materials())
     first = {0: 0, 1: NL, 2: NL + nt, 3: NL + nt + nc}
     region_volumes: list[list[int]] = [[] for _ in range(NL + nt + nc + (1 if nr else 0))]
     electrode_vols: dict[int, tuple[str, bool]] = {}

@@ -4,10 +4,6 @@ signal handlers in place.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from simulator.scenario import Scenario
 import contextlib
 import threading
 from typing import Iterator
@@ -57,18 +53,3 @@ def restore_python_signal_handlers() -> None:
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or type(exc).__name__
-
-
-def blame(scenario: Scenario) -> str:
-    if scenario.electrode.contacts and not scenario.electrode.clamped:
-        return "electrode"
-    return "tumours[0]" if scenario.tumours else "tissue"
-
-
-def parts_text(scenario: Scenario) -> str:
-    bits = [f"tissue layers ({len(scenario.tissue.layers)})"]
-    bits += [f"tumours[{i}] {t.name!r}" for i, t in enumerate(scenario.tumours)]
-    if scenario.electrode.contacts and not scenario.electrode.clamped:
-        bits.append(f"electrode {scenario.electrode.type} ({', '.join(scenario.electrode.contact_names)})")
-    return ", ".join(bits)
-

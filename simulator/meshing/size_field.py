@@ -6,13 +6,21 @@ import math
 from dataclasses import dataclass
 import numpy as np
 from electrodes.contacts import Needle, Plate
+from typing import TYPE_CHECKING
 from simulator.scenario import Scenario
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
 
 
+if TYPE_CHECKING:
+    from simulator.meshing.inputs import MeshInput
+
 GROWTH = 0.35             # element size growth per unit distance away from fine zones
 ANGULAR_GROWTH = 0.5      # near a needle: growth <= this x contact_size / radius
+TUMOUR_ELEMENTS_ACROSS = 2  # at least this many elements across a tumour's smallest diameter: a
+                            # coarser size field gave gmsh a broken surface (duplicated facets) on a
+                            # 1 mm tumour under 2.5 mm elements, and HXT and Delaunay both failed
+RIB_SEGMENTS = 24         # resolve the bone surface: 24 segments round a rib (area -1.1 %)
 
 
 # ----------------------------------------------------------------------------- sizes
@@ -23,6 +31,7 @@ class Sizes:
     size: float
     far: float
     contact: dict[str, float]
+    tumour: tuple[float, ...] = ()     # in and around each tumour (<= size)
 
 
 def sizes(scenario: Scenario) -> Sizes:
@@ -39,10 +48,16 @@ def sizes(scenario: Scenario) -> Sizes:
         else:
             contact[c.name] = opts.size
     f = opts.refinement                 # < 1 on the finer levels of the accuracy loop
-    return Sizes(f * opts.size, f * far, {k: f * v for k, v in contact.items()})
+    tumour = tuple(min(opts.size, 2.0 * min(t.semi_axes) / TUMOUR_ELEMENTS_ACROSS) for t in scenario.tumours)
+    return Sizes(f * opts.size, f * far, {k: f * v for k, v in contact.items()}, tuple(f * v for v in tumour))
 
 
 # ----------------------------------------------------------------------------- size fields
+def rib_size(ribs, far: float) -> float:
+    """Element size (m) on a rib's surface."""
+    return min(far, 2 * math.pi * ribs.radius / RIB_SEGMENTS)
+
+
 def _box_field(fld, lo, hi, vin: float, vout: float, thickness: float) -> int:
     f = fld.add("Box")
     for k, v in zip(("XMin", "YMin", "ZMin", "XMax", "YMax", "ZMax"), (*lo, *hi)):
@@ -53,13 +68,12 @@ def _box_field(fld, lo, hi, vin: float, vout: float, thickness: float) -> int:
     return f
 
 
-def _hull(scenario: Scenario) -> tuple[np.ndarray, np.ndarray] | None:
+def hull(mi: MeshInput) -> tuple[np.ndarray, np.ndarray] | None:
     """Bounding box (mm) of the electrode parts inside the tissue."""
-    e = scenario.electrode
     pts = []
-    for n in e.needles:
+    for n in mi.needles:
         pts += [n.entry, n.tip]
-    for p in e.plates:
+    for p in mi.plates:
         for x, y in p.corners():
             for z in (0.0, -p.depth):
                 pts.append((x, y, z))
@@ -122,33 +136,36 @@ def _axis_field(gmsh, n: Needle, depth_mm: float, hc: float, far: float) -> int:
     return t
 
 
-def apply_size_fields(gmsh, scenario: Scenario, sz: Sizes, model: OccModel) -> None:
+def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
+    """The background size field: the min of the fine boxes, the contact fields and far."""
     fld = gmsh.model.mesh.field
+    sz = mi.sizes
     h, far = sz.size * S, sz.far * S
-    X, Y, Z = (v * S for v in scenario.tissue.size)
+    X, Y, Z = (v * S for v in mi.tissue.size)
     ramp = (far - h) / GROWTH
     fields = []
-    hull = _hull(scenario)
-    if hull is not None and not scenario.electrode.clamped:
-        lo, hi = hull
+    hull_box = hull(mi)
+    if hull_box is not None and not mi.clamped:
+        lo, hi = hull_box
         # the field varies over about the electrode distance around the needles (a pair has
         # no width in y otherwise): pad the fine box by half of it
-        pad = max(2.0 * h, 0.5 * scenario.electrode.distance * S)
+        pad = max(2.0 * h, 0.5 * mi.electrode_distance * S)
         fields.append(_box_field(fld, lo - pad, hi + pad, h, far, ramp))
-    elif scenario.electrode.clamped:
+    elif mi.clamped:
         fields.append(_box_field(fld, (-X, -Y, -2 * Z), (X, Y, Z), h, far, ramp))
-    for t in scenario.tumours:
+    for t, ht in zip(mi.tumours, sz.tumour or [sz.size] * len(mi.tumours)):
         c, ax = np.asarray(t.centre) * S, np.asarray(t.semi_axes) * S
-        pad = max(t.margin * S, h)
-        fields.append(_box_field(fld, c - ax - pad, c + ax + pad, h, far, ramp))
-    ribs = scenario.tissue.ribs
-    if ribs is not None:     # resolve the bone surface: 24 segments round a rib (area -1.1 %)
-        hr = min(far, 2 * math.pi * ribs.radius * S / 24)
-        for x in ribs.centres_x(scenario.tissue.size[0]):
+        ht *= S
+        pad = max(t.margin * S, ht)
+        fields.append(_box_field(fld, c - ax - pad, c + ax + pad, ht, far, (far - ht) / GROWTH))
+    ribs = mi.tissue.ribs
+    if ribs is not None:
+        hr = rib_size(ribs, sz.far) * S
+        for x in ribs.centres_x(mi.tissue.size[0]):
             dist = f"abs(sqrt((x - {_n(x * S)})^2 + (z + {_n(ribs.depth * S)})^2) - {_n(ribs.radius * S)})"
             fields.append(_math_field(fld, f"min({_n(far)}, {_n(hr)} + {_n(GROWTH)} * {dist})"))
-    if not scenario.electrode.clamped:
-        for c in scenario.electrode.contacts:
+    if not mi.clamped:
+        for c in mi.contacts:
             hc = sz.contact[c.name] * S
             if isinstance(c, Needle):
                 fields.append(_axis_field(gmsh, c, Z, hc, far))
@@ -167,4 +184,4 @@ def apply_size_fields(gmsh, scenario: Scenario, sz: Sizes, model: OccModel) -> N
     opt("Mesh.MeshSizeExtendFromBoundary", 0)
     opt("Mesh.MeshSizeFromCurvature", 0)
     opt("Mesh.MeshSizeMax", far)
-    opt("Mesh.MeshSizeMin", 0.5 * min([h] + [v * S for v in sz.contact.values()]))
+    opt("Mesh.MeshSizeMin", 0.5 * min([h] + [v * S for v in (*sz.contact.values(), *sz.tumour)]))

@@ -38,6 +38,18 @@ def versions() -> dict[str, str]:
             "meshio": meshio.__version__}
 
 
+def assumptions_of(result: "Result") -> tuple[dict[str, float], dict]:
+    """Healthy irreversible volume per material (m^3) and the headline figures resting on [A]
+    values (:mod:`simulator.post.assumptions`)."""
+    from simulator.post.assumptions import assumed_figures, healthy_irreversible_by_material
+    sc = result.scenario
+    by_material = healthy_irreversible_by_material(result.mesh, result.train.E_max, result.train.weights,
+                                                   result.E_irr)
+    figures = assumed_figures(sc.materials, by_material, [t.material for t in sc.tumours], sc.margin_threshold,
+                              [layer.material for layer in sc.tissue.layers])
+    return by_material, figures
+
+
 def warnings_of(result: "Result") -> list[str]:
     """Generator-limit and other warnings (also shown on the terminal)."""
     sc = result.scenario
@@ -58,6 +70,9 @@ def warnings_of(result: "Result") -> list[str]:
             out.append(f"pulse {label}: predicted current {peak:.3g} A exceeds the generator limit "
                        f"{sc.generator.max_current:g} A")
     out.extend(getattr(result.accuracy, "warnings", None) or [])      # targets missed (issue 11)
+    from simulator.post.assumptions import assumption_warnings
+    by_material, figures = assumptions_of(result)
+    out += assumption_warnings(figures, by_material, sc.materials)
     return out
 
 
@@ -103,6 +118,7 @@ def build_report(result: "Result") -> dict:
     }
     coverage["tolerance"] = sc.coverage_tolerance
     coverage["verdict_certain"] = verdict_certain(result)
+    coverage["margin_threshold"] = sc.margin_threshold
     pulses = []
     for g in tr.groups:
         pg = g.group
@@ -116,6 +132,7 @@ def build_report(result: "Result") -> dict:
             "floating_potentials_V": {k: _r(v) for k, v in g.floating_potentials.items()},
         })
     v = result.volumes
+    by_material, assumed = assumptions_of(result)
     fig = thermal_figures(result)
     report = {
         "report_version": REPORT_VERSION,
@@ -129,6 +146,9 @@ def build_report(result: "Result") -> dict:
             "tissue": _r(v["tissue"] / MM3),
             "kill_probability_0_9": _r(v["kill_probability_0_9"] / MM3) if "kill_probability_0_9" in v else None,
         },
+        "healthy_irreversible_by_material_mm3": {k: _r(x / MM3) for k, x in sorted(by_material.items())},
+        "assumed_values": {k: {"rests_on": f["rests_on"], "assumed_share": _r(f["assumed_share"])}
+                           for k, f in assumed.items()},
         "pulses": pulses,
         "total_pulses": sc.protocol.total_pulses,
         "delivered_energy_J": _r(sum(p["energy_J"] for p in pulses)),

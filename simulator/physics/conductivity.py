@@ -127,7 +127,9 @@ def _sigmoid(E, s0, s1, Er, Ei, ops):
 
 def _sigmoid_d(E, s0, s1, Er, Ei, ops):
     q, B = _sigmoid_parts(E, Er, Ei, ops)
-    return (s1 - s0) * q / ((1.0 + q) ** 2 * B)
+    # q / (1 + q) / (1 + q), not q / (1 + q)**2: the square overflows for q up to exp(700)
+    # (far below E_rev), the quotients never do (no RuntimeWarning on stderr)
+    return (s1 - s0) * (q / (1.0 + q)) / (1.0 + q) / B
 
 
 MODELS: dict[str, ConductivityModel] = {

@@ -14,6 +14,20 @@ from simulator.errors import ScenarioError
 from simulator.units import V_PER_CM
 
 
+# Physical range of each parameter (SI), with its reason: a value outside is a typo or an
+# attack, and extreme values overflow (density 1e-300 -> an infinite temperature rise).
+PHYSICAL_RANGE = {
+    "sigma0": (1e-6, 100.0, "stratum corneum ~1e-5 S/m [R] is the least conductive tissue; 100 S/m is metal-like"),
+    "sigma1": (1e-6, 100.0, "stratum corneum ~1e-5 S/m [R] is the least conductive tissue; 100 S/m is metal-like"),
+    "E_rev": (1e3, 1e7, "published thresholds are 100-1200 V/cm (domain.md 2.1); 10 V/cm to 100 kV/cm [A]"),
+    "E_irr": (1e3, 1e7, "published thresholds are 100-1200 V/cm (domain.md 2.1); 10 V/cm to 100 kV/cm [A]"),
+    "density": (100.0, 5000.0, "tissues range from lung (~300) to cortical bone (~1900) kg/m3 [A]"),
+    "heat_capacity": (500.0, 5000.0, "tissues range from bone (~1300) to water (4186) J/(kg K) [A]"),
+}
+TEMPERATURE_COEFFICIENT_RANGE = (0.0, 0.1)   # 1/K: measured +1.2..+2.3 %/K (Beitel-White 2021 [C]);
+# a negative one drives sigma (1 + alpha dT) through zero after 1/|alpha| kelvin
+
+
 @dataclass(frozen=True)
 class Material:
     """One tissue's electroporation parameters (SI units)."""
@@ -33,14 +47,19 @@ class Material:
     perfusion: float = 0.0044              # 1/s, blood perfusion rate w_b
     metabolic_heat: float = 420.0          # W/m^3
     source: str = field(default="", compare=False)
+    assumed: frozenset = field(default=frozenset(), compare=False)   # fields whose value is [A]
 
     def __post_init__(self) -> None:
         where = f"materials.{self.name}"
-        for key in ("sigma0", "sigma1", "E_rev", "E_irr", "density", "heat_capacity"):
+        for key, (lo, hi, why) in PHYSICAL_RANGE.items():
             value = getattr(self, key)
             if not value > 0 or value != value or value == float("inf"):
                 raise ScenarioError(f"{where}.{SCENARIO_KEYS.get(key, key)}",
                                     f"must be a positive finite number, got {_show(key, value)}")
+            if not lo <= value <= hi:
+                raise ScenarioError(f"{where}.{SCENARIO_KEYS.get(key, key)}",
+                                    f"must be within [{_show(key, lo)}, {_show(key, hi)}] ({why}), "
+                                    f"got {_show(key, value)}")
         for key in ("thermal_conductivity", "perfusion", "metabolic_heat"):
             value = getattr(self, key)
             if not 0 <= value < float("inf"):
@@ -55,9 +74,12 @@ class Material:
         if self.conductivity_model not in MODELS:
             raise ScenarioError(f"{where}.conductivity_model",
                                 f"unknown model {self.conductivity_model!r}; valid: {', '.join(MODELS)}")
-        if not -0.1 <= self.temperature_coefficient <= 0.1:
+        lo, hi = TEMPERATURE_COEFFICIENT_RANGE
+        if not lo <= self.temperature_coefficient <= hi:
             raise ScenarioError(f"{where}.temperature_coefficient_per_K",
-                                f"must be within [-0.1, 0.1] 1/K, got {self.temperature_coefficient:g}")
+                                f"must be within [{lo:g}, {hi:g}] 1/K (tissue conductivity rises with temperature, "
+                                f"+1.2 to +2.3 %/K measured; a negative one would drive it through zero), "
+                                f"got {self.temperature_coefficient:g}")
 
     def with_overrides(self, **changes) -> "Material":
         """A copy with some fields changed (validated again)."""
@@ -86,8 +108,9 @@ ZERO_ALLOWED = ("thermal_conductivity", "perfusion", "metabolic_heat")
 SCALE_FROM_SCENARIO = {"E_rev": V_PER_CM, "E_irr": V_PER_CM}
 
 
-def _m(name, s0, s1, erev_v_cm, eirr_v_cm, source, **kw) -> Material:
-    return Material(name, s0, s1, erev_v_cm * V_PER_CM, eirr_v_cm * V_PER_CM, source=source, **kw)
+def _m(name, s0, s1, erev_v_cm, eirr_v_cm, source, assumed=(), **kw) -> Material:
+    return Material(name, s0, s1, erev_v_cm * V_PER_CM, eirr_v_cm * V_PER_CM, source=source,
+                    assumed=frozenset(assumed), **kw)
 
 
 LIBRARY: dict[str, Material] = {
@@ -97,13 +120,17 @@ LIBRARY: dict[str, Material] = {
            "subcutaneous tumour, Pavselj 2005 / Zupanic 2008-2012 style [R]"),
         _m("skin", 0.1, 0.3, 400, 1000,
            "whole skin: sigma0 ~0.1 S/m, x2.5-4 when porated, E_rev ~400, E_irr ~900-1200 V/cm [R]; "
-           "sigma1 = 3 sigma0 and E_irr = 1000 V/cm chosen inside those ranges [A]"),
+           "sigma1 = 3 sigma0 and E_irr = 1000 V/cm chosen inside those ranges [A]", assumed=("sigma1", "E_irr")),
+        # review (issue 10): domain.md 2.1 gives fat E_rev ~100 V/cm [R] and no E_irr at all; 400 V/cm is
+        # Go-Smart's generic 'background' constant [C-code], applied to fat by assumption [A]. It is kept
+        # (large adipocytes porate at low fields, so a low E_irr is plausible), and reports flag it.
         _m("fat", 0.02, 0.08, 100, 400,
-           "sigma0 0.02 S/m at 100 kHz (DuzaBF/bis-utils parameters.py) [C-code]; sigma1, E_rev, E_irr "
-           "from Go-Smart 'background' (fat-like) constants-variant-ire.xml [C-code]"),
+           "sigma0 0.02 S/m at 100 kHz (DuzaBF/bis-utils parameters.py) [C-code]; sigma1 and E_rev from Go-Smart "
+           "'background' (fat-like) constants-variant-ire.xml [C-code], E_rev ~100 V/cm for fat [R]; E_irr 400 V/cm "
+           "is that background value, not measured in fat [A]", assumed=("E_irr",)),
         _m("muscle", 0.1, 0.35, 200, 450,
            "sigma0 0.1 S/m (IrreversibleElectroporationSpine ireMethods.tex) [C-code]; E_rev 200 V/cm for E "
-           "across fibres (Corovic 2010) [R]; sigma1 = 3.5 sigma0 and E_irr 450 V/cm [A]"),
+           "across fibres (Corovic 2010) [R]; sigma1 = 3.5 sigma0 and E_irr 450 V/cm [A]", assumed=("sigma1", "E_irr")),
         _m("liver", 0.08, 0.32, 350, 700,
            "Go-Smart IRE liver default, constants-variant-ire.xml [C-code] (in vivo rabbit liver "
            "362/637 V/cm, Miklavcic 2000 [C-secondary]); k and perfusion: Go-Smart constants-liver.xml "

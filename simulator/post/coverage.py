@@ -4,7 +4,10 @@
 volume); "irreversible" means max field >= E_irr (design.md section 5). Fractions are by
 volume over sample points (cells for P1, quadrature points for P2). The margin region is
 the tumour grown by ``margin`` (exact offset for spheres, semi-axes + margin for
-ellipsoids), judged at cell centroids, each cell against its own tissue's E_rev.
+ellipsoids), judged at cell centroids. By default (``margin_threshold = "tumour"``) every
+margin cell is judged at the tumour's E_rev, whatever tissue it lies in: the margin exists
+because tumour cells may be there (a margin cell in fat would otherwise count as covered
+at fat's 100 V/cm). ``"tissue"`` judges each margin cell at its own tissue's E_rev.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import numpy as np
 from simulator.meshing.mesh import Mesh
 
 CURVE_THRESHOLDS_V_PER_M = np.arange(0.0, 2000.0 + 1e-9, 10.0) * 100.0   # 0..2000 V/cm
+MARGIN_THRESHOLDS = ("tumour", "tissue")
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,11 @@ def _fraction(mask: np.ndarray, w: np.ndarray) -> float:
 
 
 def tumour_coverage(mesh: Mesh, tumours, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
-                    E_irr: np.ndarray, tolerance: float) -> list[TumourCoverage]:
-    """Per-tumour coverage; E_max/weights (M, Q), E_rev/E_irr (M,) in V/m."""
+                    E_irr: np.ndarray, tolerance: float, margin_threshold: str = "tumour") -> list[TumourCoverage]:
+    """Per-tumour coverage; E_max/weights (M, Q), E_rev/E_irr (M,) in V/m; the margin judged
+    at the tumour's E_rev or each cell's own (``margin_threshold``, module docstring)."""
+    if margin_threshold not in MARGIN_THRESHOLDS:
+        raise ValueError(f"margin_threshold must be one of {MARGIN_THRESHOLDS}, got {margin_threshold!r}")
     out = []
     centroids = mesh.centroids() if tumours else None
     rev = E_max >= E_rev[:, None]
@@ -48,7 +55,10 @@ def tumour_coverage(mesh: Mesh, tumours, E_max: np.ndarray, weights: np.ndarray,
         w = weights[cells]
         margin_cells = cells | t.contains(centroids, grow=t.margin)
         wm = weights[margin_cells]
-        frac_m = _fraction(rev[margin_cells], wm)
+        if margin_threshold == "tumour" and cells.any():
+            frac_m = _fraction(E_max[margin_cells] >= E_rev[cells].max(), wm)    # one value: the tumour's
+        else:
+            frac_m = _fraction(rev[margin_cells], wm)
         curve = np.array([_fraction(E_max[cells] >= th, w) for th in CURVE_THRESHOLDS_V_PER_M])
         out.append(TumourCoverage(
             t.name, float(w.sum()), _fraction(rev[cells], w), _fraction(irr[cells], w), frac_m,

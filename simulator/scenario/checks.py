@@ -11,6 +11,7 @@ from simulator.errors import GeometryError
 from simulator.units import MM
 from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
+from simulator.scenario.limits import MIN_NEEDLE_DIAMETER, MIN_PLATE_THICKNESS, at_least
 
 
 def ellipsoids_overlap(a: Tumour, b: Tumour, n: int = 4000) -> bool:
@@ -38,6 +39,8 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
     X, Y, Z = tissue.size
     for i, n in enumerate(e.needles):
         field_name = f"electrode.needles[{i}]" if e.type == "needles" else "electrode"
+        at_least(f"{field_name}.diameter_mm" if e.type == "needles" else "electrode.needle_diameter_mm",
+                 n.diameter, MIN_NEEDLE_DIAMETER, "the thinnest needles made are 0.12 mm (acupuncture) [A]")
         if not 0 <= n.tilt_deg < 80:
             raise GeometryError(f"{field_name}.tilt_deg", f"must be in [0, 80) degrees, got {n.tilt_deg:g}")
         if n.insulated_length >= n.insertion_depth:
@@ -50,11 +53,17 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
                 raise GeometryError(field_name, f"needle {n.name!r} at ({p[0] / MM:g}, {p[1] / MM:g}) mm "
                                     f"is outside the tissue block ({X / MM:g} x {Y / MM:g} mm)")
         for m in e.needles[:i]:
-            gap = math.dist(n.position, m.position) - n.radius - m.radius
+            # the shafts, not only the entry points: tilted needles can cross below the skin
+            axes = segment_distance(n.entry, n.tip, m.entry, m.tip)
+            gap = axes - n.radius - m.radius
             if gap <= 0:
-                raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap "
-                                    f"(centres {math.dist(n.position, m.position) / MM:g} mm apart, "
-                                    f"needle diameter {n.diameter / MM:g} mm)")
+                size = f"{axes / MM:.3g} mm apart, needle diameter {n.diameter / MM:g} mm"
+                if math.dist(n.position, m.position) <= axes + 1e-12:
+                    raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap at the skin (axes {size})")
+                raise GeometryError(field_name, f"needles {m.name!r} and {n.name!r} overlap below the skin (axes {size})")
+    for p in e.plates:
+        at_least("electrode.thickness_mm", p.thickness, MIN_PLATE_THICKNESS,
+                 "a plate thinner than foil would not stand in tissue [A]")
     if e.plates:
         gap = e.distance
         a, b = e.plates
@@ -77,3 +86,19 @@ def check_electrode(e: Electrode, tissue: Tissue) -> None:
                     raise GeometryError("electrode", f"plate {p.name!r} is outside or crosses the tissue block "
                                         f"({X / MM:g} x {Y / MM:g} mm); enlarge tissue.size_mm")
 
+
+def segment_distance(p0, p1, q0, q1) -> float:
+    """Shortest distance between segments p0-p1 and q0-q1 (closest points clamped to both;
+    Ericson, Real-Time Collision Detection, 5.1.9)."""
+    p0, q0 = np.asarray(p0, float), np.asarray(q0, float)
+    d1, d2, r = np.asarray(p1, float) - p0, np.asarray(q1, float) - q0, p0 - q0
+    a, e, f = d1 @ d1, d2 @ d2, d2 @ r
+    c, b = d1 @ r, d1 @ d2
+    denom = a * e - b * b
+    s = float(np.clip((b * f - c * e) / denom, 0.0, 1.0)) if denom > 1e-30 * a * e else 0.0
+    t = (b * s + f) / e
+    if t < 0.0:
+        t, s = 0.0, float(np.clip(-c / a, 0.0, 1.0))
+    elif t > 1.0:
+        t, s = 1.0, float(np.clip((b - c) / a, 0.0, 1.0))
+    return float(np.linalg.norm(p0 + s * d1 - (q0 + t * d2)))

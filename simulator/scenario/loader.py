@@ -88,6 +88,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     generator = read_generator(Table(top.get("generator", {}), "generator"))
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
+    margin_rule = cov.string("margin_threshold", "tumour", choices=["tumour", "tissue"])
     thresholds = read_zone_thresholds(cov)
     cov.finish()
     cell_kill = read_cell_kill(Table(top.get("cell_kill", {}), "cell_kill"), materials)
@@ -101,7 +102,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
                     {k: v for k, v in materials.items() if k in used},
                     mesh, solver, generator, tol, no_go=no_go, applications=applications,
                     zone_thresholds=thresholds, cell_kill=cell_kill, thermal=thermal,
-                    source=copy.deepcopy(data), source_dir=base_dir)
+                    margin_threshold=margin_rule, source=copy.deepcopy(data), source_dir=base_dir)
 
 
 def default_conductivity_model(top: Table, materials: dict) -> dict:

@@ -312,6 +312,7 @@ class Scenario:
     # several applications: ``electrode`` holds every application's contacts and ``protocol``
     # every application's groups, in order; () for a single [electrode]
     applications: tuple[Application, ...] = ()
+    margin_threshold: str = "tumour"   # margin cells judged at the tumour's E_rev | their tissue's
     # the table it was read from (file units): with_changes and scenario.resolved.toml re-read it;
     # None if built by hand
     source: dict | None = field(default=None, compare=False, repr=False)

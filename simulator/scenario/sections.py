@@ -37,6 +37,7 @@ from simulator.scenario.table import number
 from simulator.scenario.checks import ellipsoids_overlap
 from simulator.scenario.table import missing
 from simulator.scenario.table import show
+from simulator.scenario import limits
 from simulator.scenario.names import check_name
 
 
@@ -80,7 +81,7 @@ def read_materials(raw: Any) -> dict[str, Material]:
         else:
             changes = {k: v for k, v in changes.items() if v != getattr(base, k)}   # a restated value is no override
             out[name] = replace(base, name=name, source=base.source + " (overridden in scenario)"
-                                if changes else base.source, **changes)
+                                if changes else base.source, assumed=base.assumed - set(changes), **changes)
     return out
 
 
@@ -116,6 +117,8 @@ def read_tissue(t: Table, materials, base_dir=None) -> Tissue:
         if th is None and not last:
             raise ScenarioError(lt.key("thickness_mm"), "is required for every layer but the last")
         if th is not None:
+            limits.at_least(lt.key("thickness_mm"), th * MM, limits.MIN_LAYER_THICKNESS,
+                            "the stratum corneum, ~10-20 um [R], is the thinnest tissue layer")
             total += th
         layers.append(Layer(mat, None if th is None else th * MM))
     extent, axis = (size[0], 0) if layout == "fold" else (size[2], 2)
@@ -172,11 +175,16 @@ def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tu
             depth = -zc / MM
         elif shape == "sphere":
             d = t.number("diameter_mm", required=True, maximum=MAX_BLOCK / MM)
+            limits.at_least(t.key("diameter_mm"), d * MM, limits.MIN_TUMOUR_DIAMETER,
+                            "below any nodule a clinician can see or treat [A]")
             semi = (d / 2, d / 2, d / 2)
             if t.has("semi_axes_mm"):
                 raise ScenarioError(t.key("semi_axes_mm"), "is for shape = \"ellipsoid\"; a sphere takes diameter_mm")
         else:
             semi = t.vector("semi_axes_mm", 3, positive=True, required=True, maximum=MAX_BLOCK / MM)
+            for k, v in enumerate(semi):
+                limits.at_least(f"{t.key('semi_axes_mm')}[{k}]", v * MM, limits.MIN_TUMOUR_DIAMETER / 2,
+                                "a tumour below 0.1 mm across is below any nodule a clinician can treat [A]")
             if t.has("diameter_mm"):
                 raise ScenarioError(t.key("diameter_mm"), "is for shape = \"sphere\"; an ellipsoid takes semi_axes_mm")
         if shape not in ("dome", "surface"):
@@ -267,6 +275,9 @@ def read_custom_needles(t: Table) -> Electrode:
     raw = t.get("needles")
     if not isinstance(raw, list) or len(raw) < 2:
         raise ScenarioError(t.key("needles"), f"must list at least 2 needles, got {show(raw)}")
+    if len(raw) > limits.MAX_CONTACTS:
+        raise ScenarioError(t.key("needles"), f"at most {limits.MAX_CONTACTS} needles (clinical arrays have "
+                            f"2-7), got {len(raw)}")
     depth = convert("length", t.key("insertion_depth_mm"), t.get("insertion_depth_mm", 10.0), True)
     diam = convert("length", t.key("needle_diameter_mm"), t.get("needle_diameter_mm", 0.7), True)
     needles = []
@@ -339,6 +350,7 @@ def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = N
                                  duration, freq, anode, cathode))
     if not groups:
         raise ScenarioError("protocol.sequence", "the electrode has no pair to fire; give a sequence")
+    limits.check_work(len(groups), sum(g.count for g in groups))
     return Protocol(tuple(groups), preset or "")
 
 
@@ -357,6 +369,7 @@ def read_sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str, float | None]
     """[anode, cathode] or [anode, cathode, voltage_V] entries -> (anode, cathode, V or None)."""
     if not isinstance(raw, list) or not raw:
         raise ScenarioError("protocol.sequence", f"must be a non-empty list of [anode, cathode], got {show(raw)}")
+    limits.check_work(len(raw), 0)                  # before resolving 100 000 names
     out = []
     for i, pair in enumerate(raw):
         key = f"protocol.sequence[{i}]"
@@ -379,6 +392,9 @@ def read_mesh(t: Table) -> MeshOptions:
     if size < 0.05:
         raise ScenarioError("mesh.size_mm", f"must be >= 0.05 mm, got {size:g}")
     cs = t.number("contact_size_mm", None, maximum=100.0)
+    if cs is not None:
+        limits.at_least("mesh.contact_size_mm", cs * MM, limits.MIN_CONTACT_SIZE,
+                        "below a cell's size, ~10 um, tissue is no continuum [A]")
     fs = t.number("far_size_mm", None, maximum=200.0)
     cache = t.boolean("cache", True)
     accuracy = t.number("accuracy", 0.02, allow_zero=True, maximum=0.5)

@@ -9,6 +9,7 @@ from typing import Any
 from simulator.errors import ScenarioError
 from simulator.units import MM
 from simulator.scenario.records import MAX_BLOCK
+from simulator.scenario.limits import CONTINUUM_LENGTH
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -146,7 +147,11 @@ def missing(field_name: str):
 
 def convert(kind: str, key: str, v: Any, positive: bool):
     if kind == "length":
-        return number(key, v, True, not positive, MAX_BLOCK / MM) * MM    # >= 0 always
+        length = number(key, v, True, not positive, MAX_BLOCK / MM) * MM   # >= 0 always
+        if positive and length < CONTINUUM_LENGTH:
+            raise ScenarioError(key, f"must be >= {CONTINUUM_LENGTH / MM:g} mm (below a cell's size, ~10 um, "
+                                f"tissue is no continuum [A]), got {length / MM:g}")
+        return length
     if kind == "angle":
         return number(key, v, False, True, 360.0)
     if kind == "count":

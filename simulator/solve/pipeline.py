@@ -83,12 +83,15 @@ def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
 def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = None,
         progress: Callable[[str], None] | None = None,
         memory_check: Callable[[Mesh, int], object] | None = None,
-        make_engine: Callable[[str, Mesh, SolverSettings], object] | None = None) -> Result:
+        make_engine: Callable[[str, Mesh, SolverSettings], object] | None = None,
+        max_memory_gb: float | None = None) -> Result:
     """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
 
-    ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard).
-    With ``scenario.mesh.accuracy > 0`` and no mesh given, meshes of decreasing size are
-    solved until the error estimates meet it (:mod:`simulator.solve.accuracy`).
+    ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard);
+    before meshing, the cell count estimated from the size field must fit ``max_memory_gb``
+    (default: the available memory). With ``scenario.mesh.accuracy > 0`` and no mesh given,
+    meshes of decreasing size are solved until the error estimates meet it
+    (:mod:`simulator.solve.accuracy`).
     ``make_engine(name, mesh, settings)`` replaces :func:`create_engine` (studies reuse one
     engine across runs on the same mesh, or wrap it).
     """
@@ -110,6 +113,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
                             f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
+        from simulator.engines.resources import check_mesh_budget
+        check_mesh_budget(scenario, scenario.solver.degree, max_memory_gb)
         say("meshing")
         error = None
         if comm is None or comm.rank == 0:      # rank 0 meshes, the others receive it
@@ -149,7 +154,7 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
         if k != "train":
             timings[f"solve.{k}"] = v
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
-                              scenario.coverage_tolerance)
+                              scenario.coverage_tolerance, scenario.margin_threshold)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
     kill = cell_kill_of(mesh, scenario, train)
     if kill is not None:
