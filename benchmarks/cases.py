@@ -26,7 +26,7 @@ def needle_pair(size_mm: float) -> dict:
         "tissue": NEEDLE_PAIR_TISSUE,
         "electrode": NEEDLE_PAIR_ELECTRODE,
         "protocol": {"preset": "esope", "voltage_V": NEEDLE_PAIR_VOLTAGE},
-        "mesh": {"size_mm": size_mm, "cache": False},
+        "mesh": {"size_mm": size_mm, "cache": False, "accuracy": 0},   # fixed sizes: DOF targets
     }
 
 
@@ -40,7 +40,7 @@ def hexagonal(size_mm: float = HEXAGONAL_SIZE) -> dict:
                      "material": "tumour", "margin_mm": 1.0}],
         "electrode": {"type": "hexagonal", "insertion_depth_mm": 15.0},
         "protocol": {"preset": "esope"},
-        "mesh": {"size_mm": size_mm},
+        "mesh": {"size_mm": size_mm, "accuracy": 0},
     }
 
 
@@ -54,7 +54,7 @@ def plates(size_mm: float = PLATES_SIZE) -> dict:
                      "material": "tumour", "margin_mm": 0.5}],
         "electrode": {"type": "plates", "gap_mm": 8.0, "length_mm": 10.0, "depth_mm": 5.0},
         "protocol": {"preset": "esope"},
-        "mesh": {"size_mm": size_mm, "cache": False},
+        "mesh": {"size_mm": size_mm, "cache": False, "accuracy": 0},   # fixed sizes: DOF targets
     }
 
 

@@ -56,7 +56,8 @@ def fixed_mesh_copy(name: str, where: Path) -> Path:
     if not folder.exists():
         shutil.copytree(EXAMPLES, folder)
     path = folder / f"{name}.toml"
-    path.write_text((EXAMPLES / f"{name}.toml").read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
+    text = (EXAMPLES / f"{name}.toml").read_text()
+    path.write_text(text if "accuracy = 0" in text else text.replace("[mesh]", "[mesh]\naccuracy = 0"))
     return path
 
 
