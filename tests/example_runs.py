@@ -23,13 +23,15 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # outcome: multi_lesion's "outside" nodule is not covered, so --fail-under 0.5 gives exit 1
 # (outputs are still written); needle_pair covers ~95 % of its nodule (not all: not covered)
 # but more than half of tumour + margin, so it passes the threshold, as do the covered others.
-ARGS = {name: ["--fail-under", "0.5"] for name in
-        ("hexagonal", "linear_array", "multi_lesion", "needle_pair", "plates_skin_fold")}
+NAMES = ("hexagonal", "linear_array", "multi_lesion", "needle_pair", "plates_skin_fold", "skin_fold",
+         "exophytic_plates", "chest_wall_recurrence", "patient_geometry")
+ARGS = {name: ["--fail-under", "0.5"] for name in NAMES}
 EXPECTED_EXIT = {"hexagonal": 0, "linear_array": 0, "multi_lesion": 1, "needle_pair": 0,
-                 "plates_skin_fold": 0}
+                 "plates_skin_fold": 0, "skin_fold": 0, "exophytic_plates": 0, "chest_wall_recurrence": 0,
+                 "patient_geometry": 0}
 EXPECTED_COVERED = {"hexagonal": True, "linear_array": True, "multi_lesion": False, "needle_pair": False,
-                    "plates_skin_fold": True}
-
+                    "plates_skin_fold": True, "skin_fold": True, "exophytic_plates": True,
+                    "chest_wall_recurrence": True, "patient_geometry": True}
 
 @dataclass
 class ExampleRun:

@@ -316,18 +316,15 @@ ANATOMY_EXAMPLES = ("skin_fold", "exophytic_plates", "chest_wall_recurrence", "p
 
 
 @pytest.fixture(scope="module")
-def example():
-    from simulator.scenario import load_scenario
-    done = {}
-
+def example(example_run):
+    """(scenario, Result) of the shared CLI run of an example (tests/example_runs.py: once per session)."""
     def get(name):
-        if name not in done:
-            sc = load_scenario(EXAMPLES / f"{name}.toml")
-            done[name] = (sc, run(sc))
-        return done[name]
+        res = example_run(name).result
+        return res.scenario, res
     return get
 
 
+@pytest.mark.xdist_group("example-skin_fold")       # one run per example (xdist)
 def test_skin_fold_example(example):
     sc, res = example("skin_fold")
     rep = build_report(res)
@@ -348,6 +345,7 @@ def test_skin_fold_example(example):
     assert sum(Ek * dk for Ek, dk in zip(E, d)) == pytest.approx(1040.0, rel=0.03)
 
 
+@pytest.mark.xdist_group("example-exophytic_plates")       # one run per example (xdist)
 def test_exophytic_plates_example(example):
     sc, res = example("exophytic_plates")
     rep = build_report(res)
@@ -356,6 +354,7 @@ def test_exophytic_plates_example(example):
     assert res.mesh.points[:, 2].max() > 4 * MM
 
 
+@pytest.mark.xdist_group("example-chest_wall_recurrence")       # one run per example (xdist)
 def test_chest_wall_example(example):
     sc, res = example("chest_wall_recurrence")
     rep = build_report(res)
@@ -367,6 +366,7 @@ def test_chest_wall_example(example):
     assert rep["no_go"][0]["max_field_V_per_cm"] < 400                      # the ribs shield it
 
 
+@pytest.mark.xdist_group("example-patient_geometry")       # one run per example (xdist)
 def test_patient_geometry_example(example):
     sc, res = example("patient_geometry")
     rep = build_report(res)

@@ -18,12 +18,21 @@ DOC = ROOT / "docs" / "errors.md"
 # quoted in the doc but written by other code: argparse's usage errors, the OS's strerror,
 # tomllib's parse errors
 FOREIGN = ("unrecognized arguments", "Permission denied", "Invalid value")
+# assembled from several literals and data (checked by hand: the file named beside each)
+COMPOSED = {
+    "is a character device, not a regular scenario file": "scenario/files.py (_KINDS)",
+    "has no .epsim-output marker (epsim-output/": "output/target.py (MARKER, FORMAT)",
+    "so epsim did not write it; refusing to replace it even with": "output/target.py",
+    "which epsim did not write; refusing to replace it even with": "output/target.py",
+    "per name, less": "output/target.py (name length)",
+    "field.vtu): no space left on the device": "output/atomic.py (errno text)",
+}
 UNIT = r"(?: ?(?:S/m|V/cm|GB|mm|V|K))?"
 VALUE = re.compile("|".join([
     r"'[^']*'", r'"[^"]*"', r"\.\.\.",                      # quoted names, elisions
     r"[-+]*\d[\d.]*(?:e[-+]?\d+)?" + UNIT,                  # numbers with their unit
     r"\[[^\]]*\]", r"--[\w-]+", r"[\w.]+_(?:mm|V|deg)\b",   # lists, options, keys
-    r"[\w/]+\.toml", r"\b[A-Z]\d?\b",                       # file names, contact names
+    r"[\w/]+\.toml", r"\b[A-Z]\d?\b", r"\b(?:nan|inf)\b",     # file names, contact names, nan
     r"valid: [^;)]*", r"library: [^;)]*", r"\([\w, -]+\)",   # lists of valid names
 ]))
 
@@ -56,16 +65,21 @@ def fragments(message: str) -> list[str]:
     return [p for p in parts if len(p) >= 8 and " " in p]
 
 
-def emitted(fragment: str, pieces: tuple[str, ...]) -> bool:
-    if any(fragment in p for p in pieces):
-        return True
+def emitted(fragment: str, pieces: tuple[str, ...], most: int = 3) -> bool:
+    """Whether ``fragment`` is made of at most ``most`` runs of two or more words, each standing
+    in a string literal (the literal text of an f-string and the values filled into it)."""
     words = fragment.split(" ")
-    for k in range(1, len(words)):          # one placeholder between two literal pieces
-        left, right = " ".join(words[:k]), " ".join(words[k:])
-        if any(p.rstrip().endswith(left) for p in pieces) and any(p.lstrip().startswith(right) for p in pieces):
-            return True
-    return False
-
+    reach = {0: 0}                                        # words covered -> runs used
+    for start in range(len(words)):
+        if start not in reach or reach[start] >= most:
+            continue
+        for end in range(len(words), start, -1):
+            if end in reach and reach[end] <= reach[start] + 1:
+                continue
+            run = " ".join(words[start:end])
+            if (end - start >= 2 or end - start == len(words)) and any(run in p for p in pieces):
+                reach[end] = reach[start] + 1
+    return len(words) in reach
 
 def test_doc_quotes_enough_messages():
     msgs = documented_messages()
@@ -78,7 +92,7 @@ def test_every_documented_message_can_be_emitted():
     missing = []
     for m in documented_messages():
         missing += [f"{m!r}: {f!r}" for f in fragments(m)
-                     if not emitted(f, pieces) and not any(x in f for x in FOREIGN)]
+                     if not emitted(f, pieces) and not any(x in f for x in FOREIGN) and f not in COMPOSED]
     assert missing == []
 
 
