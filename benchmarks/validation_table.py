@@ -94,7 +94,7 @@ def _slab_scenario(name: str, electrode: dict, voltage: float, size: float, dept
                      "semi_axes_mm": [zone[0], zone[1], depth / 2 - 0.05], "depth_mm": depth / 2}],
         "electrode": {**electrode, "insertion_depth_mm": depth + 5.0},
         "protocol": {"voltage_V": voltage, "pulses": 1},
-        "mesh": {"size_mm": h, "contact_size_mm": contact, "far_size_mm": far, "cache": False},
+        "mesh": {"size_mm": h, "contact_size_mm": contact, "far_size_mm": far, "cache": False, "accuracy": 0},
     }
 
 

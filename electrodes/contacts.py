@@ -93,6 +93,8 @@ class Electrode:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     clamped: bool = False
     source: str = field(default="", compare=False)
+    # the scenario keys it was built from, in scenario units (mm, deg), defaults filled in
+    parameters: dict = field(default_factory=dict, compare=False)
 
     @property
     def contact_names(self) -> tuple[str, ...]:

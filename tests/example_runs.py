@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,15 +24,18 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # outcome: multi_lesion's "outside" nodule is not covered, so --fail-under 0.5 gives exit 1
 # (outputs are still written); needle_pair covers ~95 % of its nodule (not all: not covered)
 # but more than half of tumour + margin, so it passes the threshold, as do the covered others.
-NAMES = ("hexagonal", "linear_array", "multi_lesion", "needle_pair", "plates_skin_fold", "skin_fold",
-         "exophytic_plates", "chest_wall_recurrence", "patient_geometry")
-ARGS = {name: ["--fail-under", "0.5"] for name in NAMES}
+ARGS = {name: ["--fail-under", "0.5"] for name in
+        ("hexagonal", "linear_array", "multi_lesion", "needle_pair", "plates_skin_fold", "skin_fold",
+         "exophytic_plates", "chest_wall_recurrence", "patient_geometry")}
+# chest_wall_recurrence: both covered (the protruding T1 just: margin 99.94 %)
 EXPECTED_EXIT = {"hexagonal": 0, "linear_array": 0, "multi_lesion": 1, "needle_pair": 0,
                  "plates_skin_fold": 0, "skin_fold": 0, "exophytic_plates": 0, "chest_wall_recurrence": 0,
                  "patient_geometry": 0}
-EXPECTED_COVERED = {"hexagonal": True, "linear_array": True, "multi_lesion": False, "needle_pair": False,
-                    "plates_skin_fold": True, "skin_fold": True, "exophytic_plates": True,
-                    "chest_wall_recurrence": True, "patient_geometry": True}
+EXPECTED_COVERED = {"skin_fold": True, "exophytic_plates": True, "chest_wall_recurrence": True,
+                    "patient_geometry": True,
+                    "hexagonal": True, "linear_array": True, "multi_lesion": False, "needle_pair": False,
+                    "plates_skin_fold": True}
+
 
 @dataclass
 class ExampleRun:
@@ -42,6 +46,18 @@ class ExampleRun:
     out_dir: Path
     report: dict | None
     result: object          # simulator.solve.result.Result (None when run() raised)
+
+
+def fixed_mesh_copy(name: str, where: Path) -> Path:
+    """The example (and the files beside it) copied to ``where``, set to one fixed mesh
+    ([mesh] accuracy = 0): these runs check everything but the refinement loop, which
+    tests/test_accuracy.py checks (the examples' default-target runs: README "Accuracy")."""
+    folder = where / "examples"
+    if not folder.exists():
+        shutil.copytree(EXAMPLES, folder)
+    path = folder / f"{name}.toml"
+    path.write_text((EXAMPLES / f"{name}.toml").read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
+    return path
 
 
 def run_example(name: str, out_dir: Path, args: list[str]) -> ExampleRun:
@@ -58,7 +74,7 @@ def run_example(name: str, out_dir: Path, args: list[str]) -> ExampleRun:
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout), \
             contextlib.redirect_stderr(stderr):
         mp.setattr(pipeline, "run", recording_run)
-        code = main(["run", str(EXAMPLES / f"{name}.toml"), "--out", str(out_dir), "--quiet", *args])
+        code = main(["run", str(fixed_mesh_copy(name, out_dir.parent)), "--out", str(out_dir), "--quiet", *args])
     report_path = out_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     return ExampleRun(name, code, stdout.getvalue(), stderr.getvalue(), out_dir, report,

@@ -29,7 +29,7 @@ def _fold(layers, size=(8.0, 6.0, 4.0), voltage=100.0, **extra):
         "electrode": {"type": "plates", "gap_mm": size[0], "length_mm": size[1], "depth_mm": size[2]},
         "protocol": {"voltage_V": voltage, "pulses": 1},
         "materials": _constant(*{layer["material"] for layer in layers}),
-        "mesh": {"size_mm": 1.0, "cache": False}, **extra})
+        "mesh": {"size_mm": 1.0, "cache": False, "accuracy": 0}, **extra})
 
 
 @pytest.mark.parametrize("layers", [
@@ -64,7 +64,7 @@ def _exophytic(height=4.0, cover="skin", gap=6.0, **tumour):
         "electrode": {"type": "plates", "gap_mm": gap, "length_mm": 10.0, "depth_mm": 1.0},
         "protocol": {"voltage_V": 600.0, "pulses": 1},
         "materials": _constant("skin", "fat", "muscle", "tumour"),
-        "mesh": {"size_mm": 0.8, "cache": False}})
+        "mesh": {"size_mm": 0.8, "cache": False, "accuracy": 0}})
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_ribs_are_bone_cylinders():
         "name": "ribs", "tissue": {"size_mm": [30, 10, 14],
                                    "ribs": {"diameter_mm": 4.0, "depth_mm": 8.0, "pitch_mm": 12.0}},
         "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 4.0},
-        "protocol": {"voltage_V": 400.0}, "mesh": {"size_mm": 1.2, "cache": False}})
+        "protocol": {"voltage_V": 400.0}, "mesh": {"size_mm": 1.2, "cache": False, "accuracy": 0}})
     assert sc.tissue.ribs.centres_x(30e-3) == pytest.approx([-12e-3, 0.0, 12e-3])
     mesh = build_mesh(sc)
     k = mesh.region_id("ribs")
@@ -238,7 +238,7 @@ def test_sphere_from_stl_matches_the_native_sphere(tmp_path):
     for kind, tum in (("native", {"diameter_mm": 6.0, "depth_mm": 6.0}),
                       ("stl", {"shape": "surface", "file": "nodule.stl", "units": "mm"})):
         sc = scenario_from_dict({"tissue": {"size_mm": [18, 16, 11]}, "tumours": [tum], **_PAIR,
-                                 "mesh": {"size_mm": 0.8, "cache": False}}, base_dir=tmp_path)
+                                 "mesh": {"size_mm": 0.8, "cache": False, "accuracy": 0}}, base_dir=tmp_path)
         res = run(sc)
         out[kind] = (res.tumours[0], sc.tumours[0])
     (cn, _), (cs, ts) = out["native"], out["stl"]
@@ -260,7 +260,7 @@ def test_label_image_reproduces_the_layered_block(tmp_path):
     lab[:, :, z < 1.5], lab[:, :, (z >= 1.5) & (z < 5.5)], lab[:, :, z >= 5.5] = 1, 2, 3
     nibabel.save(nibabel.Nifti1Image(lab, np.diag([0.5, 0.5, 0.5, 1.0])), str(tmp_path / "labels.nii.gz"))
     common = {"tumours": [{"diameter_mm": 5.0, "depth_mm": 4.0}], "electrode": {"type": "needle-pair", "spacing_mm": 7.3},
-              "protocol": {"voltage_V": 730.0, "pulses": 1}, "mesh": {"size_mm": 0.8, "cache": False}}
+              "protocol": {"voltage_V": 730.0, "pulses": 1}, "mesh": {"size_mm": 0.8, "cache": False, "accuracy": 0}}
     native = scenario_from_dict({"tissue": {"size_mm": [20, 20, 10], "layers": [
         {"material": "skin", "thickness_mm": 1.5}, {"material": "fat", "thickness_mm": 4.0}, {"material": "muscle"}]},
         **common})
@@ -311,16 +311,14 @@ def test_bad_patient_files(case, field, tmp_path):
 
 
 # ----------------------------------------------------------------------------- the examples
-EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
-ANATOMY_EXAMPLES = ("skin_fold", "exophytic_plates", "chest_wall_recurrence", "patient_geometry")
 
 
 @pytest.fixture(scope="module")
 def example(example_run):
-    """(scenario, Result) of the shared CLI run of an example (tests/example_runs.py: once per session)."""
+    """name -> (scenario, Result) of the shared session CLI run (tests/example_runs.py)."""
     def get(name):
-        res = example_run(name).result
-        return res.scenario, res
+        r = example_run(name).result
+        return r.scenario, r
     return get
 
 

@@ -21,7 +21,7 @@ TWO = {"name": "two-apps", "tissue": {"size_mm": [24, 24, 12], "layers": [{"mate
            {"type": "needle-pair", "spacing_mm": 6.0, "centre_mm": [3.5, 0.0], "rotation_deg": 90,
             "insertion_depth_mm": 8.0, "voltage_V": 450.0}],
        "protocol": {"preset": "esope", "voltage_V": 420.0},
-       "mesh": {"size_mm": 1.5, "far_size_mm": 5.0}}
+       "mesh": {"size_mm": 1.5, "far_size_mm": 5.0, "accuracy": 0}}
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,7 @@ E_irr_V_per_cm = 800
 conductivity_model = "smoothstep"
 [mesh]
 size_mm = 2.5
+accuracy = 0
 [solver]
 engine = "embedded"
 degree = 1

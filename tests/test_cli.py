@@ -72,6 +72,7 @@ pulses = 8
 [mesh]
 size_mm = 3.0
 cache = false
+accuracy = 0
 """
 
 

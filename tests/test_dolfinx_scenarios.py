@@ -92,7 +92,7 @@ def test_mpi_two_ranks_same_report_and_xdmf(tmp_path):
         pytest.skip("no mpirun")
     scen = tmp_path / "pair.toml"
     # the mesh cache (private to this test) lets the 2-rank run reuse the 1-rank run's mesh
-    scen.write_text((ROOT / "examples" / "needle_pair.toml").read_text())
+    scen.write_text((ROOT / "examples" / "needle_pair.toml").read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                EPSIM_CACHE_DIR=str(tmp_path / "cache"))
     reports = {}
@@ -118,7 +118,8 @@ def test_mpi_two_ranks_same_report_and_xdmf(tmp_path):
 
 def test_cli_engine_dolfinx_writes_xdmf(tmp_path):
     out = tmp_path / "o"
-    code = main(["run", str(ROOT / "examples" / "needle_pair.toml"), "--engine", "dolfinx", "--out", str(out),
+    (tmp_path / "pair.toml").write_text((ROOT / "examples" / "needle_pair.toml").read_text().replace("[mesh]", "[mesh]\naccuracy = 0"))
+    code = main(["run", str(tmp_path / "pair.toml"), "--engine", "dolfinx", "--out", str(out),
                  "--quiet", "--no-figures"])
     assert code in (0, 1)
     rep = json.loads((out / "report.json").read_text())

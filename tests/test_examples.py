@@ -134,7 +134,7 @@ def test_multi_lesion_outputs_and_coverage_curves(example_run):
 
 def test_generator_limits_warn_in_report_and_terminal(tmp_path, capsys):
     """A scenario over the generator's voltage and current limits runs, and says so."""
-    src = (EXAMPLES / "plates_skin_fold.toml").read_text()
+    src = (EXAMPLES / "plates_skin_fold.toml").read_text().replace("[mesh]", "[mesh]\naccuracy = 0")
     path = tmp_path / "limits.toml"
     path.write_text(src + "\n[generator]\nmax_voltage_V = 1000\nmax_current_A = 2\n")
     out = tmp_path / "out"
@@ -160,7 +160,7 @@ def test_tilted_needles_run_end_to_end(results):
     from simulator.scenario import scenario_from_dict
     base = {"tissue": {"size_mm": [30, 30, 20]},
             "electrode": {"type": "needle-pair", "spacing_mm": 7.3, "insertion_depth_mm": 10.0},
-            "protocol": {"preset": "esope"}, "mesh": {"size_mm": 1.0, "contact_size_mm": 0.35}}
+            "protocol": {"preset": "esope"}, "mesh": {"size_mm": 1.0, "contact_size_mm": 0.35, "accuracy": 0}}
     straight = run(scenario_from_dict(base))
     tilted_sc = scenario_from_dict({**base, "electrode": {**base["electrode"], "tilt_deg": 15.0,
                                                           "tilt_azimuth_deg": 90.0}})

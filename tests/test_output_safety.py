@@ -60,6 +60,7 @@ voltage_V = 400
 [mesh]
 size_mm = 2.0
 cache = {cache}
+accuracy = 0
 """
 
 
@@ -206,14 +207,14 @@ def test_report_is_strict_json_with_nulls_for_non_finite(result, tmp_path):
     assert any("max_temperature_rise_K = inf" in w for w in report["warnings"])
     assert report["max_field_V_per_cm"] > 0                  # the finite values are untouched
     text = summary_table(build_report(bad))
-    assert "max dT n/a K" in text
+    assert "hottest point n/a C" in text               # the thermal line (issue 12) replaced "max dT"
 
 
 # ----------------------------------------------------------------------------- names in figures
 def test_names_with_dollar_are_drawn_literally(result, tmp_path):
     files = write_outputs(result, tmp_path / "o")           # scenario and tumour names hold '$'
     pngs = sorted(f.name for f in files if f.suffix == ".png")
-    assert pngs == ["coverage.png", "field_xy.png", "field_xz.png"]
+    assert pngs == ["coverage.png", "field_xy.png", "field_xz.png", "state_xy.png", "state_xz.png"]
     assert all((tmp_path / "o" / p).stat().st_size > 20_000 for p in pngs)
     from matplotlib.figure import Figure
     from matplotlib.text import Text

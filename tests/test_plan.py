@@ -17,7 +17,7 @@ SMALL = {"name": "plan-small", "tissue": {"size_mm": [20, 20, 12], "layers": [{"
          "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
          "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 8.0},
          "protocol": {"preset": "esope", "voltage_V": 300.0},
-         "mesh": {"size_mm": 1.5, "far_size_mm": 5.0}}
+         "mesh": {"size_mm": 1.5, "far_size_mm": 5.0, "accuracy": 0}}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def planned(tmp_path_factory):
 def test_plan_writes_its_files_and_ranks_covering_plans_first(planned):
     code, out = planned
     assert code == 0
-    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {"plan.json", "planned.toml", "plan.png"}
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {"plan.json", "planned.toml", "plan.png", "report.html"}
     plan = json.loads((out / "plan.json").read_text())
     for key in ("feasible", "minimum_voltage_V", "diagnosis", "best", "candidates"):
         assert key in plan

@@ -157,12 +157,13 @@ def test_needle_and_plate_sections():
 
 
 # ----------------------------------------------------------------------------- figures
-def test_plot_slices_writes_two_pngs(result, tmp_path):
+def test_plot_slices_writes_field_and_state_pngs(result, tmp_path):
     paths = plot.plot_slices(result, tmp_path / "figs")
-    assert [p.name for p in paths] == ["field_xz.png", "field_xy.png"]
-    w, h = plot.FIGSIZE[0] * plot.DPI, plot.FIGSIZE[1] * plot.DPI
-    for p in paths:
-        assert _png_size(p) == (round(w), round(h))
+    names = [p.name for p in paths]
+    assert names[:4] == ["field_xz.png", "state_xz.png", "field_xy.png", "state_xy.png"]
+    for p in paths:                                      # canvases sized from the window, whole pixels
+        w, h = _png_size(p)
+        assert 5.2 * plot.DPI <= w <= 8.2 * plot.DPI and 2.5 * plot.DPI <= h <= 6 * plot.DPI
     again = plot.plot_slices(result, tmp_path / "again")
     assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]     # deterministic
 

@@ -53,6 +53,7 @@ voltage_V = {voltage}
 [mesh]
 size_mm = {size}
 cache = {cache}
+accuracy = 0
 [solver]
 max_iterations = {max_iterations}
 rtol = {rtol}

@@ -37,7 +37,7 @@ def clamped(voltage, pulses, sequence=None, alpha=0.0, degree=1, model="constant
         "name": "clamped-gel", "tissue": {"size_mm": [8, 10, 6], "layers": [{"material": "gel"}]},
         "electrode": {"type": "plates", "gap_mm": 8, "length_mm": 10, "depth_mm": 6},
         "protocol": protocol, "materials": {"gel": gel}, "solver": {"degree": degree},
-        "mesh": {"size_mm": 3.0, "cache": False}})
+        "mesh": {"size_mm": 3.0, "cache": False, "accuracy": 0}})
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def three_needles(idle="floating", model="stationary", sequence=(("A", "B"),), m
                                   {"name": "B", "position_mm": [5, 0]}]},
         "protocol": {"voltage_V": 500.0, "pulses": 8, "sequence": [list(p) for p in sequence]},
         "materials": mats, "solver": {"idle_contacts": idle, "model": model},
-        "mesh": {"size_mm": 2.0, "contact_size_mm": 0.5, "cache": False}})
+        "mesh": {"size_mm": 2.0, "contact_size_mm": 0.5, "cache": False, "accuracy": 0}})
 
 
 def test_idle_contacts_insulating_through_a_whole_run():

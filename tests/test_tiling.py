@@ -14,7 +14,7 @@ TWO_NODULES = {
                 {"name": "T2", "diameter_mm": 4.0, "depth_mm": 4.0, "centre_mm": [6.0, 0.0], "margin_mm": 0.5}],
     "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "rotation_deg": 90, "insertion_depth_mm": 8.0},
     "protocol": {"preset": "esope", "voltage_V": 600.0},
-    "mesh": {"size_mm": 1.5, "far_size_mm": 5.0}}
+    "mesh": {"size_mm": 1.5, "far_size_mm": 5.0, "accuracy": 0}}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,11 @@ def test_tiling_respects_max_applications():
 
 
 def test_lower_bound_on_applications():
-    entries = [{"amplitude": "maximum", "reversible_mm3": 40.0}, {"amplitude": "esope", "reversible_mm3": 500.0}]
-    assert applications_lower_bound(100.0, entries, covered=False) == 3     # ceil(100 / 40)
-    assert applications_lower_bound(10.0, entries, covered=False) == 2
+    one = [{}]
+    entries = [{"amplitude": "maximum", "reversible_mm3": 40.0, "applications": one},
+               {"amplitude": "esope", "reversible_mm3": 500.0, "applications": one},
+               {"amplitude": "maximum", "reversible_mm3": 900.0, "applications": [{}, {}]}]
+    assert applications_lower_bound(100.0, entries, covered=False) == 3     # ceil(100 / 40): single ones only
+    assert applications_lower_bound(10.0, entries, covered=False) == 1      # no evidence beyond one
+    assert applications_lower_bound(10.0, entries[1:], covered=False) == 1
     assert applications_lower_bound(100.0, copy.deepcopy(entries), covered=True) == 1

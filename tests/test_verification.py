@@ -29,7 +29,7 @@ def clamped(model: str, voltage: float) -> dict:
         "electrode": {"type": "plates", "gap_mm": 8, "length_mm": 10, "depth_mm": 6},
         "protocol": {"voltage_V": voltage, "pulses": 8},
         "materials": {"gel": mat},
-        "mesh": {"size_mm": 2.0, "cache": False},
+        "mesh": {"size_mm": 2.0, "cache": False, "accuracy": 0},
     }
 
 
@@ -54,7 +54,7 @@ def two_needles(contact_size_mm: float) -> dict:
                       "insertion_depth_mm": 5.0},          # longer than the slab: passes through
         "protocol": {"voltage_V": 400.0, "pulses": 1},
         "materials": {"gel": GEL},
-        "mesh": {"size_mm": 1.0, "contact_size_mm": contact_size_mm, "far_size_mm": 10.0, "cache": False},
+        "mesh": {"size_mm": 1.0, "contact_size_mm": contact_size_mm, "far_size_mm": 10.0, "cache": False, "accuracy": 0},
     }
 
 
@@ -101,7 +101,7 @@ def _pair(size, model="stationary", h=0.6):
         "name": "domain", "tissue": {"size_mm": size}, "tumours": [{"diameter_mm": 6, "depth_mm": 5}],
         "electrode": {"type": "needle-pair", "spacing_mm": 7.3, "insertion_depth_mm": 10},
         "protocol": {"preset": "esope"}, "solver": {"model": model},
-        "mesh": {"size_mm": h, "far_size_mm": 4.0, "cache": False}})
+        "mesh": {"size_mm": h, "far_size_mm": 4.0, "cache": False, "accuracy": 0}})
 
 
 def test_default_block_is_large_enough_for_tumour_figures():
@@ -155,6 +155,7 @@ def test_contact_slivers_get_their_neighbours_field():
     # (the example now uses the default contact size, whose mesh has none). The six pairs
     # C -> H1..H6 fire every needle (half the example's twelve configurations).
     raw["mesh"]["contact_size_mm"] = 0.4
+    raw["mesh"]["accuracy"] = 0
     raw["protocol"]["sequence"] = [["C", f"H{i}"] for i in range(1, 7)]
     res = run(scenario_from_dict(raw))
     slivers = np.flatnonzero(contact_slivers(res.mesh))

@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_parser(sub)
     from simulator.cli.robustness import add_parser as add_robustness_parser
     add_robustness_parser(sub)
+    from simulator.cli import sweep as sweep_cli
+    sweep_cli.add_parser(sub)
+    from simulator.cli import compare as compare_cli
+    compare_cli.add_parser(sub)
     for ep in _plugin_commands():                # e.g. ``bench`` from the benchmarks package
         ep.load()(sub)
     return p

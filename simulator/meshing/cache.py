@@ -88,7 +88,7 @@ def mesh_key(scenario: Scenario) -> str:
         "tumours": _plain(scenario.tumours),
         "electrode": {"contacts": _plain(e.contacts), "clamped": e.clamped},
         "embedded_needles": bool(scenario.applications),
-        "mesh": _plain([opts.size, opts.contact_size, opts.far_size]),
+        "mesh": _plain([opts.size, opts.contact_size, opts.far_size, opts.refinement]),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -26,7 +26,7 @@ class Sizes:
 
 
 def sizes(scenario: Scenario) -> Sizes:
-    """Element size in the fine zone, far away, and at each contact (m)."""
+    """Element size in the fine zone, far away, and at each contact (m), all x ``mesh.refinement``."""
     opts = scenario.mesh
     far = opts.far_size if opts.far_size is not None else 5.0 * opts.size
     far = max(far, opts.size)
@@ -38,7 +38,8 @@ def sizes(scenario: Scenario) -> Sizes:
             contact[c.name] = min(opts.size, 2.0 * math.pi * c.radius / 10.0)
         else:
             contact[c.name] = opts.size
-    return Sizes(opts.size, far, contact)
+    f = opts.refinement                 # < 1 on the finer levels of the accuracy loop
+    return Sizes(f * opts.size, f * far, {k: f * v for k, v in contact.items()})
 
 
 # ----------------------------------------------------------------------------- size fields

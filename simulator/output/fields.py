@@ -1,5 +1,6 @@
 """Field files for ParaView: VTU (meshio) and XDMF with raw binary arrays (no h5py).
-Coordinates are written in mm.
+Coordinates are written in mm. Each file says so, and names its regions and state codes
+(VTK field data / XDMF Information: :func:`field_legend`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from simulator.units import MM, V_PER_CM
 
 def write_field(result: "Result", path: Path) -> None:
     """The field for ParaView, cell data: max |E| (V/cm), sigma (S/m), region, state 0/1/2,
-    pulses above E_rev, temperature rise (K); point data: potential of the first pulse (V).
+    pulses above E_rev, temperature rise (K), kill probability (with a cell-kill model); point data: potential of the first pulse (V).
     ``.vtu`` (embedded engine) or ``.xdmf`` + raw ``.bin`` arrays (DOLFINx engine), by suffix."""
     from simulator.post.coverage import cell_state
     mesh, tr = result.mesh, result.train
@@ -27,15 +28,42 @@ def write_field(result: "Result", path: Path) -> None:
         "pulses_above_E_rev": [tr.pulses_above_rev.max(axis=1).astype(np.int32)],
         "temperature_rise_K": [tr.temperature_rise.max(axis=1)],
     }
+    if result.kill_probability is not None:
+        cell_data["kill_probability"] = [result.kill_probability.max(axis=1)]
     point_data = {"potential_first_pulse_V": tr.first_solution.potential}
+    legend = field_legend(result)
     if path.suffix == ".xdmf":
-        write_xdmf(path, mesh.points / MM, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+        write_xdmf(path, mesh.points / MM, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data, legend)
     else:
-        write_vtu(path, mesh.points / MM, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data)
+        write_vtu(path, mesh.points / MM, mesh.tets, {k: v[0] for k, v in cell_data.items()}, point_data, legend)
+
+
+STATE_LEGEND = ("intact", "reversible", "irreversible")    # state 0 / 1 / 2 (cell's own tissue thresholds)
+
+
+def field_legend(result: "Result") -> dict[str, int]:
+    """What the field file's numbers mean, as named integers (VTK field data / XDMF
+    Information): ``coordinates_unit_mm`` = 1, ``region_<id>_<name>`` = id, ``state_<code>_<name>``
+    = code; the cell arrays carry their units in their names."""
+    legend = {"coordinates_unit_mm": 1}
+    for i, r in enumerate(result.mesh.regions):
+        legend[f"region_{i}_{r.name}"] = i
+    for code, name in enumerate(STATE_LEGEND):
+        legend[f"state_{code}_{name}"] = code
+    return legend
+
+
+def legend_comment(legend: dict[str, int]) -> str:
+    """One line for humans reading the file's head."""
+    regions = ", ".join(k.split("_", 2)[1] + " = " + k.split("_", 2)[2] for k in legend if k.startswith("region_"))
+    states = ", ".join(k.split("_", 2)[1] + " = " + k.split("_", 2)[2] for k in legend if k.startswith("state_"))
+    text = (f"epsim field: coordinates in mm; region: {regions}; state (against each cell's own tissue "
+            f"thresholds): {states}; array names end in their units")
+    return text.replace("--", "- -")
 
 
 def write_vtu(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[str, np.ndarray],
-              point_data: dict[str, np.ndarray]) -> None:
+              point_data: dict[str, np.ndarray], legend: dict[str, int] | None = None) -> None:
     """VTK XML unstructured grid, raw appended binary, arrays streamed to the file in blocks.
 
     (meshio's binary writer base64-encodes whole arrays in memory: ~5x the connectivity's
@@ -79,9 +107,16 @@ def write_vtu(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[
         v = np.ascontiguousarray(v)
         parts.append(array(k, v, vtk_type(v), v.nbytes))
     parts += ["</CellData>"]
-    head = "\n".join(['<?xml version="1.0"?>',
+    from xml.sax.saxutils import quoteattr
+    legend = legend or {}
+    field_data = (["<FieldData>"] + [f'<DataArray type="Int32" Name={quoteattr(k)} NumberOfTuples="1" '
+                                     f'format="ascii">{v}</DataArray>' for k, v in legend.items()]
+                  + ["</FieldData>"]) if legend else []
+    comment = [f"<!-- {legend_comment(legend)} -->"] if legend else []
+    head = "\n".join(['<?xml version="1.0"?>', *comment,
                       '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" header_type="UInt64">',
-                      "<UnstructuredGrid>", f'<Piece NumberOfPoints="{len(pts)}" NumberOfCells="{M}">', *parts,
+                      "<UnstructuredGrid>", *field_data, f'<Piece NumberOfPoints="{len(pts)}" NumberOfCells="{M}">',
+                      *parts,
                       "</Piece>", "</UnstructuredGrid>", '<AppendedData encoding="raw">', "_"])
     with open(path, "wb") as fh:
         fh.write(head.encode())
@@ -93,7 +128,7 @@ def write_vtu(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[
 
 
 def write_xdmf(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict[str, np.ndarray],
-               point_data: dict[str, np.ndarray]) -> None:
+               point_data: dict[str, np.ndarray], legend: dict[str, int] | None = None) -> None:
     """XDMF 3 with raw little-endian binary DataItems beside it (``<stem>.<name>.bin``).
 
     Written by hand because meshio's XDMF writer needs h5py, and a PyPI h5py brings its own
@@ -116,9 +151,17 @@ def write_xdmf(path: Path, points: np.ndarray, tets: np.ndarray, cell_data: dict
              for k, v in cell_data.items()]
     attrs += [f'<Attribute Name="{k}" AttributeType="Scalar" Center="Node">{item(k, v)}</Attribute>'
               for k, v in point_data.items()]
+    from xml.sax.saxutils import quoteattr
+    legend = legend or {}
+    from xml.sax.saxutils import escape
+    # one Information element: Value says it in words; its text is the legend in meshio's
+    # field-data form (<main><map key=.. dim=..>value</map></main>, read as mesh.field_data)
+    maps = "".join(f"<map key={quoteattr(k)} dim=\"0\">{v}</map>" for k, v in legend.items())
+    info = [f'<Information Name="epsim" Value={quoteattr(legend_comment(legend))}>{escape("<main>" + maps + "</main>")}'
+            '</Information>'] if legend else []
     text = "\n".join([
         '<?xml version="1.0"?>',
-        '<Xdmf Version="3.0"><Domain><Grid Name="epsim" GridType="Uniform">',
+        '<Xdmf Version="3.0"><Domain><Grid Name="epsim" GridType="Uniform">', *info,
         f'<Topology TopologyType="Tetrahedron" NumberOfElements="{len(tets)}">{item("topology", tets)}</Topology>',
         f'<Geometry GeometryType="XYZ">{item("geometry", points)}</Geometry>',
         *attrs,

@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.output.accuracy_block import accuracy_block, accuracy_line, verdict_certain
+from simulator.output.thermal_report import thermal_line, thermal_section
+from simulator.post.protocol_effects import effects_line, protocol_effects, treatment_time
+from simulator.post.thermal import thermal_figures, thermal_warnings
 from simulator.units import MM, V_PER_CM
 
 if TYPE_CHECKING:
@@ -49,9 +53,11 @@ def warnings_of(result: "Result") -> list[str]:
         if g.group.voltage > sc.generator.max_voltage:
             out.append(f"pulse {label}: {g.group.voltage:g} V exceeds the generator limit "
                        f"{sc.generator.max_voltage:g} V")
-        if abs(g.current) > sc.generator.max_current:
-            out.append(f"pulse {label}: predicted current {abs(g.current):.3g} A exceeds the generator limit "
+        peak = max(abs(c) for c in g.currents or (g.current,))
+        if peak > sc.generator.max_current:
+            out.append(f"pulse {label}: predicted current {peak:.3g} A exceeds the generator limit "
                        f"{sc.generator.max_current:g} A")
+    out.extend(getattr(result.accuracy, "warnings", None) or [])      # targets missed (issue 11)
     return out
 
 
@@ -96,6 +102,7 @@ def build_report(result: "Result") -> dict:
         "covered": result.covered,
     }
     coverage["tolerance"] = sc.coverage_tolerance
+    coverage["verdict_certain"] = verdict_certain(result)
     pulses = []
     for g in tr.groups:
         pg = g.group
@@ -103,10 +110,13 @@ def build_report(result: "Result") -> dict:
             "anode": pg.label_anode or "+".join(pg.anode), "cathode": pg.label_cathode or "+".join(pg.cathode),
             "voltage_V": _r(pg.voltage), "current_A": _r(g.current), "count": pg.count,
             "duration_us": _r(pg.duration * 1e6), "frequency_Hz": _r(pg.frequency),
-            "energy_J": _r(pg.voltage * g.current * pg.on_time),
+            "energy_J": _r(pg.voltage * (sum(g.currents) / len(g.currents) if g.currents else g.current)
+                           * pg.on_time),
+            "currents_A": [_r(c) for c in (g.currents or (g.current,) * pg.count)],
             "floating_potentials_V": {k: _r(v) for k, v in g.floating_potentials.items()},
         })
     v = result.volumes
+    fig = thermal_figures(result)
     report = {
         "report_version": REPORT_VERSION,
         "name": sc.name,
@@ -117,18 +127,21 @@ def build_report(result: "Result") -> dict:
             "irreversible": _r(v["irreversible"] / MM3),
             "healthy_irreversible": _r(v["healthy_irreversible"] / MM3),
             "tissue": _r(v["tissue"] / MM3),
+            "kill_probability_0_9": _r(v["kill_probability_0_9"] / MM3) if "kill_probability_0_9" in v else None,
         },
         "pulses": pulses,
         "total_pulses": sc.protocol.total_pulses,
         "delivered_energy_J": _r(sum(p["energy_J"] for p in pulses)),
-        "max_current_A": _r(max(abs(g.current) for g in tr.groups)),
+        "max_current_A": _r(max(max(abs(c) for c in g.currents or (g.current,)) for g in tr.groups)),
         "max_temperature_rise_K": _r(float(tr.temperature_rise.max())),
         "max_field_V_per_cm": _r(float(tr.E_max.max()) / V_PER_CM),
         "electrode": {"type": sc.electrode.type, "distance_mm": _r(sc.electrode.distance / MM),
                       "contacts": list(sc.electrode.contact_names)},
-        "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups)},
+        "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups),
+                     "treatment_time_s": _r(treatment_time(sc.protocol)), "effects": protocol_effects(sc)},
         "generator": {"max_voltage_V": sc.generator.max_voltage, "max_current_A": sc.generator.max_current},
-        "warnings": warnings_of(result),
+        "thermal": thermal_section(result, fig),
+        "warnings": warnings_of(result) + thermal_warnings(fig),
         "solver": {
             "engine": result.engine, "degree": sc.solver.degree, "model": sc.solver.model,
             "conductivity_models": {name: m.conductivity_model for name, m in sorted(sc.materials.items())},
@@ -138,9 +151,20 @@ def build_report(result: "Result") -> dict:
             "distinct_configurations": tr.distinct_configurations,
             "converged": tr.converged, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
         },
+        "accuracy": accuracy_block(result),
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
     }
+    if sc.cell_kill is not None:
+        report["cell_kill"] = {"model": sc.cell_kill.model, "pulse_count": "pulses at E >= E_rev of the tissue",
+                               "constants": {m: cell_kill_constants(sc.cell_kill.for_material(m))
+                                             for m in sorted(sc.materials)}}
+    report["zones"] = [{
+        "name": z.name, "threshold_V_per_cm": None if z.threshold is None else _r(z.threshold / V_PER_CM),
+        **({"threshold_by_tissue_V_per_cm": {k: _r(v / V_PER_CM) for k, v in z.threshold_by_tissue.items()}}
+           if z.threshold_by_tissue else {}),
+        "volume_mm3": _r(z.volume / MM3), "extent_mm": [_r(e / MM, 4) for e in z.extent],
+    } for z in result.zones]
     report["diagnosis"] = diagnosis_of(result)
     if sc.applications:
         report["applications"] = applications_of(result)
@@ -150,6 +174,8 @@ def build_report(result: "Result") -> dict:
             "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
         } for t in result.tumours]
     add_no_go(report, result)
+    from simulator.output.summary import registry_summary
+    report["summary"] = registry_summary(result, report)
     from simulator.output.finite import finite_report
     return finite_report(report)         # strict JSON: never NaN / Infinity
 
@@ -174,6 +200,11 @@ def add_no_go(report: dict, result: "Result") -> None:
                                       f"(max field {r.max_field / V_PER_CM:.0f} V/cm)")
 
 
+def cell_kill_constants(c) -> dict:
+    """Peleg-Fermi constants in scenario units (V/cm)."""
+    return {"E_c0_V_per_cm": _r(c.E_c0 / V_PER_CM), "A0_V_per_cm": _r(c.A0 / V_PER_CM), "k1": c.k1, "k2": c.k2}
+
+
 def summary_table(report: dict) -> str:
     """A short plain-text summary for the terminal."""
     c, v, s = report["coverage"], report["volumes_mm3"], report["solver"]
@@ -187,6 +218,15 @@ def summary_table(report: dict) -> str:
     lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}, {s['model']} model, "
              f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} "
              f"{'Newton iterations' if s['model'] == 'stationary' else 'sequential steps'}"]
+    sm = report.get("summary")
+    if sm:
+        volts = "/".join(f"{v:g}" for v in sm["voltage_V"])
+        lines.append(f"applied: {volts} V ({sm['voltage_to_distance_ratio_V_per_cm']:g} V/cm over "
+                     f"{sm['electrode_distance_mm']:g} mm), {sm['pulses']} x "
+                     f"{'/'.join(f'{d:g}' for d in sm['pulse_duration_us'])} us at "
+                     f"{'/'.join(f'{f:g}' for f in sm['frequency_Hz'])} Hz, protocol "
+                     f"{sm['protocol_preset'] or 'custom'}, electrode {sm['electrode_catalogue'] or sm['electrode_type']}, "
+                     f"{s['model']} model")
     if "tumours" in report:
         lines.append(f"{'tumour':<10}{'reversible':>12}{'irreversible':>14}{'+margin':>10}{'min E V/cm':>12}  covered")
         for t in report["tumours"]:
@@ -198,7 +238,17 @@ def summary_table(report: dict) -> str:
     lines.append(f"volumes: reversible {num(v['reversible'], '.1f')} mm3, irreversible "
                  f"{num(v['irreversible'], '.1f')} mm3, healthy irreversible {num(v['healthy_irreversible'], '.1f')} mm3")
     lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
-                 f"{num(report['max_current_A'], '.3g')} A, max dT {num(report['max_temperature_rise_K'], '.2g')} K")
+                 f"{num(report['max_current_A'], '.3g')} A")
+    lines.append(thermal_line(report))
+    lines.append(accuracy_line(report))
+    lines.append(effects_line(report["protocol"]["effects"]))
+    if v.get("kill_probability_0_9") is not None:
+        lines.append(f"cell kill ({report['cell_kill']['model']}): {num(v['kill_probability_0_9'], '.1f')} mm3 with "
+                     "kill probability >= 0.9")
+    for z in report.get("zones", []):
+        w, d, h = (num(e, ".1f") for e in z["extent_mm"])
+        lines.append(f"zone {z['name']}: {num(z['volume_mm3'], '.1f')} mm3, {w} x {d} x {h} mm "
+                     "(width x depth x height along the electrode axes)")
     if "tumours" in report and "diagnosis" in report:
         from simulator.post.diagnosis import diagnosis_line
         lines.append(diagnosis_line(report["diagnosis"]))

@@ -27,6 +27,11 @@ class Material:
     temperature_coefficient: float = 0.0   # 1/K, sigma *= 1 + alpha dT (0: off)
     density: float = 1050.0                # kg/m^3 (OpenEP example case [C-code])
     heat_capacity: float = 3600.0          # J/(kg K) (OpenEP example case [C-code])
+    # Pennes bioheat (domain.md 2.4): OpenEP example case cases/par-example1-from-paper.h
+    # [C-code] for every tissue (one set, not tissue-specific [A]); liver: Go-Smart (below)
+    thermal_conductivity: float = 0.512    # W/(m K)
+    perfusion: float = 0.0044              # 1/s, blood perfusion rate w_b
+    metabolic_heat: float = 420.0          # W/m^3
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -36,6 +41,10 @@ class Material:
             if not value > 0 or value != value or value == float("inf"):
                 raise ScenarioError(f"{where}.{SCENARIO_KEYS.get(key, key)}",
                                     f"must be a positive finite number, got {_show(key, value)}")
+        for key in ("thermal_conductivity", "perfusion", "metabolic_heat"):
+            value = getattr(self, key)
+            if not 0 <= value < float("inf"):
+                raise ScenarioError(f"{where}.{SCENARIO_KEYS[key]}", f"must be a finite number >= 0, got {value:g}")
         if self.sigma1 < self.sigma0:
             raise ScenarioError(f"{where}.sigma1_S_per_m",
                                 f"must be >= sigma0_S_per_m ({self.sigma0:g}), got {self.sigma1:g}")
@@ -69,7 +78,11 @@ SCENARIO_KEYS = {
     "temperature_coefficient": "temperature_coefficient_per_K",
     "density": "density_kg_per_m3",
     "heat_capacity": "heat_capacity_J_per_kg_K",
+    "thermal_conductivity": "thermal_conductivity_W_per_m_K",
+    "perfusion": "perfusion_per_s",
+    "metabolic_heat": "metabolic_heat_W_per_m3",
 }
+ZERO_ALLOWED = ("thermal_conductivity", "perfusion", "metabolic_heat")
 SCALE_FROM_SCENARIO = {"E_rev": V_PER_CM, "E_irr": V_PER_CM}
 
 
@@ -93,7 +106,9 @@ LIBRARY: dict[str, Material] = {
            "across fibres (Corovic 2010) [R]; sigma1 = 3.5 sigma0 and E_irr 450 V/cm [A]"),
         _m("liver", 0.08, 0.32, 350, 700,
            "Go-Smart IRE liver default, constants-variant-ire.xml [C-code] (in vivo rabbit liver "
-           "362/637 V/cm, Miklavcic 2000 [C-secondary])"),
+           "362/637 V/cm, Miklavcic 2000 [C-secondary]); k and perfusion: Go-Smart constants-liver.xml "
+           "[C-code] (its rho 1079, c 3540 not adopted: the adiabatic default keeps today's numbers)",
+           thermal_conductivity=0.302, perfusion=0.0036),
         _m("background", 0.02, 0.08, 100, 400, "Go-Smart 'background' default [C-code]"),
         _m("blood", 0.7, 1.5, 100, 450, "Go-Smart vessels default [C-code]"),
         _m("bone", 0.02, 0.02, 5000, 10000,

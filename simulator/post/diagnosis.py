@@ -16,7 +16,8 @@ centroid c (rules are geometric; they name where the part is relative to the ele
    faces; a footprint with no area (needles on one line, e.g. a pair) is the segment grown
    by half the electrode distance on each side [A] - the electrode is too small or off-centre;
 3. ``low_field_near_surface``: c lies within the top tissue layer, or within
-   ``NEAR_SURFACE`` of the skin when there is one layer [A] (field lines leave the skin);
+   ``NEAR_SURFACE`` of the skin when there is one layer or the layers are not stacked in
+   depth (a skin fold) [A] (field lines leave the skin);
 4. ``low_field_between_needles``: c lies inside the footprint of a needle electrode, between
    skin and tips - the voltage is too low for the needle spacing;
 5. ``other``: anything else (e.g. a plate electrode's inter-plate region).
@@ -117,8 +118,8 @@ def cause_of(centroid: np.ndarray, electrode, tissue) -> str:
         fp = electrode_footprint(electrode)
         if len(fp) and not inside_footprint(centroid[:2], fp, electrode.distance / 2)[0]:
             return "outside_electrode"
-    bounds = tissue.layer_bounds()
-    top = -bounds[0][1] if len(bounds) > 1 else NEAR_SURFACE
+    depth_layers = getattr(tissue, "layout", "depth") == "depth" and len(tissue.layers) > 1
+    top = -tissue.layer_bounds()[0][1] if depth_layers else NEAR_SURFACE   # folds stack layers along x
     if -centroid[2] <= top:
         return "low_field_near_surface"
     if needles:

@@ -4,13 +4,17 @@ Scenario files use mm, V, V/cm, S/m and us (design.md section 5); the records ho
 V/m, S/m and s. Every problem raises :class:`ScenarioError` naming the dotted field.
 """
 from __future__ import annotations
+import copy
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from simulator.errors import ScenarioError
+from simulator.scenario import records
 from simulator.scenario.records import Scenario
 from simulator.scenario.anatomy import read_no_go
 from simulator.scenario.table import Table
 from simulator.scenario.table import missing
+from simulator.scenario.sections import read_cell_kill
 from simulator.scenario.files import MAX_NESTING, check_nesting, read_scenario_bytes
 from simulator.scenario.names import check_name
 from simulator.scenario.sections import read_electrode
@@ -19,8 +23,10 @@ from simulator.scenario.sections import read_materials
 from simulator.scenario.sections import read_mesh
 from simulator.scenario.sections import read_protocol
 from simulator.scenario.sections import read_solver
+from simulator.scenario.sections import read_thermal
 from simulator.scenario.sections import read_tissue
 from simulator.scenario.sections import read_tumours
+from simulator.scenario.sections import read_zone_thresholds
 
 
 # ----------------------------------------------------------------------------- loading
@@ -48,7 +54,8 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 ALLOWED_TOP = ["name", "tissue", "tumours", "electrode", "protocol", "materials", "mesh",
-               "solver", "generator", "coverage", "no_go", "applications"]
+               "solver", "generator", "coverage", "no_go", "applications", "conductivity_model",
+               "cell_kill", "thermal"]
 
 
 def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Path | None = None) -> Scenario:
@@ -61,6 +68,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     if not name.strip() or len(name) > 200:
         raise ScenarioError("name", f"must be a non-empty single line of at most 200 characters, got {name!r}")
     materials = read_materials(top.get("materials", {}))
+    materials = default_conductivity_model(top, materials)
     tissue = read_tissue(Table(top.get("tissue", {}), "tissue"), materials, base_dir)
     tumours = read_tumours(top.get("tumours", []), materials, tissue, base_dir)
     applications = ()
@@ -80,7 +88,10 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     generator = read_generator(Table(top.get("generator", {}), "generator"))
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)
+    thresholds = read_zone_thresholds(cov)
     cov.finish()
+    cell_kill = read_cell_kill(Table(top.get("cell_kill", {}), "cell_kill"), materials)
+    thermal = read_thermal(Table(top.get("thermal", {}), "thermal"), solver, protocol)
     no_go = read_no_go(top.get("no_go", []), tissue)
     top.finish(ALLOWED_TOP)
     used = (set(tissue.layer_materials()) | {t.material for t in tumours}
@@ -88,4 +99,21 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
             | ({tissue.ribs.material} if tissue.ribs else set()))
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
-                    mesh, solver, generator, tol, no_go, applications)
+                    mesh, solver, generator, tol, no_go=no_go, applications=applications,
+                    zone_thresholds=thresholds, cell_kill=cell_kill, thermal=thermal,
+                    source=copy.deepcopy(data), source_dir=base_dir)
+
+
+def default_conductivity_model(top: Table, materials: dict) -> dict:
+    """``conductivity_model = "constant"`` at the top level: the sigma(E) law of every
+    material that does not name its own in ``[materials.X]`` (issue 14)."""
+    from simulator.physics.conductivity import MODELS
+    model = top.string("conductivity_model", None, choices=list(MODELS))
+    if model is None:
+        return materials
+    raw = top.get("materials", {})
+    own = {n for n, t in raw.items() if isinstance(t, dict) and t.get("conductivity_model") is not None}
+    return {n: m if n in own else replace(m, conductivity_model=model) for n, m in materials.items()}
+
+
+records.READER[:] = [scenario_from_dict]        # Scenario.with_changes re-reads through it

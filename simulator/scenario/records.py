@@ -1,7 +1,8 @@
 """Scenario records: immutable, validated, SI units (m, V, V/m, S/m, s).
 
 Built only by the reader (:mod:`simulator.scenario.loader`); changed through copies
-(``Scenario.with_voltage``). No I/O here.
+(``Scenario.with_voltage``, ``Scenario.with_changes``: dotted keys read again by the same
+section readers, :mod:`simulator.scenario.changes`). No I/O here.
 """
 from __future__ import annotations
 import math
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from electrodes.contacts import Electrode
 from protocols.pulses import Protocol
+from simulator.physics.cell_kill import PelegFermi
 from simulator.physics.materials import Material
 from simulator.scenario.closed_surface import ClosedSurface
 
@@ -21,6 +23,11 @@ LAYOUTS = ("depth", "fold")               # layers stacked in depth, or across x
 MAX_TUMOURS = 10                    # "<= 10 lesions", Solari 2014 [C] (domain.md 4.2)
 MAX_BLOCK = 0.5                     # m: a block larger than 50 cm is not a skin model
 MAX_VOLTAGE = 10_000.0              # V: absurd above this for ECT generators (3000 V [C])
+
+
+# The table reader, registered by simulator.scenario.loader when it is imported (a Scenario
+# with a source table was made by it, so it is there): with_changes re-reads through it.
+READER: list = []
 
 
 # ----------------------------------------------------------------------------- records
@@ -227,6 +234,9 @@ class MeshOptions:
     contact_size: float | None = None  # m, at the contacts (default from the electrode)
     far_size: float | None = None      # m, far from contacts and tumours (default 5 x size)
     cache: bool = True
+    accuracy: float = 0.02             # relative target of currents and volumes; 0: one fixed mesh
+    max_dofs: int = 500_000          # cap of the refinement loop (simulator.solve.accuracy)
+    refinement: float = 1.0            # all sizes x this (set by the refinement loop, not read)
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,35 @@ class SolverOptions:
 class Generator:
     max_voltage: float = 3000.0        # V  (Bertacchini 2007 [C], domain.md 1.4)
     max_current: float = 50.0          # A  (same source)
+
+
+THERMAL_MODELS = ("adiabatic", "pennes")
+
+
+@dataclass(frozen=True)
+class ThermalOptions:
+    """``[thermal]``: adiabatic (default) or Pennes bioheat; temperatures in C, SI otherwise."""
+
+    model: str = "adiabatic"
+    initial_C: float = 37.0               # body temperature and T0 of sigma(E, T) [A]
+    arterial_C: float = 37.0              # T_a [A]
+    blood_density: float = 1060.0         # kg/m^3, rho_b (OpenEP example case [C-code])
+    blood_heat_capacity: float = 3600.0   # J/(kg K), c_b (same source)
+    steps_per_pulse: int = 4
+    max_steps_between: int = 20
+    resolve_tolerance: float = 1e-3       # relative sigma change that re-solves the field
+    skin: str = "insulating"              # the skin and every wall: zero heat flux [A]
+
+
+@dataclass(frozen=True)
+class CellKill:
+    """``[cell_kill]``: the cell-kill model and its constants per material (others: defaults)."""
+
+    model: str = "peleg-fermi"
+    constants: dict[str, PelegFermi] = field(default_factory=dict)
+
+    def for_material(self, name: str) -> PelegFermi:
+        return self.constants.get(name, PelegFermi())
 
 
 @dataclass(frozen=True)
@@ -266,10 +305,17 @@ class Scenario:
     solver: SolverOptions = SolverOptions()
     generator: Generator = Generator()
     coverage_tolerance: float = 1e-3   # covered if margin fraction >= 1 - tolerance
+    zone_thresholds: tuple[float, ...] = ()   # V/m, [coverage] thresholds; () = each tissue's E_rev, E_irr
+    cell_kill: CellKill | None = field(default=None, compare=False)   # None: no cell-kill model
+    thermal: ThermalOptions = ThermalOptions()
     no_go: tuple[NoGo, ...] = ()
     # several applications: ``electrode`` holds every application's contacts and ``protocol``
     # every application's groups, in order; () for a single [electrode]
     applications: tuple[Application, ...] = ()
+    # the table it was read from (file units): with_changes and scenario.resolved.toml re-read it;
+    # None if built by hand
+    source: dict | None = field(default=None, compare=False, repr=False)
+    source_dir: object = field(default=None, compare=False, repr=False)    # Path its files are relative to
 
     @property
     def tissue_top(self) -> float:
@@ -277,5 +323,31 @@ class Scenario:
         return max([0.0] + [t.covered_top for t in self.tumours])
 
     def with_voltage(self, voltage: float) -> "Scenario":
+        """A copy with every pulse group at ``voltage`` (V)."""
+        src = None
+        if self.source is not None:
+            from simulator.scenario.changes import apply_changes
+            src = apply_changes(self.source, {"protocol.voltage_V": voltage})
         apps = tuple(replace(a, protocol=a.protocol.with_voltage(voltage)) for a in self.applications)
-        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps)
+        return replace(self, protocol=self.protocol.with_voltage(voltage), applications=apps, source=src)
+
+    def with_changes(self, changes: dict) -> "Scenario":
+        """A copy with dotted scenario keys changed, validated like a file:
+        ``sc.with_changes({"protocol.voltage_V": 600, "tumours.0.depth_mm": 7.0})``."""
+        if self.source is None:
+            from simulator.errors import ScenarioError
+            raise ScenarioError("scenario", "was not read from a table (load_scenario / scenario_from_dict); "
+                                "with_changes needs its source")
+        from simulator.scenario.changes import apply_changes
+        scenario_from_dict = READER[0]            # the loader (it imports this module, not the reverse)
+        read = scenario_from_dict(self.source, default_name=self.name, base_dir=self.source_dir)
+        if read != self or read.materials != self.materials:
+            from simulator.errors import ScenarioError      # a dataclasses.replace copy: its source is stale
+            raise ScenarioError("scenario", "was changed by a copy that did not update its source table "
+                                "(dataclasses.replace); change it with with_changes only")
+        return scenario_from_dict(apply_changes(self.source, changes), default_name=self.name,
+                                  base_dir=self.source_dir)
+
+    def with_conductivity_model(self, model: str) -> "Scenario":
+        """A copy with every material on the sigma(E) law ``model`` (constant, linear, ...)."""
+        return self.with_changes({"conductivity_model": model})

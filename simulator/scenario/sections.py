@@ -10,8 +10,9 @@ from electrodes.needles import custom_needles
 from electrodes.registry import TYPES
 from protocols.pulses import Protocol, PulseGroup
 from simulator.errors import GeometryError, ScenarioError
-from simulator.physics.materials import LIBRARY, SCALE_FROM_SCENARIO, SCENARIO_KEYS, Material
+from simulator.physics.materials import LIBRARY, SCALE_FROM_SCENARIO, SCENARIO_KEYS, ZERO_ALLOWED, Material
 from simulator.units import MM, US, V_PER_CM
+from simulator.scenario.records import CellKill
 from simulator.scenario.records import Generator
 from simulator.scenario.records import Layer
 from simulator.scenario.records import MAX_BLOCK
@@ -25,12 +26,14 @@ from simulator.scenario.anatomy import dome_geometry, read_cover, read_ribs
 from simulator.scenario.patient import read_image_tissue, read_tissue_surfaces
 from simulator.scenario.surface_files import read_surface
 from simulator.scenario.records import SolverOptions
+from simulator.scenario.records import THERMAL_MODELS, ThermalOptions
 from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
 from simulator.scenario.checks import check_electrode
 from simulator.scenario.checks import clamp_to_block
 from simulator.scenario.table import convert
+from simulator.scenario.table import number
 from simulator.scenario.checks import ellipsoids_overlap
 from simulator.scenario.table import missing
 from simulator.scenario.table import show
@@ -39,7 +42,8 @@ from simulator.scenario.names import check_name
 
 # Upper bounds that no tissue reaches (absurd values overflow the assembly: 1e300 S/m -> inf)
 MATERIAL_MAX = {"sigma0_S_per_m": 100.0, "sigma1_S_per_m": 100.0, "E_rev_V_per_cm": 1e5, "E_irr_V_per_cm": 1e5,
-                 "density_kg_per_m3": 1e5, "heat_capacity_J_per_kg_K": 1e5}
+                 "density_kg_per_m3": 1e5, "heat_capacity_J_per_kg_K": 1e5, "thermal_conductivity_W_per_m_K": 1e3,
+                 "perfusion_per_s": 10.0, "metabolic_heat_W_per_m3": 1e6}
 
 
 def read_materials(raw: Any) -> dict[str, Material]:
@@ -59,7 +63,8 @@ def read_materials(raw: Any) -> dict[str, Material]:
             elif fname == "temperature_coefficient":
                 changes[fname] = sub.number(key, positive=False)
             else:
-                changes[fname] = sub.number(key, maximum=MATERIAL_MAX.get(key)) * SCALE_FROM_SCENARIO.get(fname, 1.0)
+                changes[fname] = sub.number(key, maximum=MATERIAL_MAX.get(key), allow_zero=fname in ZERO_ALLOWED
+                                            ) * SCALE_FROM_SCENARIO.get(fname, 1.0)
         if sub.has("based_on"):
             parent = sub.string("based_on", choices=list(LIBRARY))
             base = LIBRARY[parent]
@@ -73,6 +78,7 @@ def read_materials(raw: Any) -> dict[str, Material]:
                                     "or give based_on)")
             out[name] = Material(name=name, source="scenario", **changes)
         else:
+            changes = {k: v for k, v in changes.items() if v != getattr(base, k)}   # a restated value is no override
             out[name] = replace(base, name=name, source=base.source + " (overridden in scenario)"
                                 if changes else base.source, **changes)
     return out
@@ -239,14 +245,16 @@ def read_electrode(t: Table, tissue: Tissue):
         spec = TYPES[etype]
         defaults = entry.defaults() if entry else {}
         params: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         for key, param in spec.params.items():
             v = t.get(key, defaults.get(key, param.default))
             if v is None:
                 raise ScenarioError(t.key(key), "is required")
             params[key] = convert(param.kind, t.key(key), v, param.positive)
+            given[key] = v
         for key, fn in spec.extra.get("checks", {}).items():
             fn(params, t.key(key))
-        electrode = spec.builder(params)
+        electrode = replace(spec.builder(params), parameters=given)
         if entry is not None:
             electrode = replace(electrode, source=f"catalogue {entry.name}")
     t.finish()
@@ -281,8 +289,8 @@ def read_custom_needles(t: Table) -> Electrode:
 
 def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = None) -> Protocol:
     """Pulse groups. ``pulses`` (alias ``pulses_per_pair``) is the count for every pair of
-    the sequence; ``sequence`` is a list of [anode, cathode] or a named sequence
-    (protocols.sequences); a catalogue electrode's default preset applies when the table
+    the sequence; ``sequence`` is a list of [anode, cathode] or [anode, cathode, voltage_V]
+    (that pair's own amplitude) or a named sequence (protocols.sequences); a catalogue electrode's default preset applies when the table
     gives neither a preset nor a voltage."""
     from protocols.esope import PRESETS, preset_defaults
     preset = t.string("preset", None, choices=list(PRESETS))
@@ -297,7 +305,12 @@ def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = N
     freq = t.number("frequency_Hz", d.get("frequency_Hz", 1.0), maximum=1e6)
     if t.has("voltage_V") and t.has("field_ratio_V_per_cm"):
         raise ScenarioError("protocol.voltage_V", "give voltage_V or field_ratio_V_per_cm, not both")
-    if t.has("voltage_V"):
+    raw_seq = t.get("sequence", None)
+    per_pair = read_sequence(raw_seq, electrode) if raw_seq is not None and not isinstance(raw_seq, str) else None
+    if per_pair and all(v is not None for _a, _c, v in per_pair) and not (
+            t.has("voltage_V") or t.has("field_ratio_V_per_cm")):
+        voltage = None                          # every pair carries its own amplitude
+    elif t.has("voltage_V"):
         voltage = t.number("voltage_V", maximum=MAX_VOLTAGE)
     else:
         ratio = t.number("field_ratio_V_per_cm", d.get("field_ratio_V_per_cm"), maximum=20_000)
@@ -306,21 +319,23 @@ def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = N
         voltage = ratio * V_PER_CM * electrode.distance
         if voltage > MAX_VOLTAGE:
             raise ScenarioError("protocol.field_ratio_V_per_cm", f"gives {voltage:g} V, above {MAX_VOLTAGE:g} V")
-    raw_seq = t.get("sequence", None)
+    pair_voltage: dict[int, float] = {}
     if raw_seq is None:
         steps = tuple((a, c, 1.0) for a, c in electrode.default_sequence)
     elif isinstance(raw_seq, str):
         steps = named_sequence_of(raw_seq, electrode)
     else:
-        steps = tuple((a, c, 1.0) for a, c in read_sequence(raw_seq, electrode))
+        steps = tuple((a, c, 1.0) for a, c, _v in per_pair)
+        pair_voltage = {i: v for i, (_a, _c, v) in enumerate(per_pair) if v is not None}
     t.finish()
     groups = []
-    for anode, cathode, share in steps:
+    for i, (anode, cathode, share) in enumerate(steps):
         n = count * share
         if abs(n - round(n)) > 1e-9 or round(n) < 1:
             raise ScenarioError("protocol.pulses", f"sequence {raw_seq!r} splits each pair's pulses "
                                 f"{share:g}:{1 - share:g}; {count} pulses per pair do not split evenly")
-        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode), voltage, int(round(n)),
+        groups.append(PulseGroup(electrode.resolve(anode), electrode.resolve(cathode),
+                                 pair_voltage.get(i, voltage), int(round(n)),
                                  duration, freq, anode, cathode))
     if not groups:
         raise ScenarioError("protocol.sequence", "the electrode has no pair to fire; give a sequence")
@@ -338,22 +353,24 @@ def named_sequence_of(name: str, e: Electrode):
     return steps
 
 
-def read_sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str], ...]:
+def read_sequence(raw: Any, e: Electrode) -> tuple[tuple[str, str, float | None], ...]:
+    """[anode, cathode] or [anode, cathode, voltage_V] entries -> (anode, cathode, V or None)."""
     if not isinstance(raw, list) or not raw:
         raise ScenarioError("protocol.sequence", f"must be a non-empty list of [anode, cathode], got {show(raw)}")
     out = []
     for i, pair in enumerate(raw):
         key = f"protocol.sequence[{i}]"
-        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-            raise ScenarioError(key, f"must be [anode, cathode] names, got {show(pair)}")
-        for name in pair:
+        if not isinstance(pair, list) or len(pair) not in (2, 3) or not all(isinstance(x, str) for x in pair[:2]):
+            raise ScenarioError(key, f"must be [anode, cathode] or [anode, cathode, voltage_V], got {show(pair)}")
+        for name in pair[:2]:
             try:
                 e.resolve(name)
             except KeyError as exc:
                 raise ScenarioError(key, str(exc.args[0])) from None
         if set(e.resolve(pair[0])) & set(e.resolve(pair[1])):
-            raise ScenarioError(key, f"anode and cathode share a contact: {pair}")
-        out.append((pair[0], pair[1]))
+            raise ScenarioError(key, f"anode and cathode share a contact: {pair[:2]}")
+        volts = number(f"{key}[2]", pair[2], True, False, MAX_VOLTAGE) if len(pair) == 3 else None
+        out.append((pair[0], pair[1], volts))
     return tuple(out)
 
 
@@ -364,8 +381,13 @@ def read_mesh(t: Table) -> MeshOptions:
     cs = t.number("contact_size_mm", None, maximum=100.0)
     fs = t.number("far_size_mm", None, maximum=200.0)
     cache = t.boolean("cache", True)
+    accuracy = t.number("accuracy", 0.02, allow_zero=True, maximum=0.5)
+    if 0 < accuracy < 1e-3:
+        raise ScenarioError("mesh.accuracy", f"must be 0 (one fixed mesh) or >= 0.001, got {accuracy:g}")
+    max_dofs = t.integer("max_dofs", 500_000, minimum=1000, maximum=100_000_000)
     t.finish()
-    return MeshOptions(size * MM, None if cs is None else cs * MM, None if fs is None else fs * MM, cache)
+    return MeshOptions(size * MM, None if cs is None else cs * MM, None if fs is None else fs * MM, cache,
+                       accuracy, max_dofs)
 
 
 def read_solver(t: Table) -> SolverOptions:
@@ -385,3 +407,66 @@ def read_generator(t: Table) -> Generator:
     g = Generator(t.number("max_voltage_V", 3000.0, maximum=1e6), t.number("max_current_A", 50.0, maximum=1e4))
     t.finish()
     return g
+
+
+def read_zone_thresholds(t: Table) -> tuple[float, ...]:
+    """``[coverage] thresholds_V_per_cm`` -> lesion-zone thresholds (V/m), sorted, distinct."""
+    raw = t.get("thresholds_V_per_cm", None)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw or len(raw) > 20:
+        raise ScenarioError(t.key("thresholds_V_per_cm"), f"must be a list of 1 to 20 fields, got {show(raw)}")
+    values = [number(f"{t.key('thresholds_V_per_cm')}[{i}]", v, True, False, 1e5) for i, v in enumerate(raw)]
+    return tuple(v * V_PER_CM for v in sorted(set(values)))
+
+
+PELEG_FERMI_KEYS = {"E_c0_V_per_cm": ("E_c0", V_PER_CM), "A0_V_per_cm": ("A0", V_PER_CM),
+                    "k1": ("k1", 1.0), "k2": ("k2", 1.0)}
+
+
+def read_cell_kill(t: Table, materials) -> CellKill | None:
+    """``[cell_kill] model = "peleg-fermi"``, per-material constants in ``[cell_kill.<material>]``."""
+    from simulator.physics.cell_kill import MODELS, PelegFermi
+    if not t.data:
+        return None
+    model = t.string("model", required=True, choices=MODELS)
+    constants = {}
+    for name in [k for k in t.data if k != "model"]:
+        if name not in materials:
+            raise ScenarioError(t.key(name), f"unknown key or material; valid: model, {', '.join(materials)}")
+        sub = Table(t.get(name), t.key(name))
+        changes = {f: sub.number(k, maximum=1e5) * scale for k, (f, scale) in PELEG_FERMI_KEYS.items()
+                   if sub.has(k)}
+        sub.finish(list(PELEG_FERMI_KEYS))
+        constants[name] = replace(PelegFermi(), **changes)
+    t.finish()
+    return CellKill(model, constants)
+
+
+def read_thermal(t: Table, solver: SolverOptions, protocol: Protocol) -> ThermalOptions:
+    """``[thermal]``: model and Pennes settings (see ThermalOptions)."""
+    d = ThermalOptions()
+    th = ThermalOptions(
+        model=t.string("model", d.model, choices=THERMAL_MODELS),
+        initial_C=t.number("initial_temperature_C", d.initial_C, positive=False, maximum=100.0),
+        arterial_C=t.number("arterial_temperature_C", d.arterial_C, positive=False, maximum=100.0),
+        blood_density=t.number("blood_density_kg_per_m3", d.blood_density, maximum=1e5),
+        blood_heat_capacity=t.number("blood_heat_capacity_J_per_kg_K", d.blood_heat_capacity, maximum=1e5),
+        steps_per_pulse=t.integer("steps_per_pulse", d.steps_per_pulse, maximum=100),
+        max_steps_between=t.integer("max_steps_between_pulses", d.max_steps_between, maximum=1000),
+        resolve_tolerance=t.number("resolve_tolerance", d.resolve_tolerance, allow_zero=True, maximum=1.0),
+        skin=t.string("skin", d.skin, choices=("insulating",)),
+    )
+    t.finish()
+    if th.model == "pennes":
+        if solver.degree != 1:
+            raise ScenarioError("thermal.model", f"pennes is implemented in P1: set solver.degree = 1, "
+                                f"got {solver.degree}")
+        if solver.model != "stationary":
+            raise ScenarioError("thermal.model", f"pennes steps the stationary model pulse by pulse; "
+                                f"solver.model {solver.model!r} is not supported with it")
+        for g in protocol.groups:
+            if g.frequency * g.duration >= 1.0:
+                raise ScenarioError("protocol.frequency_Hz", f"{g.frequency:g} Hz leaves no time between "
+                                    f"pulses of {g.duration * 1e6:g} us")
+    return th

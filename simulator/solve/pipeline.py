@@ -7,10 +7,12 @@ from typing import Callable
 
 import numpy as np
 
+from simulator.errors import ScenarioError
 from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
 from simulator.post.coverage import tissue_volumes, tumour_coverage
 from simulator.post.field import recover_sliver_fields
+from simulator.post.zones import electrode_axes, lesion_zones
 from simulator.solve.result import Result
 from simulator.meshing.mesh import Mesh
 from simulator.scenario import Scenario
@@ -46,6 +48,18 @@ def cell_law(mesh: Mesh, scenario: Scenario) -> tuple[CellConductivity, np.ndarr
     return law, f["rho_c"], f["alpha"]
 
 
+def cell_kill_of(mesh: Mesh, scenario: Scenario, train) -> np.ndarray | None:
+    """(M, Q) kill probability of the scenario's cell-kill model (None without one), from each
+    sample point's max field and the pulses it saw at E >= E_rev (physics.cell_kill)."""
+    if scenario.cell_kill is None:
+        return None
+    from simulator.physics.cell_kill import cell_kill_probability
+    names = sorted({r.material for r in mesh.regions})
+    index = np.array([names.index(r.material) for r in mesh.regions])[mesh.cell_region]
+    return cell_kill_probability(train.E_max, train.pulses_above_rev,
+                                 [scenario.cell_kill.for_material(n) for n in names], index)
+
+
 def mpi_comm():
     """MPI_COMM_WORLD when running under mpirun with more than one rank, else None.
 
@@ -68,17 +82,32 @@ def build_mesh_for(scenario: Scenario, progress=None) -> tuple[Mesh, bool]:
 
 def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = None,
         progress: Callable[[str], None] | None = None,
-        memory_check: Callable[[Mesh, int], object] | None = None) -> Result:
+        memory_check: Callable[[Mesh, int], object] | None = None,
+        make_engine: Callable[[str, Mesh, SolverSettings], object] | None = None) -> Result:
     """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
 
     ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard).
+    With ``scenario.mesh.accuracy > 0`` and no mesh given, meshes of decreasing size are
+    solved until the error estimates meet it (:mod:`simulator.solve.accuracy`).
+    ``make_engine(name, mesh, settings)`` replaces :func:`create_engine` (studies reuse one
+    engine across runs on the same mesh, or wrap it).
     """
+    if mesh is None and scenario.mesh.accuracy > 0:
+        from simulator.solve.accuracy import run_to_accuracy
+        comm = mpi_comm() if (engine or scenario.solver.engine) == "dolfinx" else None
+        return run_to_accuracy(scenario, run, engine=engine, progress=progress, memory_check=memory_check, comm=comm)
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     from_cache = False
     engine_name = check_engine_name(engine or scenario.solver.engine,
                                     "--engine" if engine else "solver.engine")
+    if scenario.thermal.model == "pennes" and scenario.applications:
+        raise ScenarioError("thermal.model", "pennes steps one electrode application; it does not yet "
+                            f"support [[applications]] ({len(scenario.applications)} given)")
+    if scenario.thermal.model == "pennes" and engine_name != "embedded":
+        raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
+                            f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
         say("meshing")
@@ -99,14 +128,19 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     settings = SolverSettings(degree=scenario.solver.degree, rtol=scenario.solver.rtol,
                               max_iterations=scenario.solver.max_iterations)
     t1 = time.perf_counter()
-    eng = create_engine(engine_name, mesh, settings)
+    eng = (make_engine or create_engine)(engine_name, mesh, settings)
     timings["setup"] = time.perf_counter() - t1
     law, rho_c, alpha = cell_law(mesh, scenario)
     t2 = time.perf_counter()
-    train = run_session(eng, scenario, law, rho_c, alpha,
-                      model=scenario.solver.model, idle=scenario.solver.idle_contacts,
-                      monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
-                      progress=say)
+    heat = None
+    if scenario.thermal.model == "pennes":
+        from simulator.solve.thermal import pennes_train
+        train, heat = pennes_train(eng, mesh, scenario, law, rho_c, alpha, say)
+    else:
+        train = run_session(eng, scenario, law, rho_c, alpha,
+                            model=scenario.solver.model, idle=scenario.solver.idle_contacts,
+                            monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
+                            progress=say)
     timings["solve"] = time.perf_counter() - t2
     t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
@@ -117,7 +151,13 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance)
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+    kill = cell_kill_of(mesh, scenario, train)
+    if kill is not None:
+        volumes["kill_probability_0_9"] = float((train.weights * (kill >= 0.9)).sum())
+    first = scenario.protocol.groups[0]
+    zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
+                         electrode_axes(mesh, first.anode, first.cathode))
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
-                  from_cache, timings)
+                  from_cache, timings, zones, kill, heat)

@@ -26,6 +26,10 @@ class Result:
     dofs: int
     mesh_from_cache: bool
     timings: dict[str, float] = field(default_factory=dict)
+    zones: list = field(default_factory=list)          # simulator.post.zones.Zone
+    kill_probability: np.ndarray | None = None         # (M, Q) cell-kill model, None without one
+    thermal: object | None = None                      # solve.thermal.ThermalHistory (Pennes), else None
+    accuracy: object | None = None  # simulator.solve.accuracy.Accuracy when [mesh] accuracy > 0
 
     @property
     def covered(self) -> bool | None:

@@ -41,6 +41,7 @@ class GroupResult:
     linear_iterations: int
     floating_potentials: dict[str, float]
     converged: bool                 # the engine's verdict on this group's field solve
+    currents: tuple[float, ...] = ()   # A, every pulse (Pennes); empty: all pulses at ``current``
 
 
 @dataclass

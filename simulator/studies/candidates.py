@@ -79,6 +79,7 @@ def catalogue_candidate(name: str, data: dict, scenario) -> Candidate:
         depth = math.floor(depth * 10) / 10 if depth < length else length     # 0.1 mm steps
         electrode["insertion_depth_mm"] = depth
     out = copy.deepcopy(data)
+    out.pop("applications", None)                 # one catalogue electrode replaces them all
     out["electrode"] = electrode
     out["protocol"] = {"preset": entry.protocol}
     out["name"] = f"{data.get('name', scenario.name)}-{name}"
@@ -99,4 +100,7 @@ def with_voltage(data: dict, voltage: float) -> dict:
     proto.pop("field_ratio_V_per_cm", None)
     proto["voltage_V"] = float(voltage)
     out["protocol"] = proto
+    for app in out.get("applications", []):        # Scenario.with_voltage sets every application
+        app.pop("voltage_V", None)
+        app.pop("field_ratio_V_per_cm", None)
     return out

@@ -79,15 +79,15 @@ def _entry(cand, data: dict, result, amplitude: str, reposition_s: float) -> dic
 
 
 def applications_lower_bound(margin_volume: float, entries: list[dict], covered: bool) -> int:
-    """A lower bound on the applications whose union covers: 1 when one covers; otherwise at
-    least 2, and at least ceil(tumour + margin volume / the largest reversible volume of any
-    single application at the generator's maximum) - an application cannot cover more
-    tissue than it electroporates."""
+    """A lower bound on the applications whose union covers: 1 when one covers; otherwise
+    ceil(tumour + margin volume / the largest reversible volume of any single application at
+    the generator's maximum) - an application cannot cover more tissue than it electroporates
+    (placed anywhere, as long as the tissue around it is alike [A]); 1 without such a run."""
     if covered:
         return 1
-    largest = max((e["reversible_mm3"] for e in entries if e["amplitude"] == "maximum"), default=0.0)
-    bound = math.ceil(margin_volume / largest) if largest > 0 else 2
-    return max(2, bound)
+    largest = max((e["reversible_mm3"] for e in entries
+                   if e["amplitude"] == "maximum" and len(e["applications"]) == 1), default=0.0)
+    return max(1, math.ceil(margin_volume / largest)) if largest > 0 else 1
 
 
 def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[str], None] | None = None,

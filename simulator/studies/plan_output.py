@@ -23,6 +23,8 @@ def write_plan(plan, out_dir: Path, *, force: bool = False, figures: bool = True
             (tmp / "planned.toml").write_text(header + tomli_w.dumps(plan.best_data), encoding="utf-8")
             if figures and plan.best_result is not None:
                 plot_plan(plan.best_result, plan.report["best"], tmp / "plan.png")
+        from simulator.output.html_report import study_html
+        (tmp / "report.html").write_text(study_html("epsim plan", plan.report, tmp), encoding="utf-8")
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out_dir) / n for n in names]
 

@@ -1,0 +1,214 @@
+"""An accuracy target: solve on meshes of decreasing size until the error estimate of every
+headline figure meets ``[mesh] accuracy`` (wraps the single-mesh :func:`pipeline.run`).
+
+Level k meshes with every element size (fine zone, contacts, far field) times f_k
+(f_0 = 1: the scenario's sizes; f_1 = 0.7; then a factor chosen from the estimates and
+their orders, 0.5-0.8). After each level from the second on, Richardson extrapolation over
+the levels (:mod:`simulator.post.richardson`) estimates the error of the finest value of:
+the current of each pulse group and the reversible, irreversible and healthy-irreversible
+volumes (relative target ``accuracy``), the reversible fraction of each tumour and of
+tumour + margin (absolute target ``accuracy / 4``: 0.005 at the default 0.02). The loop
+stops when all meet their target, or before a level that would exceed ``[mesh] max_dofs``
+or the memory guard (then the targets missed are listed as warnings).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import psutil
+
+from simulator.errors import ResourceError
+from simulator.post.richardson import Estimate, richardson_error
+from simulator.scenario import Scenario
+from simulator.solve.result import Result
+
+FIRST_FACTOR = 0.7          # [A] size ratio level 0 -> 1 (issue 11)
+FACTOR_RANGE = (0.5, 0.8)   # [A] later ratios: fast enough, still a usable Richardson step
+SAFETY = 0.85               # [A] aim below the target when choosing the next size
+MAX_LEVELS = 6
+COVERAGE_PER_ACCURACY = 0.25    # coverage fractions to an absolute accuracy / 4 (0.005 at 0.02)
+VOLUME_FLOOR = 0.01         # [A] a volume below 1 % of the reversible volume is held to an
+#                             absolute error of accuracy x that 1 % (a relative error of a
+#                             near-zero volume says nothing)
+CURRENT_ORDERS = (1.0, 2.0)     # P1: current ~ energy, O(h^2) smooth; >= 1 with singular corners
+VOLUME_ORDERS = (1.0, 2.0)      # threshold iso-surface position ~ field error
+
+
+@dataclass
+class Level:
+    """Headline figures of one mesh level (SI: A, m^3, fractions)."""
+
+    refinement: float
+    size: float                     # m, element size in the fine zone
+    dofs: int
+    cells: int
+    time: float                     # s
+    currents: list[float]
+    volumes: dict[str, float]
+    tumours: dict[str, tuple[float, float]]     # name -> (tumour, margin) reversible fractions
+
+
+@dataclass
+class Figure:
+    """One headline figure with its error estimate at the finest level."""
+
+    name: str                       # "current[0]", "volumes.reversible", "coverage.T1.margin"
+    value: float
+    error: float | None             # absolute, the figure's unit; None with one level
+    order: float | None
+    observed: bool
+    tolerance: float                # absolute error allowed by the target
+
+    @property
+    def met(self) -> bool:
+        return self.error is not None and self.error <= self.tolerance
+
+
+@dataclass
+class Accuracy:
+    """What the loop did and how sure the finest figures are."""
+
+    target: float                   # relative (currents, volumes)
+    coverage_target: float          # absolute (fractions)
+    levels: list[Level]
+    figures: dict[str, Figure]
+    stopped_by: str | None = None   # None: target met; "max_dofs" | "memory" | "levels"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def met(self) -> bool:
+        return all(f.met for f in self.figures.values())
+
+
+def level_of(result: Result, refinement: float, seconds: float) -> Level:
+    return Level(refinement, refinement * result.scenario.mesh.size, result.dofs, result.mesh.num_cells, seconds,
+                 [abs(g.current) for g in result.train.groups],
+                 {k: result.volumes[k] for k in ("reversible", "irreversible", "healthy_irreversible")},
+                 {t.name: (t.reversible_fraction, t.margin_reversible_fraction) for t in result.tumours})
+
+
+def estimate(levels: list[Level], target: float) -> dict[str, Figure]:
+    """Every headline figure of the finest level with its Richardson error estimate."""
+    h = [lv.size for lv in levels]
+    last = levels[-1]
+    cov_tol = COVERAGE_PER_ACCURACY * target
+    out: dict[str, Figure] = {}
+
+    def add(name: str, values: list[float], tol: float, orders: tuple[float, float]) -> None:
+        e: Estimate | None = richardson_error(h, values, orders)
+        out[name] = Figure(name, values[-1], None if e is None else e.error, None if e is None else e.order,
+                           bool(e and e.observed), tol)
+
+    for i, current in enumerate(last.currents):
+        add(f"current[{i}]", [lv.currents[i] for lv in levels], target * current, CURRENT_ORDERS)
+    floor = VOLUME_FLOOR * last.volumes["reversible"]
+    for k, v in last.volumes.items():
+        add(f"volumes.{k}", [lv.volumes[k] for lv in levels], target * max(v, floor), VOLUME_ORDERS)
+    for name in last.tumours:
+        for j, part in enumerate(("tumour", "margin")):
+            add(f"coverage.{name}.{part}", [lv.tumours[name][j] for lv in levels], cov_tol, VOLUME_ORDERS)
+    return out
+
+
+def next_factor(figures: dict[str, Figure]) -> float:
+    """Size ratio of the next level: enough to bring the worst figure under its target at
+    its order (err ~ h^p), within FACTOR_RANGE."""
+    need = 1.0
+    for f in figures.values():
+        if f.error is not None and f.error > f.tolerance:
+            need = min(need, SAFETY * (f.tolerance / f.error) ** (1.0 / f.order))
+    return min(max(need, FACTOR_RANGE[0]), FACTOR_RANGE[1])
+
+
+def _growth(levels: list[Level]) -> float:
+    """Observed exponent of cells ~ refinement^-g (3 in bulk, ~2 where surfaces set the size)."""
+    if len(levels) < 2:
+        return 3.0
+    a, b = levels[-2], levels[-1]
+    return min(max(math.log(b.cells / a.cells) / math.log(a.refinement / b.refinement), 1.0), 3.5)
+
+
+def missed_warnings(acc: Accuracy) -> list[str]:
+    """One line per figure that misses its target (empty when met)."""
+    why = {"max_dofs": "the DOF cap mesh.max_dofs", "memory": "the memory guard",
+           "levels": f"the limit of {MAX_LEVELS} levels"}.get(acc.stopped_by or "", "")
+    out = []
+    for f in acc.figures.values():
+        if f.met:
+            continue
+        if f.error is None:
+            out.append(f"accuracy target not checked: {why} allowed a single mesh level")
+            break
+        if f.name.startswith("coverage."):
+            got, want = f"{f.error:.3g} absolute", f"{f.tolerance:.3g}"
+        else:
+            got, want = f"{100 * f.error / max(abs(f.value), 1e-300):.2g} %", f"{100 * acc.target:g} %"
+        out.append(f"accuracy target missed: {f.name} error estimated {got} > {want} (refinement stopped by {why})")
+    return out
+
+
+def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: str | None = None,
+                    progress: Callable[[str], None] | None = None,
+                    memory_check: Callable | None = None, comm=None) -> Result:
+    """Refine until every headline figure meets ``scenario.mesh.accuracy``; the finest
+    level's Result with ``result.accuracy`` (an :class:`Accuracy`) and the original scenario.
+
+    ``run`` is the single-mesh :func:`simulator.solve.pipeline.run` (passed in: no import
+    cycle); ``comm`` the MPI communicator under mpirun (rank 0 decides on memory)."""
+    from simulator.engines.resources import estimate_bytes
+
+    say = progress or (lambda _m: None)
+    opts = scenario.mesh
+    t_start = time.perf_counter()
+    levels: list[Level] = []
+    figures: dict[str, Figure] = {}
+    stopped = None
+    f = 1.0
+    result = None
+    while True:
+        k = len(levels)
+        level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f))
+        say(f"accuracy level {k}: element sizes x {f:.3g}")
+        t0 = time.perf_counter()
+        try:
+            res = run(level_sc, engine=engine, progress=say, memory_check=memory_check)
+        except ResourceError:
+            if result is None:
+                raise
+            stopped = "memory"
+            break
+        result = res
+        levels.append(level_of(res, f, time.perf_counter() - t0))
+        if len(levels) >= 2:
+            figures = estimate(levels, opts.accuracy)
+            if all(fig.met for fig in figures.values()):
+                break
+        if len(levels) >= MAX_LEVELS:
+            stopped = "levels"
+            break
+        step = FIRST_FACTOR if len(levels) < 2 else next_factor(figures)
+        growth = step ** -_growth(levels)
+        if res.dofs * growth > opts.max_dofs:
+            stopped = "max_dofs"
+            break
+        too_big = estimate_bytes(int(res.mesh.num_cells * growth), scenario.solver.degree) > \
+            psutil.virtual_memory().available
+        if comm is not None:            # under mpirun every rank must take the same decision
+            too_big = comm.bcast(too_big, root=0)
+        if too_big:
+            stopped = "memory"
+            break
+        f *= step
+        del res
+    if not figures:
+        figures = estimate(levels, opts.accuracy)
+    acc = Accuracy(opts.accuracy, COVERAGE_PER_ACCURACY * opts.accuracy, levels, figures, stopped)
+    acc.warnings = missed_warnings(acc)
+    result.scenario = scenario
+    result.accuracy = acc
+    result.timings["accuracy_levels"] = sum(lv.time for lv in levels)
+    result.timings["total"] = time.perf_counter() - t_start
+    return result

@@ -1,0 +1,194 @@
+"""Running the points of a study: tasks, and the executors that run them (here, in N
+processes, or on a Dask cluster).
+
+A *task* is a list of runs that share field solutions (same mesh, materials and solver, and
+some configuration in common), run one after another in one process; other tasks are
+independent. Each task computes the same numbers wherever it runs, so rows do not depend
+on the executor or on the order tasks finish in. Meshes are built once by the caller and
+handed to the workers (once per worker process, not per task).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from simulator.studies.scaling import SharedSolutions, field_family, field_keys, is_linear
+
+
+@dataclass
+class Task:
+    """Runs that share solutions: point indices, their scenarios and their mesh's key."""
+
+    indices: list[int]
+    scenarios: list
+    mesh_key: str
+    engine: str | None = None
+    families: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PointResult:
+    """What a run gives back: its report and coverage curves (threshold grid of post.coverage)."""
+
+    index: int
+    report: dict
+    curves: dict[str, list[float]]
+    solves: int                   # field problems solved (not scaled or reused) for this run
+
+
+_MESHES: dict[str, object] = {}
+_ENGINES: dict[tuple, object] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(name: str, mesh, settings, mesh_key: str):
+    """One engine per (engine, mesh, settings), the last one kept (engines hold only
+    structural data between solves, so reuse does not change results)."""
+    from simulator.engines import create_engine
+    key = (name, mesh_key, repr(settings))
+    with _ENGINES_LOCK:                       # Dask workers may be threads of one process
+        engine = _ENGINES.get(key)
+        if engine is None:
+            _ENGINES.clear()
+            engine = _ENGINES[key] = create_engine(name, mesh, settings)
+    return engine
+
+
+def run_task(task: Task, meshes: dict | None = None,
+             on_point: Callable[[PointResult], None] | None = None) -> list[PointResult]:
+    """Run the task's points in order, sharing field solutions between them."""
+    from simulator.output.report import build_report
+    from simulator.solve.pipeline import run
+
+    mesh = (meshes or _MESHES)[task.mesh_key]
+    uses: Counter = Counter()
+    for sc, fam in zip(task.scenarios, task.families):
+        uses.update(field_keys(sc, fam))
+    wrappers: dict[str, SharedSolutions] = {}
+    out = []
+    for index, sc, fam in zip(task.indices, task.scenarios, task.families):
+        def make(name, m, settings, fam=fam, sc=sc):
+            if fam not in wrappers:
+                wrappers[fam] = SharedSolutions(engine_for(name, m, settings, task.mesh_key), fam,
+                                                is_linear(sc), uses)
+            return wrappers[fam]
+        before = sum(w.solves for w in wrappers.values())
+        result = run(sc, engine=task.engine, mesh=mesh, make_engine=make)
+        solves = sum(w.solves for w in wrappers.values()) - before
+        if not field_keys(sc, fam):
+            solves = result.train.distinct_configurations
+        curves = {t.name: [float(x) for x in t.curve] for t in result.tumours}
+        point = PointResult(index, build_report(result), curves, solves)
+        del result
+        out.append(point)
+        if on_point is not None:
+            on_point(point)
+    return out
+
+
+def plan_tasks(scenarios: list, mesh_keys: list[str], engine: str | None) -> list[Task]:
+    """Group the runs into tasks: runs joined by a shared field problem go together
+    (union of overlapping key sets), in the order of their first run."""
+    parent = list(range(len(scenarios)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    families, owner = [], {}
+    for i, (sc, mk) in enumerate(zip(scenarios, mesh_keys)):
+        fam = field_family(sc, mk, engine or sc.solver.engine)
+        families.append(fam)
+        for key in field_keys(sc, fam):
+            if key in owner:
+                parent[root(i)] = root(owner[key])
+            else:
+                owner[key] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(len(scenarios)):
+        groups.setdefault(root(i), []).append(i)
+    tasks = [Task(idx, [scenarios[i] for i in idx], mesh_keys[idx[0]], engine, [families[i] for i in idx])
+             for idx in groups.values()]
+    return sorted(tasks, key=lambda t: t.indices[0])
+
+
+# ----------------------------------------------------------------------------- executors
+def _init_worker(meshes: dict, threads: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # the parent handles Ctrl-C and stops us
+    os.environ["EPSIM_THREADS"] = threads
+    _MESHES.clear()
+    _MESHES.update(meshes)
+
+
+def _run_in_worker(task: Task) -> list[PointResult]:
+    return run_task(task)
+
+
+def run_serial(tasks: list[Task], meshes: dict, on_point) -> None:
+    for task in tasks:
+        run_task(task, meshes, on_point)
+
+
+def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int) -> None:
+    """Tasks in ``jobs`` worker processes (spawned: no forked gmsh or BLAS state); each
+    worker receives the meshes once. Ctrl-C terminates the workers."""
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    threads = "1" if jobs > 1 else os.environ.get("EPSIM_THREADS", "")
+    pool = ctx.Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(meshes, threads))
+    try:
+        for points in pool.imap_unordered(_run_in_worker, tasks):
+            for p in points:
+                on_point(p)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def connect_dask(address: str):
+    """A Dask distributed client of the scheduler at ``address`` (``tcp://host:port``), or a
+    one-line :class:`ScenarioError` naming ``--scheduler``."""
+    from simulator.errors import ScenarioError
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError("--scheduler", "needs the Dask distributed package (pip install distributed)") from None
+    try:
+        return Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ScenarioError("--scheduler", f"cannot connect to {address!r}: {' '.join(str(exc).split())[:200]}") \
+            from None
+
+
+def run_dask(tasks: list[Task], meshes: dict, on_point, client) -> None:
+    """Tasks on a Dask distributed cluster (``client`` from :func:`connect_dask`, closed
+    here); the meshes are scattered to every worker once (broadcast), tasks refer to them."""
+    from distributed import as_completed
+    try:
+        scattered = {k: client.scatter(m, broadcast=True) for k, m in meshes.items()}
+        futures = [client.submit(_run_on_dask, task, scattered[task.mesh_key], pure=False) for task in tasks]
+        try:
+            for fut in as_completed(futures):
+                for p in fut.result():
+                    on_point(p)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+
+
+def _run_on_dask(task: Task, mesh) -> list[PointResult]:
+    return run_task(task, {task.mesh_key: mesh})

@@ -1,0 +1,64 @@
+"""epsim compare (issue 14): the table's values are the individual reports' values; the
+page of field slices has every scenario on it; the README's studies example runs."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from simulator import build_report, load_scenario, run
+from simulator.cli import main
+from simulator.studies.table import report_row
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ('[tissue]\nsize_mm = [16, 16, 10]\n[[tumours]]\ndiameter_mm = 4.0\ndepth_mm = 4.0\nmargin_mm = 0.5\n'
+         '[electrode]\ntype = "needle-pair"\nspacing_mm = {s}\ninsertion_depth_mm = 7.0\n'
+         '[protocol]\npreset = "esope"\n[mesh]\nsize_mm = 2.5\naccuracy = 0\n')
+
+
+def test_compare_values_equal_individual_reports(tmp_path, capsys):
+    files = []
+    for name, spacing in (("pair-5mm", 5.0), ("pair-7mm", 7.0)):
+        f = tmp_path / f"{name}.toml"
+        f.write_text(f'name = "{name}"\n' + SMALL.format(s=spacing))
+        files.append(f)
+    out = tmp_path / "cmp"
+    code = main(["compare", *map(str, files), "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0
+    doc = json.loads((out / "compare.json").read_text())
+    assert doc["scenarios"] == ["pair-5mm", "pair-7mm"]
+    for f, row in zip(files, doc["rows"]):
+        single = report_row(build_report(run(load_scenario(f))))
+        for key, value in single.items():
+            if key not in ("run_time_s",):
+                assert row[key] == value, key
+    assert "pair-5mm" in text and "treatment time (s)" in text and "covered" in text
+    # wider spacing at the same V/d ratio: more voltage
+    assert doc["rows"][1]["max_voltage_V"] > doc["rows"][0]["max_voltage_V"]
+    assert (out / "compare.csv").read_text().count("\n") == 3
+    from matplotlib.image import imread
+    img = imread(out / "compare.png")[..., :3]
+    # two columns of slices: the field's colours fill much of both halves of the page
+    w = img.shape[1]
+    for half in (img[:, : w // 2], img[:, w // 2:]):
+        assert (np.ptp(half, axis=2) > 0.3).mean() > 0.1
+
+
+def test_compare_needs_two_files_exit_2(tmp_path, capsys):
+    f = tmp_path / "one.toml"
+    f.write_text('name = "one"\n' + SMALL.format(s=5.0))
+    assert main(["compare", str(f), "--out", str(tmp_path / "c"), "--quiet"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_readme_studies_example_runs(monkeypatch, capsys):
+    """The Python block of the README's studies section, as written (coarser mesh for speed)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("<!-- studies-example -->"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    code = code.replace('{"mesh.size_mm": 2.0}', '{"mesh.size_mm": 3.0, "tissue.size_mm": [20, 20, 14]}')
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "1 mesh, 6 runs" in out
