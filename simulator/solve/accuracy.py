@@ -152,12 +152,13 @@ def missed_warnings(acc: Accuracy) -> list[str]:
 
 def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: str | None = None,
                     progress: Callable[[str], None] | None = None,
-                    memory_check: Callable | None = None, comm=None) -> Result:
+                    memory_check: Callable | None = None, comm=None, max_memory_gb: float | None = None) -> Result:
     """Refine until every headline figure meets ``scenario.mesh.accuracy``; the finest
     level's Result with ``result.accuracy`` (an :class:`Accuracy`) and the original scenario.
 
     ``run`` is the single-mesh :func:`simulator.solve.pipeline.run` (passed in: no import
-    cycle); ``comm`` the MPI communicator under mpirun (rank 0 decides on memory)."""
+    cycle); ``comm`` the MPI communicator under mpirun (rank 0 decides on memory);
+    ``max_memory_gb`` bounds every level's estimated mesh before it is meshed."""
     from simulator.engines.resources import estimate_bytes
 
     say = progress or (lambda _m: None)
@@ -174,7 +175,7 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         say(f"accuracy level {k}: element sizes x {f:.3g}")
         t0 = time.perf_counter()
         try:
-            res = run(level_sc, engine=engine, progress=say, memory_check=memory_check)
+            res = run(level_sc, engine=engine, progress=say, memory_check=memory_check, max_memory_gb=max_memory_gb)
         except ResourceError:
             if result is None:
                 raise

@@ -98,7 +98,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     if mesh is None and scenario.mesh.accuracy > 0:
         from simulator.solve.accuracy import run_to_accuracy
         comm = mpi_comm() if (engine or scenario.solver.engine) == "dolfinx" else None
-        return run_to_accuracy(scenario, run, engine=engine, progress=progress, memory_check=memory_check, comm=comm)
+        return run_to_accuracy(scenario, run, engine=engine, progress=progress, memory_check=memory_check, comm=comm,
+                               max_memory_gb=max_memory_gb)
     say = progress or (lambda _m: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
