@@ -13,7 +13,8 @@ def _pair(tumour: dict, depth_mm: float = 10.0, voltage: float = 730.0) -> dict:
             "tumours": [tumour],
             "electrode": {"type": "needle-pair", "spacing_mm": 7.3, "insertion_depth_mm": depth_mm},
             "protocol": {"preset": "esope", "voltage_V": voltage},
-            "mesh": {"size_mm": 1.2, "far_size_mm": 4.0, "accuracy": 0}}
+            "mesh": {"size_mm": 1.2, "far_size_mm": 4.0, "accuracy": 0},
+            "coverage": {"margin_threshold": "tissue"}}   # calibrated on the per-tissue margin rule
 
 
 @pytest.fixture(scope="module")

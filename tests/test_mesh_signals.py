@@ -40,10 +40,11 @@ def test_child_mesh_is_bit_identical_to_an_in_process_build():
                              "electrode": {"type": "needle-pair", "spacing_mm": 6, "insertion_depth_mm": 5},
                              "protocol": {"voltage_V": 100}, "mesh": {"size_mm": 2.0, "cache": False}})
     said = []
+    before = {c.pid for c in psutil.Process().children()}  # other tests' helpers (xdist worker)
     isolated = build_mesh_isolated(mesh_input(sc), said.append)
     assert isolated.digest() == build_mesh(sc).digest()
     assert "meshing: volumes" in said and said[-1].startswith("meshing: ")
-    assert not psutil.Process().children()                 # the child was reaped
+    assert not {c.pid for c in psutil.Process().children()} - before   # the child was reaped
 
 
 def test_child_errors_arrive_as_one_line_input_errors():

@@ -17,7 +17,8 @@ SMALL = {"name": "plan-small", "tissue": {"size_mm": [20, 20, 12], "layers": [{"
          "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
          "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 8.0},
          "protocol": {"preset": "esope", "voltage_V": 300.0},
-         "mesh": {"size_mm": 1.5, "far_size_mm": 5.0, "accuracy": 0}}
+         "mesh": {"size_mm": 1.5, "far_size_mm": 5.0, "accuracy": 0},
+         "coverage": {"margin_threshold": "tissue"}}   # calibrated on the per-tissue margin rule
 
 
 @pytest.fixture(scope="module")

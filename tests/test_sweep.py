@@ -9,7 +9,6 @@ import pytest
 from simulator import build_report, run, scenario_from_dict
 from simulator.cli import main
 from simulator.errors import ScenarioError
-from simulator.meshing import build
 from simulator.studies.scaling import SharedSolutions, field_family, field_keys
 from simulator.studies.sweep import plan_sweep, run_sweep
 from simulator.studies.table import report_row
@@ -44,10 +43,11 @@ def base():
 @pytest.fixture(scope="module")
 def counted_sweeps(base):
     """A nonlinear (smoothstep) and a linear (constant) voltage sweep, mesh builds counted."""
+    from simulator.meshing import cache as mesh_cache
     calls = []
-    real = build.build_mesh
+    real = mesh_cache.build_mesh_isolated     # meshing runs in a child process: count in the parent
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build, "build_mesh", lambda *a, **k: calls.append(1) or real(*a, **k))
+        mp.setattr(mesh_cache, "build_mesh_isolated", lambda *a, **k: calls.append(1) or real(*a, **k))
         out = {}
         for model in ("smoothstep", "constant"):
             sw = plan_sweep(base.with_conductivity_model(model), [parse_variation("protocol.voltage_V=400,800")])
