@@ -26,6 +26,9 @@ workers="${EPSIM_TEST_WORKERS:-2}"
 if [ "$workers" != "0" ]; then
     # loadgroup: the tests of one example (xdist_group "example-NAME") share one worker, so
     # each example runs once (tests/example_runs.py)
-    exec "$venv/bin/python" -m pytest -q -n "$workers" --dist loadgroup "$@"
+    # the mpirun tests run afterwards in one process: under an xdist worker mpirun exits 1
+    # with no output (seen after meshing moved into a forked child; not understood yet)
+    "$venv/bin/python" -m pytest -q -n "$workers" --dist loadgroup -k "not mpi" "$@"
+    exec "$venv/bin/python" -m pytest -q -k "mpi" "$@"
 fi
 exec "$venv/bin/python" -m pytest -q "$@"
