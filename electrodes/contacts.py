@@ -111,8 +111,18 @@ class Electrode:
 
     @property
     def needles(self) -> tuple[Needle, ...]:
-        return tuple(c for c in self.contacts if isinstance(c, Needle))
+        return needles_of(self.contacts)
 
     @property
     def plates(self) -> tuple[Plate, ...]:
-        return tuple(c for c in self.contacts if isinstance(c, Plate))
+        return plates_of(self.contacts)
+
+
+def needles_of(contacts) -> tuple[Needle, ...]:
+    """The needles among contacts."""
+    return tuple(c for c in contacts if isinstance(c, Needle))
+
+
+def plates_of(contacts) -> tuple[Plate, ...]:
+    """The plates among contacts."""
+    return tuple(c for c in contacts if isinstance(c, Plate))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from electrodes.contacts import Contact, Needle, Plate
+from electrodes.contacts import Contact, Needle, Plate, needles_of, plates_of
 from simulator.meshing.size_field import Sizes, sizes
 from simulator.scenario import Scenario
 from simulator.scenario.records import Tissue, Tumour
@@ -47,11 +47,11 @@ class MeshInput:
 
     @property
     def needles(self) -> tuple[Needle, ...]:
-        return tuple(c for c in self.contacts if isinstance(c, Needle))
+        return needles_of(self.contacts)
 
     @property
     def plates(self) -> tuple[Plate, ...]:
-        return tuple(c for c in self.contacts if isinstance(c, Plate))
+        return plates_of(self.contacts)
 
 
 def mesh_input(scenario: Scenario) -> MeshInput:
