@@ -43,7 +43,8 @@ class MeshInput:
     @property
     def tissue_top(self) -> float:
         """Highest z of tissue (m): 0, or the top of a protruding tumour and its cover."""
-        return max([0.0] + [t.covered_top for t in self.tumours])
+        from simulator.scenario.records import tissue_top
+        return tissue_top(self.tumours)
 
     @property
     def needles(self) -> tuple[Needle, ...]:

@@ -321,7 +321,7 @@ class Scenario:
     @property
     def tissue_top(self) -> float:
         """Highest z of tissue (m): 0, or the top of a protruding tumour and its cover."""
-        return max([0.0] + [t.covered_top for t in self.tumours])
+        return tissue_top(self.tumours)
 
     def with_voltage(self, voltage: float) -> "Scenario":
         """A copy with every pulse group at ``voltage`` (V)."""
@@ -352,3 +352,8 @@ class Scenario:
     def with_conductivity_model(self, model: str) -> "Scenario":
         """A copy with every material on the sigma(E) law ``model`` (constant, linear, ...)."""
         return self.with_changes({"conductivity_model": model})
+
+
+def tissue_top(tumours) -> float:
+    """Highest z of tissue (m) over the skin plane z = 0 and protruding tumours with their cover."""
+    return max([0.0] + [t.covered_top for t in tumours])
