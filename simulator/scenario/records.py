@@ -256,6 +256,7 @@ class Generator:
 
 
 THERMAL_MODELS = ("adiabatic", "pennes")
+SKIN_MODELS = ("insulating", "convective")
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,13 @@ class ThermalOptions:
     steps_per_pulse: int = 4
     max_steps_between: int = 20
     resolve_tolerance: float = 1e-3       # relative sigma change that re-solves the field
-    skin: str = "insulating"              # the skin and every wall: zero heat flux [A]
+    skin: str = "insulating"              # insulating (zero heat flux, default [A]) | convective
+    # convective skin: -k dT/dn = h (T - T_amb) on the tissue's top surface. h = 10 W/(m^2 K),
+    # the OpenEP example case (domain.md 2.4 [C-code]), within the 2-25 W/(m^2 K) of free
+    # convection to a gas (Incropera & DeWitt, Fundamentals of Heat and Mass Transfer, Table 1.1 [R]);
+    # T_amb = 25 C room air [A]
+    skin_h: float = 10.0                  # W/(m^2 K)
+    ambient_C: float = 25.0
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,24 @@ def resolved_dict(sc: "Scenario") -> dict:
     out["generator"] = {**out.get("generator", {}), "max_voltage_V": sc.generator.max_voltage,
                         "max_current_A": sc.generator.max_current}
     out["coverage"] = {**out.get("coverage", {}), "tolerance": sc.coverage_tolerance}
+    out["thermal"] = {**out.get("thermal", {}), **_thermal(sc)}
     return _absolute_files(out, sc.source_dir)
+
+
+def _thermal(sc: "Scenario") -> dict:
+    """``[thermal]`` with its defaults (the Pennes settings only for Pennes; h and T_amb only
+    for a convective skin, where they apply)."""
+    th = sc.thermal
+    out = {"model": th.model}
+    if th.model == "pennes":
+        out.update({"initial_temperature_C": th.initial_C, "arterial_temperature_C": th.arterial_C,
+                    "blood_density_kg_per_m3": th.blood_density,
+                    "blood_heat_capacity_J_per_kg_K": th.blood_heat_capacity,
+                    "steps_per_pulse": th.steps_per_pulse, "max_steps_between_pulses": th.max_steps_between,
+                    "resolve_tolerance": th.resolve_tolerance, "skin": th.skin})
+        if th.skin == "convective":
+            out.update({"skin_h_W_per_m2K": th.skin_h, "ambient_C": th.ambient_C})
+    return out
 
 
 def resolved_toml(sc: "Scenario") -> str:

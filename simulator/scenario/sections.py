@@ -26,7 +26,7 @@ from simulator.scenario.anatomy import dome_geometry, read_cover, read_ribs
 from simulator.scenario.patient import read_image_tissue, read_tissue_surfaces
 from simulator.scenario.surface_files import read_surface
 from simulator.scenario.records import SolverOptions
-from simulator.scenario.records import THERMAL_MODELS, ThermalOptions
+from simulator.scenario.records import SKIN_MODELS, THERMAL_MODELS, ThermalOptions
 from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
@@ -471,9 +471,15 @@ def read_thermal(t: Table, solver: SolverOptions, protocol: Protocol) -> Thermal
         steps_per_pulse=t.integer("steps_per_pulse", d.steps_per_pulse, maximum=100),
         max_steps_between=t.integer("max_steps_between_pulses", d.max_steps_between, maximum=1000),
         resolve_tolerance=t.number("resolve_tolerance", d.resolve_tolerance, allow_zero=True, maximum=1.0),
-        skin=t.string("skin", d.skin, choices=("insulating",)),
+        skin=t.string("skin", d.skin, choices=SKIN_MODELS),
+        skin_h=t.number("skin_h_W_per_m2K", d.skin_h, maximum=1e5),
+        ambient_C=t.number("ambient_C", d.ambient_C, positive=False, maximum=100.0),
     )
     t.finish()
+    if th.skin != "convective":
+        for k in ("skin_h_W_per_m2K", "ambient_C"):
+            if t.has(k):
+                raise ScenarioError(t.key(k), f"applies to skin = \"convective\" only (skin is {th.skin!r})")
     if th.model == "pennes":
         if solver.degree != 1:
             raise ScenarioError("thermal.model", f"pennes is implemented in P1: set solver.degree = 1, "
