@@ -395,5 +395,10 @@ def test_convective_skin_in_the_resolved_scenario_and_report(needle_runs):
     rep = build_report(res)["thermal"]
     assert (rep["skin"], rep["skin_h_W_per_m2K"], rep["ambient_C"]) == ("convective", 10.0, 25.0)
     insulated = needle_runs[False, 1.0].thermal
+    from simulator.meshing.mesh import facet_areas, skin_facets
+    skin = skin_facets(res.mesh)                             # the 16 x 16 mm top minus two needle holes
+    assert np.all(res.mesh.points[skin, 2] == 0.0)
+    hole = math.pi * 0.35e-3 ** 2                            # 0.7 mm needles (polygonal holes: 2e-4 smaller)
+    assert facet_areas(res.mesh.points, skin).sum() == pytest.approx(0.016 ** 2 - 2 * hole, rel=5e-4)
     assert res.thermal.initial_C.min() < 37.0 - 0.1 and insulated.initial_C.min() == pytest.approx(37.0 + 420.0 / (1060.0 * 3600.0 * 0.0044), abs=1e-9)
     assert res.thermal.peak_C.max() < insulated.peak_C.max()
