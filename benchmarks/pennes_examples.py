@@ -6,8 +6,8 @@ the temperature figures of ``examples/needle_pair.toml`` and ``examples/hexagona
 Cases (default: all): ``needle_pair`` (as shipped, alpha = 0), ``needle_pair_alpha`` (alpha =
 0.015/K in every tissue, OpenEP's sigma(T) coefficient, domain.md 2.3 [C-code]),
 ``needle_pair_alpha_convective`` (the same with a convective skin, default h and T_amb),
-``needle_pair_alpha_dolfinx`` (the DOLFINx engine), ``hexagonal_alpha``. Writes
-``pennes_examples.json``.
+``needle_pair_alpha_dolfinx`` (the DOLFINx engine), and the same names for ``hexagonal``.
+Writes (and adds to) ``pennes_examples.json``.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALPHA = 0.015
 TISSUES = ("skin", "fat", "muscle", "tumour")
 CASES = ("needle_pair", "needle_pair_alpha", "needle_pair_alpha_convective", "needle_pair_alpha_dolfinx",
-         "hexagonal_alpha")
+         "hexagonal", "hexagonal_alpha", "hexagonal_alpha_dolfinx")
 
 
 def scenario(case: str):
