@@ -1,5 +1,8 @@
 """Pulse-by-pulse stepping of the Pennes model: heating during each pulse, cooling between
 pulses and pulse groups at the protocol's rate, sigma(E, T) = sigma(E)(1 + alpha (T - T0)).
+The one driver of both engines: an engine supplies the field solves and ``heat_operator``
+(:class:`simulator.physics.bioheat.HeatOperator`: the assembled operator and its two solves);
+everything here works on nodal vectors in the mesh's vertex order, the same on every MPI rank.
 
 Time steps [A]: ``steps_per_pulse`` equal backward-Euler steps during each pulse (duration
 tau), and the off time 1/f - tau between pulses (also after the last pulse of a group, and
