@@ -34,6 +34,7 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}
 figure{display:inline-block;margin:.4em;vertical-align:top;max-width:48%}figure img{max-width:100%;
 border:1px solid #ddd}figcaption{font-size:.8em;color:#555}pre{background:#f7f7f7;padding:.8em;
 overflow:auto;font-size:.8em;max-height:30em}.muted{color:#666;font-size:.85em}
+.wide{overflow-x:auto;max-width:100%}.wide td,.wide th{white-space:nowrap}
 """
 
 
@@ -55,6 +56,11 @@ def _scalar(x) -> bool:
     return x is None or isinstance(x, (int, float, str, bool))
 
 
+def _short(x) -> str:
+    """A scalar as text, floats to 6 significant digits."""
+    return f"{x:.6g}" if isinstance(x, float) else str(x)
+
+
 def _cell(v) -> str:
     """A value in a table cell: nested tables for dicts (and lists of dicts) holding more
     than scalars, else text."""
@@ -65,9 +71,9 @@ def _cell(v) -> str:
     if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
         return table(v)
     if isinstance(v, dict):
-        return _e(", ".join(f"{k}: {x}" for k, x in v.items()))
+        return _e(", ".join(f"{k}: {_short(x)}" for k, x in v.items()))
     if isinstance(v, list):
-        return _e(", ".join(str(x) if _scalar(x) else json.dumps(x) for x in v))
+        return _e(", ".join(_short(x) if _scalar(x) else json.dumps(x) for x in v))
     return _e("n/a" if v is None else v)
 
 
@@ -167,16 +173,35 @@ def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str,
     return "\n".join(parts)
 
 
-def study_html(title: str, report: dict, folder: Path) -> str:
-    """A study's page (plan, robustness, ...): every block of its JSON as a table, every PNG of
-    ``folder`` embedded, the raw JSON; self-contained like report.html."""
+def input_files(paths, **extra: str) -> dict[str, str]:
+    """The inputs of a study page: each file's text as given (label: its path), then ``extra``
+    (label -> text, e.g. the command's options)."""
+    return {**{str(p): Path(p).read_bytes().decode("utf-8-sig", errors="replace") for p in paths}, **extra}
+
+
+def study_html(title: str, report: dict, folder: Path, *, table_key: str | None = None,
+               inputs: dict[str, str] | None = None) -> str:
+    """A study's page (plan, sweep, compare, robustness): ``report[table_key]`` (its rows) as
+    the first table, every PNG of ``folder`` embedded, every other block of the JSON as a
+    table, the ``inputs`` (label -> text, e.g. the scenario files as given), library
+    versions and commit, the raw JSON; self-contained like report.html (nothing fetched)."""
+    from simulator.output.report import versions as library_versions
+
     figs, thermal = figures_html(folder)
+    rows = report.get(table_key) if table_key else None
+    scalars = {k: v for k, v in report.items() if _scalar(v)}
     blocks = "".join(f"<h2>{_e(k)}</h2>{table(v) if isinstance(v, (dict, list)) else f'<p>{_cell(v)}</p>'}"
-                     for k, v in report.items())
+                     for k, v in report.items() if k != table_key and k not in scalars)
+    given = "".join(f"<h3>{_e(label)}</h3><pre>{_e(text)}</pre>" for label, text in (inputs or {}).items())
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>", f"<h1>{_e(title)}</h1>",
-        "<h2>Figures</h2>", (figs + thermal) or "<p>none</p>", blocks,
-        "<h2>Versions</h2>", table({"commit": git_describe()}),
+        table(scalars) if scalars else "",
+        *([f'<h2 id="table">{_e(table_key)}</h2>', f'<div class="wide">{table(rows)}</div>' if rows else "<p>none</p>"]
+          if table_key else []),
+        "<h2>Figures</h2>", (figs + thermal) or "<p>none (run without figures)</p>", blocks,
+        "<h2>Inputs</h2>", given or "<p>not recorded</p>",
+        "<h2>Versions</h2>", table(dict(library_versions(), commit=git_describe())),
         f'<details><summary>raw JSON</summary><pre>{_e(json.dumps(report, indent=1))}</pre></details>',
         "</body></html>", ""])
