@@ -92,20 +92,45 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
+def coverage_errors(report: dict) -> dict[str, dict[str, float]]:
+    """Tumour name -> {"tumour": +-, "margin": +-} (absolute coverage fractions) from the
+    accuracy block: its per-tumour ``tumours[]``, else ``coverage_abs`` (a dict with ``tumour``
+    / ``margin`` or one number for both) for every tumour; {} without an estimate."""
+    acc = report.get("accuracy") or {}
+    per = {t["name"]: t for t in acc.get("tumours") or [] if isinstance(t, dict) and "name" in t}
+    overall = acc.get("coverage_abs")
+    if isinstance(overall, (int, float)):
+        overall = {"tumour": overall, "margin": overall}
+    out = {}
+    for t in report.get("tumours") or []:
+        src = per.get(t["name"]) or overall or {}
+        errs = {k: float(src[k]) for k in ("tumour", "margin") if isinstance(src.get(k), (int, float))}
+        if errs:
+            out[t["name"]] = errs
+    return out
+
+
 def tumour_table(report: dict) -> str:
-    """Per-tumour coverage, with +- the accuracy block's coverage_abs where the report has one."""
+    """Per-tumour coverage, with +- the accuracy block's estimate where the report has one (the
+    tumour's error on >= E_rev, the margin's on "with margin"; none is estimated for >= E_irr)."""
     tumours = report.get("tumours") or []
     if not tumours:
         return "<p>No tumour: field study (coverage n/a).</p>"
-    err = (report.get("accuracy") or {}).get("coverage_abs")
-    pm = f" \u00b1 {100 * err:.1f}" if isinstance(err, (int, float)) else ""
+    errors = coverage_errors(report)
+
+    def pm(name: str, key: str) -> str:
+        err = errors.get(name, {}).get(key)
+        return "" if err is None else f" \u00b1 {100 * err:.1f}"
     rows = "".join(
-        f"<tr><td>{_e(t['name'])}</td><td>{_pct(t['tumour_reversible_fraction'])}{pm}</td>"
-        f"<td>{_pct(t['tumour_irreversible_fraction'])}{pm}</td><td>{_pct(t['margin_reversible_fraction'])}{pm}</td>"
+        f"<tr><td>{_e(t['name'])}</td><td>{_pct(t['tumour_reversible_fraction'])}{pm(t['name'], 'tumour')}</td>"
+        f"<td>{_pct(t['tumour_irreversible_fraction'])}</td>"
+        f"<td>{_pct(t['margin_reversible_fraction'])}{pm(t['name'], 'margin')}</td>"
         f"<td>{_cell(t.get('min_field_V_per_cm'))}</td><td>{_cell(t.get('volume_mm3'))}</td>"
         f"<td>{'yes' if t['covered'] else '<b>NO</b>'}</td></tr>" for t in tumours)
+    note = ('<p class="muted">\u00b1: the accuracy block\'s error estimate (percentage points)</p>'
+            if errors else "")
     return ("<table><tr><th>tumour</th><th>\u2265 E_rev</th><th>\u2265 E_irr</th><th>with margin \u2265 E_rev</th>"
-            "<th>min E (V/cm)</th><th>volume (mm\u00b3)</th><th>covered</th></tr>" + rows + "</table>")
+            "<th>min E (V/cm)</th><th>volume (mm\u00b3)</th><th>covered</th></tr>" + rows + "</table>" + note)
 
 
 def materials_table(result: "Result") -> str:
