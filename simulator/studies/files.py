@@ -1,6 +1,7 @@
 """Files of a sweep, all or nothing: ``sweep.csv``, ``sweep.json``, ``sweep.png``,
-``coverage_curves.png`` and ``report.html`` (the page of them all); an interrupted sweep writes only ``sweep.partial.csv`` and
-``sweep.partial.json`` (``"complete": false``), never a file named like a finished one.
+``coverage_curves.png`` and ``report.html`` (the page of them all); an interrupted sweep
+writes only ``sweep.partial.csv`` and ``sweep.partial.json`` (``"complete": false``), never
+a file named like a finished one.
 """
 from __future__ import annotations
 
