@@ -174,6 +174,26 @@ def test_ulcer_without_cover_and_wet_cover():
     ({"tissue": {"ribs": {"diameter_mm": 6, "depth_mm": 2, "pitch_mm": 10}}}, "tissue.ribs.depth_mm"),
     ({"tissue": {"layout": "sideways"}}, "tissue.layout"),
     ({"no_go": [{"shape": "cone"}]}, "no_go[0].shape"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cone", "radius_mm": 50}}}, "tissue.curvature.shape"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "sphere", "radius_mm": -5}}},
+     "tissue.curvature.radius_mm"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "sphere", "radius_mm": 12}}},
+     "tissue.curvature.radius_mm"),                                     # smaller than the block's half-diagonal
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 12}}},
+     "tissue.curvature.radius_mm"),                                     # the layers leave the block at its edges
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50, "axis": "z"}}},
+     "tissue.curvature.axis"),
+    ({"tissue": {"size_mm": [20, 20, 12], "layout": "fold", "curvature": {"shape": "sphere", "radius_mm": 50}}},
+     "tissue.curvature"),
+    ({"tissue": {"size_mm": [30, 20, 12], "curvature": {"shape": "sphere", "radius_mm": 50},
+                 "ribs": {"diameter_mm": 4, "depth_mm": 8, "pitch_mm": 12}}}, "tissue.ribs"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50}},
+      "electrode": {"type": "plates", "gap_mm": 8.0}}, "tissue.curvature"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50}},
+      "electrode": {"type": "needles", "needles": [{"position_mm": [-3, 0], "tilt_deg": 5}, {"position_mm": [3, 0]}]}},
+     "electrode.along_normal"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50}},
+      "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "along_normal": "yes"}}, "electrode.along_normal"),
     ({"no_go": [{"shape": "box", "min_mm": [0, 0, 0], "max_mm": [1, -1, 1]}]}, "no_go[0].max_mm"),
 ])
 def test_bad_anatomy_input_names_the_field(edit, field, tmp_path, capsys):
@@ -375,3 +395,82 @@ def test_patient_geometry_example(example):
     assert {r.material for r in res.mesh.regions} == {"skin", "fat", "muscle", "bone", "tumour"}
     assert rep["tumours"][0]["volume_mm3"] == pytest.approx(sc.tumours[0].volume / MM ** 3, rel=1e-6)
     assert rep["coverage"]["covered"] is True
+
+
+# ----------------------------------------------------------------------------- curved skin
+_CURVED_LAYERS = [{"material": "skin", "thickness_mm": 1.5}, {"material": "fat", "thickness_mm": 2.0},
+                  {"material": "muscle"}]
+
+
+def _curved(curvature, electrode=None, size=1.0, **extra):
+    tissue = {"size_mm": [20, 16, 12], "layers": _CURVED_LAYERS}
+    if curvature:
+        tissue["curvature"] = curvature
+    return scenario_from_dict({
+        "tissue": tissue, "electrode": electrode or {"type": "needle-pair", "spacing_mm": 7.3, "insertion_depth_mm": 6.0},
+        "protocol": {"voltage_V": 730.0, "pulses": 1}, "mesh": {"size_mm": size, "cache": False, "accuracy": 0},
+        **extra})
+
+
+@pytest.mark.parametrize("curvature", [{"shape": "cylinder", "radius_mm": 40.0, "axis": "x"},
+                                       {"shape": "sphere", "radius_mm": 40.0}], ids=["cylinder", "sphere"])
+def test_curved_layers_are_shells_of_their_thickness(curvature):
+    """Each layer is the shell of its thickness under the curved skin: meshed volumes against
+    the exact shell volumes over the block (closed form for the cylinder, quadrature for the
+    sphere), and every node on or under the skin."""
+    sc = _curved(curvature)
+    c = sc.tissue.curvature
+    mesh = build_mesh(sc)
+    vol = np.bincount(mesh.cell_region, weights=mesh.volumes(), minlength=len(mesh.regions))
+    X, Y, Z = sc.tissue.size
+    exact = [c.shell_volume(0.0, 1.5 * MM, X / 2, Y / 2), c.shell_volume(1.5 * MM, 3.5 * MM, X / 2, Y / 2)]
+    total = X * Y * Z - _above_skin(c, X, Y)                  # the block under the skin
+    print(f"[curved {c.shape}] skin {vol[0] / exact[0] - 1:+.2%}, fat {vol[1] / exact[1] - 1:+.2%}, "
+          f"total {vol.sum() / total - 1:+.2%}")
+    assert vol[0] == pytest.approx(exact[0], rel=0.01) and vol[1] == pytest.approx(exact[1], rel=0.01)
+    assert vol.sum() == pytest.approx(total, rel=0.005)
+    p = mesh.points
+    assert np.all(p[:, 2] <= c.surface_z(p[:, 0], p[:, 1]) + 1e-3 * MM)
+    sag = -float(c.surface_z(X / 2, Y / 2))                       # 0.8 mm (cylinder), 2.1 mm (sphere)
+    skin_nodes = np.unique(mesh.tets[mesh.cell_region == 0])
+    assert p[skin_nodes, 2].min() < -(1.5 * MM + 0.9 * sag)          # the skin follows the surface down
+
+
+def _above_skin(c, X, Y):
+    """Volume between the plane z = 0 and the curved skin over the block (quadrature)."""
+    from scipy.integrate import dblquad
+    v, _ = dblquad(lambda y, x: -float(c.surface_z(x, y)), -X / 2, X / 2, -Y / 2, Y / 2, epsabs=1e-16, epsrel=1e-10)
+    return v
+
+
+def test_needles_enter_along_the_skin_normal():
+    """A catalogue array on a curved skin: every needle enters on the skin, its axis the
+    inward normal there; along_normal = false keeps the tilts as given (from -z)."""
+    hexa = {"catalogue": "hexagonal-10", "centre_mm": [1.0, 1.0]}
+    for curvature in ({"shape": "cylinder", "radius_mm": 30.0}, {"shape": "sphere", "radius_mm": 30.0}):
+        sc = _curved(curvature, hexa)
+        c = sc.tissue.curvature
+        for n in sc.electrode.needles:
+            x, y = n.position
+            assert n.entry[2] == pytest.approx(float(c.surface_z(x, y)), abs=1e-15)
+            assert abs(c.depth_of(n.entry[None, :])[0]) < 1e-12                   # on the skin
+            assert n.axis == pytest.approx(-c.normal(x, y), abs=1e-12)
+            assert abs(c.depth_of(n.tip[None, :])[0] - n.insertion_depth) < 1e-12   # depth below the skin
+        tilts = [n.tilt_deg for n in sc.electrode.needles]
+        assert max(tilts) > 10.0                                  # 8 mm off the top of a 30 mm radius: 16 deg
+    given = {"type": "needles", "along_normal": False, "needles": [
+        {"position_mm": [-3.0, 0.0], "tilt_deg": 10.0, "tilt_azimuth_deg": 0.0}, {"position_mm": [3.0, 0.0]}]}
+    a, b = _curved({"shape": "cylinder", "radius_mm": 30.0}, given).electrode.needles
+    assert a.tilt_deg == 10.0 and b.tilt_deg == 0.0 and a.entry[2] < 0 and b.axis == pytest.approx([0, 0, -1])
+
+
+def test_needle_pair_on_a_large_radius_approaches_the_flat_result():
+    """R = 2 m over a 20 mm block: the skin sags 25 um; the current is the flat one (within
+    the two meshes' difference). The needles' normals converge towards the centre of
+    curvature (a 30 mm radius brings the tips from 7.3 to 5.84 mm)."""
+    flat, big = (run(_curved(c, size=1.5)).train.groups[0].current
+                 for c in (None, {"shape": "cylinder", "radius_mm": 2000.0}))
+    print(f"[curved] R = 2 m: current {big / flat - 1:+.2%} of the flat block's")
+    assert big == pytest.approx(flat, rel=0.01)
+    a, b = _curved({"shape": "cylinder", "radius_mm": 30.0}).electrode.needles
+    assert np.linalg.norm(a.tip - b.tip) == pytest.approx(7.3 * MM * (1 - 6.0 / 30.0), rel=1e-12)
