@@ -302,10 +302,57 @@ def test_label_image_reproduces_the_layered_block(tmp_path):
     assert abs(tb.reversible_fraction - ta.reversible_fraction) < 0.02   # cells straddle the 5.5 mm interface
 
 
+def test_enclosed_label_regions_become_smooth_conformal_surfaces(tmp_path):
+    """A label image with a bone ball (3 mm radius) holding a tumour ball (1.5 mm) inside
+    muscle: each enclosed region becomes a closed marching-cubes surface meshed as its own
+    solid. Its meshed volume is its voxel volume (to VOLUME_RTOL) and the ball's within 2 %
+    (0.4 mm voxels) less the voxels' own error; the blur makes it smooth (every vertex within
+    half a voxel of the sphere, under 0.6 x the unblurred surface's distance);
+    the muscle, which reaches the image's faces, stays cell-wise."""
+    from simulator.scenario.label_surfaces import VOLUME_RTOL
+    h, shape = 0.4, (40, 40, 30)
+    c = [(np.arange(n) + 0.5) * h - n * h / 2 for n in shape[:2]] + [-(np.arange(shape[2]) + 0.5) * h]
+    x, y, z = np.meshgrid(*c, indexing="ij")
+    r2 = x * x + y * y + (z + 6.0) ** 2
+    lab = np.ones(shape, dtype=np.int16)
+    lab[r2 <= 3.0 ** 2], lab[r2 <= 1.5 ** 2] = 2, 3
+    np.save(tmp_path / "lab.npy", lab)
+    sc = scenario_from_dict({"tissue": {"image": {"file": "lab.npy", "voxel_mm": [h] * 3,
+                                                  "labels": {"1": "muscle", "2": "bone", "3": "tumour"}}},
+                             **_PAIR, "mesh": {"size_mm": 1.0, "cache": False, "accuracy": 0}}, base_dir=tmp_path)
+    outer, inner = sc.tissue.surfaces
+    assert (outer.material, inner.material) == ("bone", "tumour") and outer.conformal and inner.conformal
+    mesh = build_mesh(sc)
+    vol = np.bincount(mesh.cell_region, weights=mesh.volumes(), minlength=len(mesh.regions)) / MM ** 3
+    names = [r.name for r in mesh.regions]
+    v_out, v_in = vol[names.index(outer.name)], vol[names.index(inner.name)]
+    voxels = {k: (lab == k).sum() * h ** 3 for k in (2, 3)}
+    print(f"[label surfaces] bone {v_out:.2f} mm3 (voxels {voxels[2]:.2f}, ball {4 / 3 * math.pi * 27 - v_in:.2f}), "
+          f"tumour {v_in:.2f} (voxels {voxels[3]:.2f}, ball {4 / 3 * math.pi * 1.5 ** 3:.2f})")
+    assert v_in == pytest.approx(voxels[3], rel=2 * VOLUME_RTOL)
+    assert v_out + v_in == pytest.approx(voxels[2] + voxels[3], rel=2 * VOLUME_RTOL)
+    ball = 4 / 3 * math.pi * 27.0
+    assert abs(v_out + v_in - ball) <= abs(voxels[2] + voxels[3] - ball) + 0.005 * ball   # the voxels' own -1.8 %
+
+    def spread(surface):
+        rad = np.linalg.norm(surface.vertices / MM - [0, 0, -6.0], axis=1)
+        return np.abs(rad - 3.0).max()
+    raw = scenario_from_dict({"tissue": {"image": {"file": "lab.npy", "voxel_mm": [h] * 3, "smooth_voxels": 0,
+                                                   "labels": {"1": "muscle", "2": "bone", "3": "tumour"}}}, **_PAIR},
+                             base_dir=tmp_path).tissue.surfaces[0].surface
+    print(f"[label surfaces] vertex off the sphere: {spread(outer.surface) / h:.2f} voxel smoothed, "
+          f"{spread(raw) / h:.2f} raw")
+    assert spread(outer.surface) < 0.5 * h and spread(outer.surface) < 0.6 * spread(raw)
+    cm = mesh.centroids()[mesh.cell_region == names.index("muscle")] / MM
+    assert np.linalg.norm(cm - [0, 0, -6.0], axis=1).min() > 3.0 - h    # no staircase muscle inside the ball
+    assert sc.tissue.image.materials == {1: "muscle"}              # the balls left the cell-wise labels
+
+
 @pytest.mark.parametrize("case, field", [
     ("open", "tumours[0].file"), ("missing", "tumours[0].file"), ("suffix", "tumours[0].file"),
     ("units", "tumours[0].units"), ("label", "tissue.image.labels"), ("label-material", "tissue.image.labels.1"),
     ("image-2d", "tissue.image.file"), ("npy-voxel", "tissue.image.voxel_mm"), ("image-size", "tissue.size_mm"),
+    ("image-method", "tissue.image.method"), ("image-smooth", "tissue.image.smooth_voxels"),
 ])
 def test_bad_patient_files(case, field, tmp_path):
     import meshio
@@ -322,7 +369,10 @@ def test_bad_patient_files(case, field, tmp_path):
              "label-material": {"file": "lab.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "kidney"}},
              "image-2d": {"file": "flat.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "skin"}},
              "npy-voxel": {"file": "lab.npy", "labels": {"1": "skin"}},
-             "image-size": {"file": "lab.npy", "voxel_mm": [5, 5, 5], "labels": {"1": "skin"}}}.get(case)
+             "image-size": {"file": "lab.npy", "voxel_mm": [5, 5, 5], "labels": {"1": "skin"}},
+             "image-method": {"file": "lab.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "skin"}, "method": "voxels"},
+             "image-smooth": {"file": "lab.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "skin"},
+                              "smooth_voxels": -1}}.get(case)
     tissue = {"size_mm": [20, 20, 12]} if image is None else {"image": image}
     if case == "image-size":
         tissue["size_mm"] = [20, 20, 20]
@@ -383,6 +433,15 @@ def test_chest_wall_example(example):
     assert {r.kind for r in res.mesh.regions} >= {"structure", "cover", "tumour"}
     t1, t2 = rep["tumours"]
     assert t2["covered"] is True and t1["tumour_reversible_fraction"] > 0.99
+    c = sc.tissue.curvature                                   # the curved wall: needles along its normal
+    assert c.shape == "cylinder" and c.radius == pytest.approx(120 * MM)
+    for n in sc.electrode.needles:
+        assert n.axis == pytest.approx(-c.normal(*n.position), abs=1e-12)
+        deepest = c.depth_of(res.mesh.points[res.mesh.contact_nodes(n.name)]).max()
+        assert deepest == pytest.approx(n.insertion_depth, abs=0.05 * MM)      # its tip L below the skin
+    assert max(n.tilt_deg for n in sc.electrode.needles) > 2.0
+    (x, z), = sc.tissue.rib_centres()
+    assert c.depth_of(np.array([[x, 0.0, z]]))[0] == pytest.approx(13 * MM)
     assert rep["no_go"][0]["name"] == "below the ribs"
     assert rep["no_go"][0]["max_field_V_per_cm"] < 400                      # the ribs shield it
 

@@ -184,6 +184,17 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
     ribs = mi.tissue.ribs
     rib_solids = [occ.addCylinder(x * S, -Y / 2, z * S, 0.0, Y, 0.0, ribs.radius * S)
                   for x, z in mi.tissue.rib_centres()]
+    n_base = len(mi.tissue.layer_materials()) - len(mi.tissue.surfaces)
+    solid_regions = [n_base + i for i, ts in enumerate(mi.tissue.surfaces) if ts.conformal]
+    solids = []
+    for i, ts in enumerate(mi.tissue.surfaces):
+        if ts.conformal:
+            try:
+                solids.append(_surface_solid(occ, ts.surface))
+            except Exception as exc:
+                if type(exc) is not Exception:
+                    raise
+                raise GeometryError("tissue.image", f"cannot build the surface of {ts.name!r}: {one_line(exc)}") from None
     top = mi.tissue_top
     parts: list[tuple[int, str, bool]] = []        # (tag, contact name, is contact)
     e = mi
@@ -195,7 +206,7 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
             parts.append((_plate_box(occ, p, mi.tissue.size[2], top), p.name, True))
     objects = [(3, t) for t in layers]
     tools = ([(3, t) for t in tumours] + [(3, t) for t in covers] + [(3, t) for t in rib_solids]
-             + [(3, t) for t, _, _ in parts])
+             + [(3, t) for t, _, _ in parts] + [(3, t) for t in solids])
     try:
         if len(objects) + len(tools) > 1:
             _, out_map = occ.fragment(objects, tools)
@@ -209,10 +220,11 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
                             f"{cause_text(mi)}") from None
 
     # each fragment piece belongs to the input of highest priority that contains it:
-    # electrode (removed) > tumour > rib > cover > layer; region order as region_names()
+    # electrode (removed) > tumour > rib > cover > label-image solid (the later where they
+    # nest) > layer; region order as region_names()
     nl, nt, nc, nr = len(layers), len(tumours), len(covers), len(rib_solids)
-    bounds = np.cumsum([0, nl, nt, nc, nr])
-    rank = {0: 0, 1: 3, 2: 1, 3: 2, 4: 4}          # input kind -> priority
+    bounds = np.cumsum([0, nl, nt, nc, nr, len(parts)])
+    rank = {0: 0, 1: 3, 2: 1, 3: 2, 4: 4, 5: 0.5}  # input kind -> priority
     owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, kind, index)
     # several applications: needles stay tissue (they are in the tissue only while their own
     # application fires) and their surfaces become contacts; only what sticks out is removed
@@ -220,7 +232,7 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
     pieces: dict[int, list[int]] = {}            # embedded: volume -> electrode parts it lies in
     for k, dimtags in enumerate(out_map):
         kind = int(np.searchsorted(bounds, k, side="right") - 1)
-        key = (rank[kind], kind, k - bounds[kind])
+        key = (rank[kind] + (1e-3 * (k - bounds[kind]) if kind == 5 else 0.0), kind, k - bounds[kind])
         for _, v in dimtags:
             if embedded and kind == 4:
                 pieces.setdefault(v, []).append(key[2])
@@ -238,6 +250,8 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
             electrode_vols[v] = parts[k][1:]
         elif kind == 3:                           # every rib is one region
             region_volumes[first[3]].append(v)
+        elif kind == 5:                           # a label image's enclosed region: its surface's region
+            region_volumes[solid_regions[k]].append(v)
         else:
             region_volumes[first[kind] + k].append(v)
     tissue = {v for vols in region_volumes for v in vols}

@@ -96,6 +96,8 @@ class TissueSurface:
     name: str
     material: str
     surface: ClosedSurface
+    conformal: bool = False                # meshed as its own solid (a label image's enclosed region);
+                                           # False: cells whose centroid is inside take its material
 
 
 @dataclass(frozen=True)
