@@ -503,20 +503,34 @@ def _above_skin(c, X, Y):
 
 
 def test_needles_enter_along_the_skin_normal():
-    """A catalogue array on a curved skin: every needle enters on the skin, its axis the
-    inward normal there; along_normal = false keeps the tilts as given (from -z)."""
+    """On a curved skin a rigid catalogue array keeps its shape: its needles are parallel to
+    the inward normal at its centre, laid out as on the flat skin in the tangent plane there,
+    each entering on the skin. Custom needles go each along the normal where it enters, or
+    (along_normal = false) as tilted."""
     hexa = {"catalogue": "hexagonal-10", "centre_mm": [1.0, 1.0]}
+    flat = _curved(None, hexa).electrode.needles
     for curvature in ({"shape": "cylinder", "radius_mm": 30.0}, {"shape": "sphere", "radius_mm": 30.0}):
         sc = _curved(curvature, hexa)
         c = sc.tissue.curvature
-        for n in sc.electrode.needles:
-            x, y = n.position
-            assert n.entry[2] == pytest.approx(float(c.surface_z(x, y)), abs=1e-15)
-            assert abs(c.depth_of(n.entry[None, :])[0]) < 1e-12                   # on the skin
-            assert n.axis == pytest.approx(-c.normal(x, y), abs=1e-12)
-            assert abs(c.depth_of(n.tip[None, :])[0] - n.insertion_depth) < 1e-12   # depth below the skin
-        tilts = [n.tilt_deg for n in sc.electrode.needles]
-        assert max(tilts) > 10.0                                  # 8 mm off the top of a 30 mm radius: 16 deg
+        a = -c.normal(1.0 * MM, 1.0 * MM)
+        for n, f in zip(sc.electrode.needles, flat):
+            assert n.axis == pytest.approx(a, abs=1e-12)                              # the centre's normal
+            assert abs(c.depth_of(n.entry[None, :])[0]) < 1e-12                        # enters on the skin
+        for n, m, fn, fm in zip(sc.electrode.needles[1:], sc.electrode.needles[:-1], flat[1:], flat[:-1]):
+            d = n.entry - m.entry
+            assert np.linalg.norm(d - (d @ a) * a) == pytest.approx(math.dist(fn.position, fm.position), rel=1e-12)
+        assert sc.electrode.needles[0].tilt_deg == pytest.approx(math.degrees(math.asin(
+            math.sqrt(float(c.rho2(1.0 * MM, 1.0 * MM))) / c.radius)), rel=1e-9)
+    pair = {"type": "needles", "needles": [{"position_mm": [-3.65, 0.0]}, {"position_mm": [3.65, 0.0]}],
+            "insertion_depth_mm": 6.0}
+    sc = _curved({"shape": "sphere", "radius_mm": 30.0}, pair)
+    c = sc.tissue.curvature
+    for n in sc.electrode.needles:
+        assert n.entry[2] == pytest.approx(float(c.surface_z(*n.position)), abs=1e-15)
+        assert n.axis == pytest.approx(-c.normal(*n.position), abs=1e-12)
+        assert abs(c.depth_of(n.tip[None, :])[0] - n.insertion_depth) < 1e-12   # its depth below the skin
+    a, b = sc.electrode.needles                       # the normals converge to the centre of curvature
+    assert np.linalg.norm(a.tip - b.tip) == pytest.approx(7.3 * MM * (1 - 6.0 / 30.0), rel=1e-12)
     given = {"type": "needles", "along_normal": False, "needles": [
         {"position_mm": [-3.0, 0.0], "tilt_deg": 10.0, "tilt_azimuth_deg": 0.0}, {"position_mm": [3.0, 0.0]}]}
     a, b = _curved({"shape": "cylinder", "radius_mm": 30.0}, given).electrode.needles
@@ -525,11 +539,8 @@ def test_needles_enter_along_the_skin_normal():
 
 def test_needle_pair_on_a_large_radius_approaches_the_flat_result():
     """R = 2 m over a 20 mm block: the skin sags 25 um; the current is the flat one (within
-    the two meshes' difference). The needles' normals converge towards the centre of
-    curvature (a 30 mm radius brings the tips from 7.3 to 5.84 mm)."""
+    the two meshes' difference)."""
     flat, big = (run(_curved(c, size=1.5)).train.groups[0].current
                  for c in (None, {"shape": "cylinder", "radius_mm": 2000.0}))
     print(f"[curved] R = 2 m: current {big / flat - 1:+.2%} of the flat block's")
     assert big == pytest.approx(flat, rel=0.01)
-    a, b = _curved({"shape": "cylinder", "radius_mm": 30.0}).electrode.needles
-    assert np.linalg.norm(a.tip - b.tip) == pytest.approx(7.3 * MM * (1 - 6.0 / 30.0), rel=1e-12)

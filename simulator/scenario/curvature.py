@@ -64,6 +64,16 @@ class Curvature:
         d = (np.asarray(points, float) - self.centre) * self._mask()
         return self.radius - np.linalg.norm(d, axis=-1)
 
+    def entry_distance(self, p: np.ndarray, a: np.ndarray) -> float:
+        """Distance t >= 0 along the unit direction ``a`` from ``p`` (on or above the skin) to
+        the skin: the first root of |(p + t a - centre) masked| = R (a quadratic)."""
+        m = self._mask()
+        d, u = (p - self.centre) * m, a * m
+        A, B, C = float(u @ u), float(2 * d @ u), float(d @ d) - self.radius ** 2
+        if A == 0 or C <= 0:
+            return 0.0
+        return float((-B - math.sqrt(max(B * B - 4 * A * C, 0.0))) / (2 * A))
+
     def tilt(self, x: float, y: float) -> tuple[float, float]:
         """(tilt from -z, azimuth from +x) in degrees of the inward normal at the skin above
         (x, y): the direction of a needle inserted perpendicular to the skin there."""
@@ -91,14 +101,41 @@ class Curvature:
 
 
 def on_skin(e: Electrode, c: Curvature, along_normal: bool = True) -> Electrode:
-    """The electrode's needles entering the curved skin above their (x, y) positions, each
-    along the local inward normal (``along_normal``) or with its own tilt from -z."""
+    """The electrode on the curved skin. Custom needles (``type = "needles"``) enter above
+    their (x, y) positions, each along the local inward normal (``along_normal``) or with its
+    own tilt from -z. A rigid array (every other type) stays rigid: its needles are parallel
+    to the inward normal at its centre (the mean of its needle positions), their offsets laid
+    in the tangent plane there, each entering where its line meets the skin."""
     from dataclasses import replace
+    needles = [n for n in e.contacts if isinstance(n, Needle)]
+    rigid = e.type != "needles" and along_normal and len(needles) > 1
+    if rigid:
+        cx, cy = (float(np.mean([n.position[k] for n in needles])) for k in range(2))
+        s0 = np.array([cx, cy, float(c.surface_z(cx, cy))])
+        a = -c.normal(cx, cy)
+        rot = _rotation_from_z(-a)
+        tilt, az = c.tilt(cx, cy)
     contacts = []
     for n in e.contacts:
         if isinstance(n, Needle):
             x, y = n.position
-            tilt, az = c.tilt(x, y) if along_normal else (n.tilt_deg, n.tilt_azimuth_deg)
-            n = replace(n, entry_z=float(c.surface_z(x, y)), tilt_deg=tilt, tilt_azimuth_deg=az)
+            if rigid:
+                p = s0 + rot @ np.array([x - cx, y - cy, 0.0])      # on the tangent plane
+                q = p + c.entry_distance(p, a) * a
+                n = replace(n, position=(float(q[0]), float(q[1])), entry_z=float(q[2]), tilt_deg=tilt,
+                            tilt_azimuth_deg=az)
+            else:
+                tl, azl = c.tilt(x, y) if along_normal else (n.tilt_deg, n.tilt_azimuth_deg)
+                n = replace(n, entry_z=float(c.surface_z(x, y)), tilt_deg=tl, tilt_azimuth_deg=azl)
         contacts.append(n)
     return replace(e, contacts=tuple(contacts))
+
+
+def _rotation_from_z(n: np.ndarray) -> np.ndarray:
+    """The rotation (3 x 3) taking +z to the unit vector ``n`` about their common normal."""
+    z = np.array([0.0, 0.0, 1.0])
+    v, cos = np.cross(z, n), float(z @ n)
+    if np.linalg.norm(v) < 1e-15:
+        return np.eye(3)
+    k = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + k + k @ k / (1.0 + cos)
