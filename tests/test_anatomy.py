@@ -433,13 +433,15 @@ def test_chest_wall_example(example):
     assert {r.kind for r in res.mesh.regions} >= {"structure", "cover", "tumour"}
     t1, t2 = rep["tumours"]
     assert t2["covered"] is True and t1["tumour_reversible_fraction"] > 0.99
-    c = sc.tissue.curvature                                   # the curved wall: needles along its normal
+    c = sc.tissue.curvature                 # the curved wall: the rigid array along the normal at its centre
     assert c.shape == "cylinder" and c.radius == pytest.approx(120 * MM)
+    centre = np.mean([n.position for n in sc.electrode.needles], axis=0)
     for n in sc.electrode.needles:
-        assert n.axis == pytest.approx(-c.normal(*n.position), abs=1e-12)
-        deepest = c.depth_of(res.mesh.points[res.mesh.contact_nodes(n.name)]).max()
-        assert deepest == pytest.approx(n.insertion_depth, abs=0.05 * MM)      # its tip L below the skin
-    assert max(n.tilt_deg for n in sc.electrode.needles) > 2.0
+        assert n.axis == pytest.approx(-c.normal(*centre), abs=1e-12)
+        assert abs(c.depth_of(n.entry[None, :])[0]) < 1e-12                        # enters on the skin
+        lowest = res.mesh.points[res.mesh.contact_nodes(n.name), 2].min()
+        assert lowest == pytest.approx(n.tip[2], abs=0.05 * MM)                    # its tip L below the entry
+    assert min(n.entry[2] for n in sc.electrode.needles) < -0.2 * MM              # the outer ones enter lower
     (x, z), = sc.tissue.rib_centres()
     assert c.depth_of(np.array([[x, 0.0, z]]))[0] == pytest.approx(13 * MM)
     assert rep["no_go"][0]["name"] == "below the ribs"
