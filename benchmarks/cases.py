@@ -6,6 +6,7 @@
 * ``hexagonal``: ESOPE hexagonal electrode (7 needles, 12 pairs) over a 10 mm tumour at 6 mm
   depth in skin/fat/muscle, mesh size chosen mesh-converged to +-1 % tumour coverage.
 * ``plates``: 8 mm plates 5 mm deep on skin/fat/muscle, 1300 V/cm x gap.
+* ``mesh-chest-wall``, ``mesh-label-image-128``: meshing only (benchmarks/meshing.py).
 """
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def all_cases() -> dict[str, dict]:
                                      "baseline": tag != "l"}
     out["hexagonal"] = {"kind": "hexagonal", "scenario": hexagonal(), "quick": True, "baseline": False}
     out["plates"] = {"kind": "plates", "scenario": plates(), "quick": True, "baseline": False}
+    for name in ("mesh-chest-wall", "mesh-label-image-128"):          # meshing only (benchmarks/meshing.py)
+        out[name] = {"kind": "mesh", "scenario": None, "quick": True, "baseline": False}
     return out
 
 

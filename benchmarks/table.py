@@ -18,6 +18,8 @@ def markdown(data: dict) -> str:
              "| peak MB | solve MB/1e6 DOFs | us/DOF | current A | reversible mm3 | tumour cov. |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in data.get("cases", []):
+        if c.get("kind") == "mesh":
+            continue
         if "error" in c:
             lines.append(f"| {c['name']} | failed: {c['error']} |" + " |" * 15)
             continue
@@ -54,6 +56,17 @@ def markdown(data: dict) -> str:
                              f"{_f(o['current_diff_pct'], '{:+.3f}')} |")
             elif o:
                 lines.append(f"| {c['name']} | own mesh | failed: {o['error']} | | | | | | |")
+    meshing = [c for c in data.get("cases", []) if c.get("kind") == "mesh"]
+    if meshing:
+        lines += ["", "Meshing only (benchmarks/meshing.py):", "",
+                  "| case | cells | nodes | mesh s | target s | cpu s | peak MB |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for c in meshing:
+            if "error" in c:
+                lines.append(f"| {c['name']} | failed: {c['error']} | | | | | |")
+                continue
+            ok = "" if c["within_target"] else " (over)"
+            lines.append(f"| {c['name']} | {c['cells']} | {c['points']} | {c['times_s']['mesh']:.1f}{ok} | "
+                         f"{c['target_s']:g} | {c['cpu_s']:.1f} | {c['memory_mb']['peak']:.0f} |")
     sc = data.get("scaling") or {}
     if sc:
         lines += ["", f"time per DOF (setup + solve), needle pair: {', '.join(f'{p:.1f}' for p in sc['time_per_dof_us'])}"

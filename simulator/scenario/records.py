@@ -13,6 +13,7 @@ from protocols.pulses import Protocol
 from simulator.physics.cell_kill import PelegFermi
 from simulator.physics.materials import Material
 from simulator.scenario.closed_surface import ClosedSurface
+from simulator.scenario.curvature import Curvature
 
 
 
@@ -95,6 +96,8 @@ class TissueSurface:
     name: str
     material: str
     surface: ClosedSurface
+    conformal: bool = False                # meshed as its own solid (a label image's enclosed region);
+                                           # False: cells whose centroid is inside take its material
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,16 @@ class Tissue:
     ribs: Ribs | None = None
     image: LabelImage | None = None
     surfaces: tuple[TissueSurface, ...] = ()
+    curvature: Curvature | None = None     # a curved skin (layers are shells under it); None: flat
+
+    def rib_centres(self) -> list[tuple[float, float]]:
+        """(x, z) of every rib's axis (m): ``ribs.depth`` below the (flat or curved) skin."""
+        if self.ribs is None:
+            return []
+        xs = self.ribs.centres_x(self.size[0])
+        if self.curvature is None:
+            return [(x, -self.ribs.depth) for x in xs]
+        return [(float(p[0]), float(p[2])) for p in (self.curvature.point(x, 0.0, self.ribs.depth) for x in xs)]
 
     def layer_materials(self) -> list[str]:
         """Materials of the layer regions in mesh order: the layers (or the image's labels in

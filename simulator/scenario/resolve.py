@@ -34,6 +34,8 @@ def _electrode(sc: "Scenario") -> dict:
                            "diameter_mm": _mm(n.diameter), "insertion_depth_mm": _mm(n.insertion_depth),
                            "tilt_deg": n.tilt_deg, "tilt_azimuth_deg": n.tilt_azimuth_deg,
                            "insulated_length_mm": _mm(n.insulated_length)} for n in e.needles]
+        if sc.tissue.curvature is not None:
+            out["along_normal"] = False            # the tilts written are the normals' (absolute)
     else:
         out.update(copy.deepcopy(e.parameters))
     return out
@@ -89,7 +91,10 @@ def _tumours(sc: "Scenario") -> list[dict]:
                 d["diameter_mm"] = _mm(2 * t.semi_axes[0])
             else:
                 d["semi_axes_mm"] = [_mm(a) for a in t.semi_axes]
-            d.update({"depth_mm": _mm(-t.centre[2]), "centre_mm": [_mm(t.centre[0]), _mm(t.centre[1])]})
+            if sc.tissue.curvature is None:
+                d.update({"depth_mm": _mm(-t.centre[2]), "centre_mm": [_mm(t.centre[0]), _mm(t.centre[1])]})
+            else:                                   # a curved skin: depth below the skin point, as written
+                d.setdefault("centre_mm", [0.0, 0.0])
         d.update({"material": t.material, "margin_mm": _mm(t.margin)})
         out.append(d)
     return out
