@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from terminal import default_signals
+
 from simulator.meshing.build import build_mesh
 from simulator.meshing.child import build_mesh_isolated
 from simulator.meshing.inputs import mesh_input
@@ -67,7 +69,8 @@ def test_a_signal_during_meshing_ends_the_run_within_5_s(sig, code, tmp_path):
     cache = tmp_path / "cache"
     env = dict(os.environ, PYTHONPATH=str(ROOT), EPSIM_CACHE_DIR=str(cache), EPSIM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(path), "--out", str(tmp_path / "o")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+                            preexec_fn=default_signals)
     try:
         lines = []
         deadline = time.monotonic() + 60

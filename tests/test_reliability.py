@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from terminal import default_signals
+
 from simulator.cli import main
 from simulator.errors import ConvergenceError, ScenarioError
 from simulator.output import atomic_directory, check_target, safe_name
@@ -331,7 +333,8 @@ def _interrupt(tmp_path: Path, sig: int, when: str) -> tuple[int, str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                EPSIM_CACHE_DIR=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(s), "--out", str(tmp_path / "o")],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env)
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env,
+                            preexec_fn=default_signals)
     err = []
     deadline = time.monotonic() + 120
     try:
