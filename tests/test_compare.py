@@ -69,6 +69,7 @@ def test_readme_studies_example_runs(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     code = code.replace('{"mesh.size_mm": 2.0, "mesh.accuracy": 0}',
                         '{"mesh.size_mm": 3.0, "mesh.accuracy": 0, "tissue.size_mm": [20, 20, 14]}')
+    assert '"tissue.size_mm": [20, 20, 14]' in code, "the README block no longer sets the mesh as this test expects"
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "1 mesh, 6 runs" in out

@@ -117,3 +117,30 @@ def test_newton_nonconvergence_raises_with_iterations():
     with pytest.raises(ConvergenceError) as info:
         eng.solve_stationary(PulseConfiguration(("A",), ("B",), 700.0), law)
     assert info.value.iterations == 1 and info.value.residual > 0
+
+
+def test_kept_gradients_same_bits_and_warm_start_reaches_the_cold_answer(monkeypatch):
+    """P1 gradients kept (small meshes) or rebuilt per block (large ones) give the same bits;
+    Newton started from the 600 V solution scaled to 700 V (what a voltage sweep does,
+    studies.scaling) with a 100x tighter rtol reaches the cold answer (the iterations it saves
+    are measured on the hexagonal example by benchmarks/sweep_speed.py: on this 1-D series
+    problem the linear start is already close)."""
+    from simulator.engines.embedded import spaces
+    from simulator.studies.scaling import extrapolated
+    mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
+    r = mesh.cell_region
+    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
+                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    kept = EmbeddedEngine(mesh, SolverSettings())
+    monkeypatch.setattr(spaces, "KEEP_P1_GRADIENTS_CELLS", 0)
+    rebuilt = EmbeddedEngine(mesh, SolverSettings())
+    assert kept.space.B is not None and rebuilt.space.B is None
+    cfg = PulseConfiguration(("A",), ("B",), 700.0)
+    cold, again = kept.solve_stationary(cfg, law), rebuilt.solve_stationary(cfg, law)
+    assert np.array_equal(cold.E, again.E) and cold.current == again.current
+    low = kept.solve_stationary(PulseConfiguration(("A",), ("B",), 600.0), law)
+    warm = kept.solve_stationary(cfg, law, initial=extrapolated([(600.0, low)], 700.0), rtol=1e-10)
+    assert warm.converged and warm.residual <= 1e-10 and warm.linear_iterations > 0
+    assert warm.current == pytest.approx(series_exact("smoothstep", 700.0), rel=1e-8)
+    assert warm.current == pytest.approx(cold.current, rel=1e-10)
+    assert np.max(np.abs(warm.E - cold.E)) <= 1e-10 * np.max(cold.E)

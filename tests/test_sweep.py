@@ -119,6 +119,7 @@ def test_voltage_sweep_meshes_once_and_rows_equal_single_runs(counted_sweeps):
     for model in ("smoothstep", "constant"):
         sw, builds = counted_sweeps[model]
         assert builds == 1, model
+        assert sw.tasks == 1, model          # linear: one solve, scaled; nonlinear: one continuation chain
         rows = sw.rows()
         assert [r["protocol.voltage_V"] for r in rows] == [400, 800]
         (mesh,) = sw.meshes.values()

@@ -68,8 +68,12 @@ class Engine(Protocol):
 
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
-                         initial: FieldSolution | None = None) -> FieldSolution:
-        """Solve div(sigma(|E|) grad phi) = 0 with sigma = max(sigma(E), sigma_floor)."""
+                         initial: FieldSolution | None = None, *,
+                         rtol: float | None = None) -> FieldSolution:
+        """Solve div(sigma(|E|) grad phi) = 0 with sigma = max(sigma(E), sigma_floor).
+
+        ``initial``: Newton starts from its potential; ``rtol``: the nonlinear tolerance
+        (default: the settings')."""
         ...
 
     def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray) -> FieldSolution:

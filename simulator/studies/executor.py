@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from simulator.studies.scaling import SharedSolutions, field_family, field_keys, is_linear
+from simulator.studies.scaling import SharedSolutions, chain_keys, field_family, field_keys, is_linear
 
 
 @dataclass
@@ -91,8 +91,11 @@ def run_task(task: Task, meshes: dict | None = None,
 
 
 def plan_tasks(scenarios: list, mesh_keys: list[str], engine: str | None) -> list[Task]:
-    """Group the runs into tasks: runs joined by a shared field problem go together
-    (union of overlapping key sets), in the order of their first run."""
+    """Group the runs into tasks: runs joined by a shared field problem or a continuation
+    chain (the same nonlinear configurations at other voltages) go together (union of
+    overlapping key sets), tasks in the order of their first run, runs within a task in
+    order of voltage (each chain's warm starts then step by the sweep's voltage step). The
+    plan depends only on the scenarios, so rows do not depend on the executor."""
     parent = list(range(len(scenarios)))
 
     def root(i):
@@ -105,7 +108,7 @@ def plan_tasks(scenarios: list, mesh_keys: list[str], engine: str | None) -> lis
     for i, (sc, mk) in enumerate(zip(scenarios, mesh_keys)):
         fam = field_family(sc, mk, engine or sc.solver.engine)
         families.append(fam)
-        for key in field_keys(sc, fam):
+        for key in field_keys(sc, fam) + chain_keys(sc, fam):
             if key in owner:
                 parent[root(i)] = root(owner[key])
             else:
@@ -113,9 +116,11 @@ def plan_tasks(scenarios: list, mesh_keys: list[str], engine: str | None) -> lis
     groups: dict[int, list[int]] = {}
     for i in range(len(scenarios)):
         groups.setdefault(root(i), []).append(i)
+    for idx in groups.values():
+        idx.sort(key=lambda i: scenarios[i].protocol.max_voltage)     # stable: grid order otherwise
     tasks = [Task(idx, [scenarios[i] for i in idx], mesh_keys[idx[0]], engine, [families[i] for i in idx])
              for idx in groups.values()]
-    return sorted(tasks, key=lambda t: t.indices[0])
+    return sorted(tasks, key=lambda t: min(t.indices))
 
 
 # ----------------------------------------------------------------------------- executors

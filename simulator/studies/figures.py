@@ -123,6 +123,30 @@ def plot_coverage_overlay(runs: list[tuple[str, dict[str, list[float]]]], path: 
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 
+def _wrapped(text: str, width: int = 34) -> str:
+    """``text`` on lines of at most ``width`` visible characters (a column title; mathtext
+    such as ``$E_\\mathrm{rev}$`` counted as the characters it shows; a parenthesis stays
+    on one line)."""
+    import re
+
+    def visible(s: str) -> int:
+        return len(re.sub(r"\\mathrm\{([^}]*)\}|[$_{}]", lambda m: m.group(1) or "", s))
+    words: list[str] = []
+    for piece in text.split(" "):           # spaces inside $...$ or (...) do not break
+        if words and (words[-1].count("$") % 2 or words[-1].count("(") > words[-1].count(")")):
+            words[-1] += " " + piece
+        else:
+            words.append(piece)
+    lines, line = [], ""
+    for word in words:
+        if line and visible(line + " " + word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join(lines + [line])
+
+
 def plot_compare_slices(results: list, path: Path) -> Path:
     """Vertical (x-z) and horizontal (x-y) slices of max |E| through each scenario's first
     tumour (or electrode) centre, one column per scenario, one colour scale for all (0 to
@@ -133,7 +157,10 @@ def plot_compare_slices(results: list, path: Path) -> Path:
     from simulator.output import figures as f
 
     n = len(results)
-    mats = [f._reference_material(r, float(electrode_centre(r)[2])) for r in results]
+
+    def slice_centre(r):                    # as field_xz/xy.png: the first tumour's, else the electrode's
+        return np.asarray(r.scenario.tumours[0].centre, dtype=float) if r.scenario.tumours else electrode_centre(r)
+    mats = [f._reference_material(r, float(slice_centre(r)[2])) for r in results]
     vmax = 2.0 * max(m.E_irr for m in mats) / V_PER_CM
     norm = Normalize(0.0, vmax)
     cmap = matplotlib.colormaps[f.FIELD_CMAP].with_extremes(bad="white")
@@ -141,7 +168,7 @@ def plot_compare_slices(results: list, path: Path) -> Path:
     axes = fig.subplots(2, n, squeeze=False)
     im = None
     for col, (res, mat) in enumerate(zip(results, mats)):
-        centre = electrode_centre(res)
+        centre = slice_centre(res)
         field = res.train.E_max.max(axis=1) / V_PER_CM
         nodal = f.recover_nodal(res.mesh, field)
         for row, axis in enumerate((1, 2)):
@@ -167,7 +194,7 @@ def plot_compare_slices(results: list, path: Path) -> Path:
             iu, iv = sample.axes
             ax.set_xlabel(f"{names[iu]} (mm)", fontsize=7.5)
             ax.set_ylabel(f"{names[iv]} (mm)", fontsize=7.5)
-            cov = f._coverage_line(res) if row == 0 else f"{names[axis]} = {sample.value / f.MM:.1f} mm"
+            cov = _wrapped(f._coverage_line(res)) if row == 0 else f"{names[axis]} = {sample.value / f.MM:.1f} mm"
             ax.set_title((f"{res.scenario.name}\n" if row == 0 else "") + cov, fontsize=7)
     cb = fig.colorbar(im, ax=axes, extend="max", shrink=0.8, pad=0.01)
     cb.set_label("max |E| over the pulse train (V/cm), one scale for all", fontsize=8)

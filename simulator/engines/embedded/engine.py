@@ -2,9 +2,10 @@
 
 Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANGES.md):
 
-* The element geometry (weights w; P2: basis gradients) is computed once per mesh. P1 keeps
-  no gradients: they are rebuilt from the points per block of cells (same expressions, same
-  bits), and every per-cell loop runs in blocks of cells (bounded temporaries; memory, issue 5).
+* The element geometry (weights w, basis gradients) is computed once per mesh. P1 on meshes
+  above ``spaces.KEEP_P1_GRADIENTS_CELLS`` keeps no gradients: they are rebuilt from the
+  points per block of cells (same expressions, same bits), and every per-cell loop runs in
+  blocks of cells (bounded temporaries; memory, issue 5).
 * P1: the stiffness matrix and the Newton Jacobian have zero row sums (the hat functions
   sum to one), so they are fixed by one value per mesh *edge*: each (re)assembly is six
   products per cell and one ``np.bincount`` onto the edges; the diagonal is minus the row
@@ -26,10 +27,12 @@ Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANG
 """
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
 
 import numpy as np
 import pyamg
@@ -51,6 +54,8 @@ AMG_SEED = 20261129
 _AMG_SEED_LOCK = threading.Lock()
 E_FLOOR = 1e-12   # V/m: below this the direction of grad phi is undefined; sigma'(E)/E -> 0 there
 REDUCED_CACHE = 3  # reduced structures (per pulse configuration) kept, least recently used dropped
+REDUCED_CACHE_DOFS = 1_000_000  # ... or as many as fit this many DOFs in all (a study's 12
+                                # configurations on a small mesh: not rebuilt at every point)
 INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton corrects the rest)
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
@@ -215,17 +220,24 @@ class EmbeddedEngine:
 
     # ------------------------------------------------------------------ configurations
     def _reduce(self, config: PulseConfiguration) -> Reduced:
+        """The configuration's reduced system; the structure is kept per contact roles (at
+        1 V) and shared by every voltage (only the Dirichlet values scale)."""
+        unit = replace(config, voltage=1.0)
         with self._lock:
-            red = self._reduced.get(config)
+            red = self._reduced.get(unit)
             if red is not None:
-                self._reduced.move_to_end(config)
-                return red
-        red = self._build_reduced(config)
-        release_freed_memory()          # its (E,)-sized temporaries sit below glibc's mmap threshold
-        with self._lock:
-            self._reduced[config] = red
-            while len(self._reduced) > REDUCED_CACHE:
-                self._reduced.popitem(last=False)
+                self._reduced.move_to_end(unit)
+        if red is None:
+            red = self._build_reduced(unit)
+            release_freed_memory()      # its (E,)-sized temporaries sit below glibc's mmap threshold
+            with self._lock:
+                self._reduced[unit] = red
+                while len(self._reduced) > max(REDUCED_CACHE, REDUCED_CACHE_DOFS // max(self.dofs, 1)):
+                    self._reduced.popitem(last=False)
+        if config.voltage == 1.0:
+            return red
+        red = copy.copy(red)            # shares the structure arrays
+        red.values = red.values * config.voltage        # 0 or 1 times V: the same bits as V
         return red
 
     def _build_reduced(self, config: PulseConfiguration) -> Reduced:
@@ -383,17 +395,23 @@ class EmbeddedEngine:
 
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
-                         initial: FieldSolution | None = None) -> FieldSolution:
+                         initial: FieldSolution | None = None, *, rtol: float | None = None) -> FieldSolution:
         """Newton on the convex energy W(phi) = int Psi(|grad phi|), Psi'(E) = sigma(E) E.
 
         sigma = max(law.sigma(E), sigma_floor). The Jacobian sigma I + sigma'(E)/E g g^T is
         SPD; an exact line search on d(a) = F(phi + a delta).delta (increasing in a by
-        convexity) makes every step decrease W. Stops when |F_free| <= rtol |F_Dirichlet|.
+        convexity) makes every step decrease W. Stops when |F_free| <= rtol |F_Dirichlet|
+        (``rtol``: the settings' unless given).
+
+        ``initial``: start from its potential instead of the linear solve at sigma(E = 0).
+        (A study's hierarchy kept from the previous voltage of the same configuration was
+        measured as a preconditioner: 2-3x the CG iterations of a fresh one, which costs more
+        than its setup; so each solve builds its own.)
         """
         with single_threaded_blas():
-            return self._newton(config, law, sigma_floor, initial)
+            return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol)
 
-    def _newton(self, config, law, sigma_floor, initial) -> FieldSolution:
+    def _newton(self, config, law, sigma_floor, initial, rtol) -> FieldSolution:
         st = self.settings
         tim = {"assemble": 0.0, "preconditioner": 0.0, "linear_solve": 0.0, "line_search": 0.0}
         red = self._reduce(config)
@@ -444,7 +462,7 @@ class EmbeddedEngine:
             res = np.sqrt(_dot(Fr, Fr)) / max(scale, 1e-300)
             if not np.isfinite(res):
                 raise ConvergenceError("nonlinear solve (Newton)", it, float("nan"), "NaN in the residual")
-            if res <= st.rtol:
+            if res <= rtol:
                 break
             if it >= st.max_iterations:
                 raise ConvergenceError("nonlinear solve (Newton)", it, float(res))

@@ -1,8 +1,9 @@
 """Lagrange P1/P2 function spaces on the engine-neutral tetrahedral mesh (numpy only).
 
 A space gives, per cell, the global DOFs (M, nb), the basis gradients at the quadrature
-points B (M, Q, 3, nb) in 1/m (P1: rebuilt per block of cells from the points by
-``p1_gradients``) and the quadrature weights w (M, Q) in m^3. Everything the
+points B (M, Q, 3, nb) in 1/m (P1 on meshes above ``KEEP_P1_GRADIENTS_CELLS`` cells: not
+stored, rebuilt per block of cells from the points by ``p1_gradients``) and the quadrature
+weights w (M, Q) in m^3. Everything the
 embedded engine assembles is a contraction of these arrays.
 """
 from __future__ import annotations
@@ -25,7 +26,8 @@ class Space:
 
     degree: int
     cell_dofs: np.ndarray        # (M, nb) int (P1: the mesh's tets, int32 or int64)
-    B: np.ndarray | None         # (M, Q, 3, nb) basis gradients at quadrature points (P2; P1: None)
+    B: np.ndarray | None         # (M, Q, 3, nb) basis gradients at quadrature points (P1: None above
+                                 # KEEP_P1_GRADIENTS_CELLS cells)
     w: np.ndarray                # (M, Q) quadrature weights (m^3)
     num_dofs: int
     num_vertices: int
@@ -59,6 +61,11 @@ class Space:
         return np.unique(np.concatenate([verts, self.num_vertices + pos]))
 
 
+# P1 keeps its gradients (96 B/cell, at most 50 MB) on meshes up to this many cells: each
+# assembly, residual and line-search pass then reads them instead of rebuilding them from the
+# points (~40 % of a Newton solve's time on the hexagonal example, benchmarks/CHANGES.md);
+# larger meshes rebuild them per block (memory, issue 5). Same bits either way.
+KEEP_P1_GRADIENTS_CELLS = 1 << 19
 _BLOCK = 1 << 17     # cells per block: bounds the temporaries (5 (M, 3) arrays otherwise)
 _SUB = 1 << 14       # cells per block when rebuilding P1 gradients (temporaries stay in cache)
 
@@ -104,8 +111,10 @@ def build_space(mesh: Mesh, degree: int) -> Space:
     """P1 or P2 space on ``mesh``."""
     N = mesh.num_points
     if degree == 1:
-        vol, _ = _geometry(mesh.points, mesh.tets, full=False)    # (M,)
-        return Space(1, mesh.tets, None, vol[:, None], N, N, points=mesh.points)
+        keep = mesh.num_cells <= KEEP_P1_GRADIENTS_CELLS
+        vol, grads = _geometry(mesh.points, mesh.tets, full=keep)    # (M,), (M, 3, 4) or None
+        return Space(1, mesh.tets, None if grads is None else grads[:, None], vol[:, None], N, N,
+                     points=mesh.points)
     vol, grads = _geometry(mesh.points, mesh.tets)             # (M,), (M, 3, 4)
     if degree != 2:
         raise ValueError(f"degree must be 1 or 2, got {degree}")
