@@ -21,7 +21,7 @@ def relabel_layers(mesh: Mesh, tissue) -> Mesh:
     cells = np.flatnonzero(np.isin(mesh.cell_region, layer_ids))
     centroids = mesh.centroids()[cells]
     region = mesh.cell_region.copy()
-    if tissue.image is not None:
+    if tissue.image is not None and tissue.image.layers is None:     # height-field layers are solids
         labels = sorted(tissue.image.materials)
         lut = np.full(max(labels) - min(labels) + 1, -1, dtype=np.int32)
         lut[np.array(labels) - min(labels)] = np.arange(len(labels), dtype=np.int32)
