@@ -169,9 +169,15 @@ def _image_layer_solids(occ, tissue) -> list[int]:
     image = tissue.image
     L = image.layers
     box = occ.addBox(-X / 2, -Y / 2, -Z, X, Y, Z)
-    cuts = [_interface_surface(occ, L, j) for j in range(len(L.labels) - 1)]
-    occ.fragment([(3, box)], [(2, s) for s in cuts])
-    occ.synchronize()
+    try:
+        cuts = [_interface_surface(occ, L, j) for j in range(len(L.labels) - 1)]
+        occ.fragment([(3, box)], [(2, s) for s in cuts])
+        occ.synchronize()
+    except Exception as exc:
+        if type(exc) is not Exception:
+            raise
+        raise GeometryError("tissue.image", f"cannot split the block by the label layers' interfaces: "
+                            f"{one_line(exc)}; use method = \"cells\"") from None
     vols = [v for _, v in gmsh.model.getEntities(3)]
     bounded = {s for v in vols for _, s in gmsh.model.getBoundary([(3, v)], oriented=False)}
     occ.remove([(2, s) for _, s in gmsh.model.getEntities(2) if s not in bounded], recursive=True)
