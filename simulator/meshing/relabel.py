@@ -2,7 +2,8 @@
 take the material of the label-image voxel at their centroid, then of the innermost tissue
 surface that holds their centroid. Non-conformal: an interface lies within a cell (and a
 voxel) of where the data put it; tumours, electrodes and a label image's enclosed regions
-(meshed as solids, :mod:`simulator.scenario.label_surfaces`) stay conformal and untouched."""
+(meshed as solids, :mod:`simulator.scenario.label_surfaces`) and its height-field layers
+(:mod:`simulator.scenario.label_layers`) stay conformal and untouched."""
 from __future__ import annotations
 
 import numpy as np
