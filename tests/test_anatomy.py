@@ -291,6 +291,7 @@ def test_label_image_reproduces_the_layered_block(tmp_path):
                                                      "labels": {"1": "skin", "2": "fat", "3": "muscle"}}}, **common},
                                base_dir=tmp_path)
     assert image.tissue.size == pytest.approx(native.tissue.size)    # voxel size from the NIfTI header
+    assert image.tissue.image.layers.labels == (1, 2, 3)             # height-field layers: conformal volumes
     a, b = run(native), run(image)
     assert [r.material for r in b.mesh.regions] == ["skin", "fat", "muscle", "tumour"]
     Ia, Ib = a.train.groups[0].current, b.train.groups[0].current
@@ -299,7 +300,49 @@ def test_label_image_reproduces_the_layered_block(tmp_path):
           f"tumour coverage {tb.reversible_fraction - ta.reversible_fraction:+.4f}")
     assert Ib == pytest.approx(Ia, rel=0.02)
     assert abs(tb.margin_reversible_fraction - ta.margin_reversible_fraction) < 0.01
-    assert abs(tb.reversible_fraction - ta.reversible_fraction) < 0.02   # cells straddle the 5.5 mm interface
+    assert abs(tb.reversible_fraction - ta.reversible_fraction) < 0.02
+
+
+def test_label_image_layers_off_the_voxel_grid_become_smooth_interfaces(tmp_path, caplog):
+    """Skin over fat over muscle whose interfaces lie between voxel boundaries (a skin that
+    slopes from 0.81 to 1.79 mm deep, a fat bottom undulating 5.2 +- 0.3 mm, 0.5 mm voxels): the
+    fitted interfaces lie within half a voxel of the exact ones, and at a 1 mm mesh each layer's
+    meshed volume is within 1.5 % of the exact one (its voxels' own error is 0.0 / +0.6 / -0.5 %)
+    and within 0.1 % of its voxel volume (the cell-wise path held 1,615 of 2,000 mm^3 of a
+    1.25 mm skin). A label that is not a height field falls back to cell-wise labels, logged."""
+    h, (nx, ny, nz) = 0.5, (40, 36, 20)
+    x, y, k = ((np.arange(n) + 0.5) * h - o for n, o in ((nx, nx * h / 2), (ny, ny * h / 2), (nz, 0.0)))
+    d1 = 1.3 + 0.05 * x[:, None] + 0 * y[None, :]
+    d2 = 5.2 + 0.3 * np.cos(2 * np.pi * y[None, :] / (ny * h)) + 0 * x[:, None]
+    K = k[None, None, :]
+    lab = np.where(K < d1[..., None], 1, np.where(K < d2[..., None], 2, 3)).astype(np.int16)
+    np.save(tmp_path / "lab.npy", lab)
+    image = {"file": "lab.npy", "voxel_mm": [h] * 3, "labels": {"1": "skin", "2": "fat", "3": "muscle"}}
+    clamp = {"electrode": {"type": "plates", "gap_mm": nx * h, "length_mm": ny * h, "depth_mm": nz * h},
+             "protocol": {"voltage_V": 100.0, "pulses": 1}}          # the block between plates: no holes in it
+    sc = scenario_from_dict({"tissue": {"image": image}, **clamp, "mesh": {"size_mm": 1.0, "cache": False, "accuracy": 0}},
+                            base_dir=tmp_path)
+    L = sc.tissue.image.layers
+    assert L.labels == (1, 2, 3)
+    off = [np.abs(L.depth(j, x * MM, y * MM) / MM - d).max() / h for j, d in enumerate((d1, d2))]
+    mesh = build_mesh(sc)
+    vol = np.bincount(mesh.cell_region, weights=mesh.volumes(), minlength=len(mesh.regions)) / MM ** 3
+    area = nx * ny * h * h
+    exact = [1.3 * area, (5.2 - 1.3) * area, (nz * h - 5.2) * area]
+    voxels = [(lab == q).sum() * h ** 3 for q in (1, 2, 3)]
+    print(f"[label layers] interfaces within {off[0]:.2f} / {off[1]:.2f} voxel; volume vs exact "
+          + " / ".join(f"{v / e - 1:+.2%}" for v, e in zip(vol, exact)) + ", vs voxels "
+          + " / ".join(f"{v / e - 1:+.2%}" for v, e in zip(vol, voxels)))
+    assert [r.material for r in mesh.regions] == ["skin", "fat", "muscle"]
+    assert max(off) < 0.5
+    assert vol == pytest.approx(exact, rel=0.015)
+    assert vol == pytest.approx(voxels, rel=0.001)
+    lab[:4, :, :] = 2                                        # a fat slab through the whole depth at one face
+    np.save(tmp_path / "lab.npy", lab)
+    with caplog.at_level("WARNING"):
+        cells = scenario_from_dict({"tissue": {"image": image}, **_PAIR}, base_dir=tmp_path)
+    assert cells.tissue.image.layers is None
+    assert "not height-field layers (label 1 is missing from column (0, 0))" in caplog.text
 
 
 def test_enclosed_label_regions_become_smooth_conformal_surfaces(tmp_path):

@@ -147,10 +147,60 @@ def _body(occ, c, r: float, X: float, Y: float) -> int:
     return occ.addCylinder(0.0, -Y, z0, 0.0, 2 * Y, 0.0, r)
 
 
+def _interface_surface(occ, layers, j: int) -> int:
+    """Interface j of a label image's height-field layers as an OCC B-spline surface (mm):
+    the fitted spline's knots, its coefficients the control points' depths over the Greville
+    abscissae (so the surface is z = -depth(x, y) exactly)."""
+    gx, gy = layers.greville()
+    c = layers.coeffs[j]
+    pts = [occ.addPoint(gx[a] * S, gy[b] * S, -c[a, b] * S) for b in range(len(gy)) for a in range(len(gx))]
+    (ku, mu), (kv, mv) = (np.unique(t, return_counts=True) for t in (layers.tx, layers.ty))
+    return occ.addBSplineSurface(pts, len(gx), degreeU=3, degreeV=3, knotsU=(ku * S).tolist(),
+                                 knotsV=(kv * S).tolist(), multiplicitiesU=mu.tolist(),
+                                 multiplicitiesV=mv.tolist())
+
+
+def _image_layer_solids(occ, tissue) -> list[int]:
+    """A label image's height-field layers (mm): the block split by the interface surfaces
+    (which overhang it; the overhang is removed), one volume per label in label order, each
+    found by a point midway between its interfaces over the block's centre."""
+    import gmsh
+    X, Y, Z = (v * S for v in tissue.size)
+    image = tissue.image
+    L = image.layers
+    box = occ.addBox(-X / 2, -Y / 2, -Z, X, Y, Z)
+    try:
+        cuts = [_interface_surface(occ, L, j) for j in range(len(L.labels) - 1)]
+        occ.fragment([(3, box)], [(2, s) for s in cuts])
+        occ.synchronize()
+    except Exception as exc:
+        if type(exc) is not Exception:
+            raise
+        raise GeometryError("tissue.image", f"cannot split the block by the label layers' interfaces: "
+                            f"{one_line(exc)}; use method = \"cells\"") from None
+    vols = [v for _, v in gmsh.model.getEntities(3)]
+    bounded = {s for v in vols for _, s in gmsh.model.getBoundary([(3, v)], oriented=False)}
+    occ.remove([(2, s) for _, s in gmsh.model.getEntities(2) if s not in bounded], recursive=True)
+    occ.synchronize()
+    d = [0.0] + [float(L.depth(j, [0.0], [0.0])[0, 0]) * S for j in range(len(L.labels) - 1)] + [Z]
+    by_label = {}
+    for q, lab in enumerate(L.labels):
+        z = -(d[q] + d[q + 1]) / 2
+        hit = [v for v in vols if gmsh.model.isInside(3, v, [0.0, 0.0, z])]
+        if len(hit) != 1 or len(vols) != len(L.labels):
+            raise GeometryError("tissue.image", f"the layer interfaces split the block into {len(vols)} volumes, "
+                                f"not one per label ({len(L.labels)}); use method = \"cells\"")
+        by_label[lab] = hit[0]
+    return [by_label[k] for k in sorted(image.materials)]
+
+
 def _layer_solids(occ, tissue) -> list[int]:
     """One OCC solid per layer (mm): boxes, or under a curved skin the block cut into shells
-    of each layer's thickness (the last one down to the flat bottom)."""
+    of each layer's thickness (the last one down to the flat bottom), or a label image's
+    height-field layers."""
     X, Y, Z = (v * S for v in tissue.size)
+    if tissue.image is not None and tissue.image.layers is not None:
+        return _image_layer_solids(occ, tissue)
     c = tissue.curvature
     if c is None:
         return [occ.addBox(lo[0] * S, lo[1] * S, lo[2] * S, (hi[0] - lo[0]) * S, (hi[1] - lo[1]) * S,

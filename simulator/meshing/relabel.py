@@ -2,7 +2,8 @@
 take the material of the label-image voxel at their centroid, then of the innermost tissue
 surface that holds their centroid. Non-conformal: an interface lies within a cell (and a
 voxel) of where the data put it; tumours, electrodes and a label image's enclosed regions
-(meshed as solids, :mod:`simulator.scenario.label_surfaces`) stay conformal and untouched."""
+(meshed as solids, :mod:`simulator.scenario.label_surfaces`) and its height-field layers
+(:mod:`simulator.scenario.label_layers`) stay conformal and untouched."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def relabel_layers(mesh: Mesh, tissue) -> Mesh:
     cells = np.flatnonzero(np.isin(mesh.cell_region, layer_ids))
     centroids = mesh.centroids()[cells]
     region = mesh.cell_region.copy()
-    if tissue.image is not None:
+    if tissue.image is not None and tissue.image.layers is None:     # height-field layers are solids
         labels = sorted(tissue.image.materials)
         lut = np.full(max(labels) - min(labels) + 1, -1, dtype=np.int32)
         lut[np.array(labels) - min(labels)] = np.arange(len(labels), dtype=np.int32)

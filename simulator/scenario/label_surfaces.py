@@ -1,7 +1,8 @@
 """Closed surfaces from a segmented label image: every label region that the other labels
 enclose (it touches no face of the image, e.g. a nodule or a bone inside muscle) becomes a
 smoothed, closed, triangulated surface, meshed conformally like a surface tumour; labels that
-reach the image's faces (layers running through the block) stay applied cell by cell.
+reach the image's faces (layers running through the block) are split by smooth interfaces when
+they are height fields (:mod:`simulator.scenario.label_layers`), else applied cell by cell.
 
 Per enclosed connected region: holes filled (nested labels: the outer surface holds the
 inner one, which wins where they nest), a Gaussian blur of ``smooth_voxels`` voxels

@@ -3,6 +3,7 @@ that assign their material to the tissue inside them."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import numpy as np
@@ -16,11 +17,13 @@ from simulator.units import MM
 MAX_VOXELS = 256 ** 3
 IMAGE_METHODS = ("surfaces", "cells")
 MIN_REGION_VOXELS = 27          # smaller enclosed regions stay cell-wise (a 3-voxel cube)
+log = logging.getLogger(__name__)
 
 
 def _enclosed_surfaces(data, voxel, mapping, smooth):
     """(labels with every enclosed region given its surrounding label, one conformal
-    TissueSurface per enclosed region): :mod:`simulator.scenario.label_surfaces`."""
+    TissueSurface per enclosed region, the enclosed regions' voxels):
+    :mod:`simulator.scenario.label_surfaces`."""
     from scipy import ndimage
     from simulator.scenario.label_surfaces import MAX_REGIONS, enclosed_regions, region_surface
     regions = [(lab, m) for lab, m in enclosed_regions(data, mapping) if m.sum() >= MIN_REGION_VOXELS]
@@ -30,12 +33,14 @@ def _enclosed_surfaces(data, voxel, mapping, smooth):
     nx, ny, _ = data.shape
     origin = (-nx * voxel[0] / 2 + voxel[0] / 2, -ny * voxel[1] / 2 + voxel[1] / 2, -voxel[2] / 2)
     back = data.copy()
+    hidden = np.zeros(data.shape, dtype=bool)
     out, count = [], {}
     for lab, mask in regions:                              # outer first: inner ones nest in it
         # its voxels take the label of the nearest voxel outside it (a nodule across layers
         # leaves each layer whole under its surface solid)
         _, near = ndimage.distance_transform_edt(mask, return_indices=True)
         back[mask] = back[tuple(ix[mask] for ix in near)]
+        hidden |= mask
         try:
             surf = region_surface(mask, (voxel[0], voxel[1], -voxel[2]), origin, smooth)
         except ValueError as exc:
@@ -43,7 +48,19 @@ def _enclosed_surfaces(data, voxel, mapping, smooth):
                                 "use method = \"cells\"") from None
         count[lab] = count.get(lab, 0) + 1
         out.append(TissueSurface(f"{mapping[lab]}-label{lab}-{count[lab]}", mapping[lab], surf, conformal=True))
-    return back, out
+    return back, out, hidden
+
+
+def _layers(data, hidden, voxel, smooth):
+    """The height-field layer interfaces of the labels outside the enclosed regions, or None
+    (logged: the layers then stay cell-wise): :mod:`simulator.scenario.label_layers`."""
+    from simulator.scenario.label_layers import height_field_layers
+    found = height_field_layers(data, hidden, voxel, smooth)
+    if isinstance(found, str):
+        log.warning("tissue.image: the labels reaching the image's faces are not height-field layers "
+                    "(%s); they are applied cell by cell", found)
+        return None
+    return found
 
 
 def read_image_tissue(t: Table, materials, base_dir) -> Tissue:
@@ -84,11 +101,15 @@ def read_image_tissue(t: Table, materials, base_dir) -> Tissue:
         if t.has(key):
             raise ScenarioError(f"tissue.{key}", "is set by tissue.image (the block is the image)")
     label_solids: list[TissueSurface] = []
+    layers = None
     if method == "surfaces":
-        data, label_solids = _enclosed_surfaces(data, tuple(v * MM for v in voxel), mapping, smooth)
+        raw = data
+        data, label_solids, hidden = _enclosed_surfaces(data, tuple(v * MM for v in voxel), mapping, smooth)
         present = {int(v) for v in np.unique(data).tolist()}
-        sha = hashlib.sha256(sha.encode() + f"{method} {smooth!r}".encode()).hexdigest()
-    image = LabelImage(data, tuple(v * MM for v in voxel), {k: mapping[k] for k in sorted(present)}, sha)
+        if len(present) > 1:
+            layers = _layers(raw, hidden, tuple(v * MM for v in voxel), smooth)
+        sha = hashlib.sha256(sha.encode() + f"{method} {smooth!r} layers={layers is not None}".encode()).hexdigest()
+    image = LabelImage(data, tuple(v * MM for v in voxel), {k: mapping[k] for k in sorted(present)}, sha, layers)
     surfaces = tuple(label_solids) + read_tissue_surfaces(t.get("surfaces", []), materials, base_dir)
     t.finish()
     first = image.materials[min(image.materials)]

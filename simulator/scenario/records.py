@@ -14,6 +14,7 @@ from simulator.physics.cell_kill import PelegFermi
 from simulator.physics.materials import Material
 from simulator.scenario.closed_surface import ClosedSurface
 from simulator.scenario.curvature import Curvature
+from simulator.scenario.label_layers import LayerInterfaces
 
 
 
@@ -61,12 +62,15 @@ class Ribs:
 class LabelImage:
     """A segmented label image laid over the block: voxel (i, j, k) has centre
     x = -X/2 + (i + 1/2) vx, y = -Y/2 + (j + 1/2) vy, z = -(k + 1/2) vz (k = 0 at the skin);
-    ``materials[label]`` names each label's material. ``sha256`` identifies the labels."""
+    ``materials[label]`` names each label's material. ``sha256`` identifies the labels.
+    ``layers``: the labels are height-field layers, meshed as volumes split by these smooth
+    interfaces (:mod:`simulator.scenario.label_layers`); None: applied cell by cell."""
 
     labels: np.ndarray                     # (nx, ny, nz) int
     voxel: tuple[float, float, float]      # m
     materials: dict[int, str]
     sha256: str
+    layers: LayerInterfaces | None = None
 
     def __eq__(self, other) -> bool:
         return isinstance(other, LabelImage) and (other.sha256, other.voxel, other.materials) == (
