@@ -81,8 +81,6 @@ def height_field_layers(labels: np.ndarray, hidden: np.ndarray, voxel, smooth_vo
             return f"label {lab} is missing from column ({i}, {j})"
     h = np.abs(np.asarray(voxel, dtype=float))
     X, Y = nx * h[0], ny * h[1]
-    x = (np.arange(nx) + 0.5) * h[0] - X / 2
-    y = (np.arange(ny) + 0.5) * h[1] - Y / 2
     p = PAD_VOXELS
     xp = (np.arange(-p, nx + p) + 0.5) * h[0] - X / 2
     yp = (np.arange(-p, ny + p) + 0.5) * h[1] - Y / 2
