@@ -13,6 +13,7 @@ from simulator.meshing import build
 from simulator.meshing.blame import blame, cause_text
 from simulator.meshing.inputs import mesh_input
 from simulator.physics.conductivity import MODELS
+from simulator.post.above import RecoveredField
 from simulator.post.coverage import tumour_coverage
 from simulator.scenario.checks import segment_distance
 
@@ -136,7 +137,8 @@ def test_the_margin_is_judged_at_the_tumours_E_rev(lesion_outside):
     cov = r.tumours[0]
     margin = np.isin(mesh.cell_region, [mesh.region_id(t.name)]) | t.contains(mesh.centroids(), grow=t.margin)
     E_rev_tumour = sc.materials["tumour"].E_rev
-    expected = (tr.weights[margin] * (tr.E_max[margin] >= E_rev_tumour)).sum() / tr.weights[margin].sum()
+    field = RecoveredField(mesh, tr.E_max, tr.weights)             # the one measure (post.above)
+    expected = field.volume_above(E_rev_tumour, margin).sum() / field.volume[margin].sum()
     assert cov.margin_reversible_fraction == pytest.approx(expected, abs=1e-12)
     assert cov.reversible_fraction == 0.0 and cov.margin_reversible_fraction == 0.0
     per_tissue = tumour_coverage(mesh, sc.tumours, tr.E_max, tr.weights, r.E_rev, r.E_irr,

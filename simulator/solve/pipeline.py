@@ -10,6 +10,7 @@ import numpy as np
 from simulator.errors import ScenarioError
 from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
+from simulator.post.above import RecoveredField
 from simulator.post.coverage import tissue_volumes, tumour_coverage
 from simulator.post.field import recover_sliver_fields
 from simulator.post.zones import electrode_axes, lesion_zones
@@ -154,15 +155,16 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     for k, v in train.timings.items():
         if k != "train":
             timings[f"solve.{k}"] = v
+    field = RecoveredField(mesh, train.E_max, train.weights)     # one recovery for every threshold volume
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
-                              scenario.coverage_tolerance, scenario.margin_threshold)
-    volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+                              scenario.coverage_tolerance, scenario.margin_threshold, field)
+    volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, field)
     kill = cell_kill_of(mesh, scenario, train)
     if kill is not None:
         volumes["kill_probability_0_9"] = float((train.weights * (kill >= 0.9)).sum())
     first = scenario.protocol.groups[0]
     zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
-                         electrode_axes(mesh, first.anode, first.cathode))
+                         electrode_axes(mesh, first.anode, first.cathode), field)
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
