@@ -123,7 +123,10 @@ def lesion_outside():
     sc = scenario_from_dict({"tissue": {"size_mm": [22, 22, 9]},
                              "tumours": [{"diameter_mm": 3, "depth_mm": 3.5, "centre_mm": [0, 7], "margin_mm": 1}],
                              "electrode": {"type": "needle-pair", "insertion_depth_mm": 7},
-                             "protocol": {"voltage_V": 730}, "mesh": {"size_mm": 1.5, "far_size_mm": 4}})
+                             "protocol": {"voltage_V": 730},
+                             # one mesh: these tests check thresholds, not the refinement loop
+                             # (with the default target it ran 4 levels to 119,267 DOFs, ~80 s)
+                             "mesh": {"size_mm": 1.5, "far_size_mm": 4, "accuracy": 0}})
     return run(sc)
 
 
@@ -140,7 +143,9 @@ def test_the_margin_is_judged_at_the_tumours_E_rev(lesion_outside):
     field = RecoveredField(mesh, tr.E_max, tr.weights)             # the one measure (post.above)
     expected = field.volume_above(E_rev_tumour, margin).sum() / field.volume[margin].sum()
     assert cov.margin_reversible_fraction == pytest.approx(expected, abs=1e-12)
-    assert cov.reversible_fraction == 0.0 and cov.margin_reversible_fraction == 0.0
+    # ~0 (the recovered field's linear interpolant reaches it in a sliver of 2e-6 of the margin
+    # on this 1.5 mm mesh), against > 0.3 at fat's own threshold below
+    assert cov.reversible_fraction == 0.0 and cov.margin_reversible_fraction < 1e-4
     per_tissue = tumour_coverage(mesh, sc.tumours, tr.E_max, tr.weights, r.E_rev, r.E_irr,
                                  sc.coverage_tolerance, "tissue")[0]
     assert per_tissue.margin_reversible_fraction > 0.3                 # fat's 100 V/cm: the old number
