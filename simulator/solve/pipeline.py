@@ -61,6 +61,26 @@ def cell_kill_of(mesh: Mesh, scenario: Scenario, train) -> np.ndarray | None:
                                  [scenario.cell_kill.for_material(n) for n in names], index)
 
 
+def kill_volume(mesh: Mesh, scenario: Scenario, train, field: RecoveredField, E_rev: np.ndarray,
+                p: float) -> float:
+    """Volume (m^3) with kill probability >= p on the smooth measure of every threshold volume
+    (post.above): where the recovered field reaches max(E_rev, E_p(n)) of each cell, E_p(n)
+    the field that kills p after n pulses (P rises with E at fixed n). n is the most pulses a
+    cell or a neighbour through a vertex saw at E >= E_rev: the part of a cell cut by the
+    E_rev iso-surface is electroporated by the pulses its neighbour saw."""
+    names = sorted({r.material for r in mesh.regions})
+    index = np.array([names.index(r.material) for r in mesh.regions])[mesh.cell_region]
+    n_vertex = np.zeros(mesh.num_points)
+    for k in range(4):
+        np.maximum.at(n_vertex, mesh.tets[:, k], train.pulses_above_rev.max(axis=1))
+    n = n_vertex[mesh.tets].max(axis=1)
+    th = np.full(mesh.num_cells, np.inf)
+    for k, name in enumerate(names):
+        cells = (index == k) & (n > 0)
+        th[cells] = scenario.cell_kill.for_material(name).field_for_kill(p, n[cells])
+    return float(field.volume_above(np.maximum(th, E_rev)).sum())
+
+
 def mpi_comm():
     """MPI_COMM_WORLD when running under mpirun with more than one rank, else None.
 
@@ -161,7 +181,7 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, field)
     kill = cell_kill_of(mesh, scenario, train)
     if kill is not None:
-        volumes["kill_probability_0_9"] = float((train.weights * (kill >= 0.9)).sum())
+        volumes["kill_probability_0_9"] = kill_volume(mesh, scenario, train, field, law.E_rev, 0.9)
     first = scenario.protocol.groups[0]
     zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
                          electrode_axes(mesh, first.anode, first.cathode), field)
