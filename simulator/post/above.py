@@ -93,14 +93,14 @@ class RecoveredField:
             cells = slice(a, a + _BLOCK)
             tets = mesh.tets[cells]
             cen = mesh.points[tets].mean(axis=1)
-            vol, e = self.volume[cells], cell[cells]
-            keys = self._keys(cells)
-            for k in range(4):
-                dx = cen - mesh.points[tets[:, k]]          # centroid relative to the vertex
-                cols = [vol, *(vol * dx[:, i] for i in range(3)), vol * e, *(vol * e * dx[:, i] for i in range(3)),
-                        *(vol * dx[:, i] * dx[:, j] for i, j in pairs)]
-                for r, c in enumerate(cols):
-                    acc[r] += np.bincount(keys[:, k], weights=c, minlength=size)
+            dx = (cen[:, None, :] - mesh.points[tets]).reshape(-1, 3)    # centroid - vertex, per corner
+            vol = np.repeat(self.volume[cells], 4)
+            e = np.repeat(cell[cells], 4)
+            keys = self._keys(cells).ravel()
+            cols = [vol, *(vol * dx[:, i] for i in range(3)), vol * e, *(vol * e * dx[:, i] for i in range(3)),
+                    *(vol * dx[:, i] * dx[:, j] for i, j in pairs)]
+            for r, c in enumerate(cols):
+                acc[r] += np.bincount(keys, weights=c, minlength=size)
         W = acc[0]
         used = W > 0
         Wu = W[used]
@@ -145,9 +145,22 @@ class RecoveredField:
             return np.full(len(thresholds), np.nan)
         v = np.sort(self.corners(idx), axis=1)
         vol = self.volume[idx]
-        out = []
-        for t in thresholds:                    # whole cells above, plus the cut cells
-            cut = (v[:, 0] <= t) & (v[:, 3] > t)
-            whole = vol[v[:, 0] > t].sum()
-            out.append(float((whole + (vol[cut] * fraction_above(v[cut], t)).sum()) / total))
-        return np.array(out)
+        ts = np.asarray(thresholds, dtype=float)
+        order = np.argsort(ts, kind="stable")
+        tsorted = ts[order]
+        # whole cells above t: vmin > t (sorted vmin, volumes summed from the top)
+        by_min = np.argsort(v[:, 0], kind="stable")
+        above_min = np.concatenate([np.cumsum(vol[by_min][::-1])[::-1], [0.0]])
+        whole = above_min[np.searchsorted(v[by_min, 0], tsorted, side="right")]
+        # cut cells: vmin <= t < vmax, i.e. the thresholds of index [lo, hi) for each cell
+        part = np.zeros(len(ts))
+        for a in range(0, len(v), _BLOCK // 8):             # bounded (cell, threshold) pairs
+            vb, wb = v[a:a + _BLOCK // 8], vol[a:a + _BLOCK // 8]
+            lo = np.searchsorted(tsorted, vb[:, 0], side="left")
+            n = np.searchsorted(tsorted, vb[:, 3], side="left") - lo
+            cell = np.repeat(np.arange(len(vb)), n)
+            k = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())   # lo[c], lo[c] + 1, ... per cell
+            part += np.bincount(k, weights=wb[cell] * fraction_above(vb[cell], tsorted[k]), minlength=len(ts))
+        out = np.empty(len(ts))
+        out[order] = (whole + part) / total
+        return out
