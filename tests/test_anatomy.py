@@ -258,7 +258,11 @@ def test_sphere_from_stl_matches_the_native_sphere(tmp_path):
     for kind, tum in (("native", {"diameter_mm": 6.0, "depth_mm": 6.0}),
                       ("stl", {"shape": "surface", "file": "nodule.stl", "units": "mm"})):
         sc = scenario_from_dict({"tissue": {"size_mm": [18, 16, 11]}, "tumours": [tum], **_PAIR,
-                                 "mesh": {"size_mm": 0.8, "cache": False, "accuracy": 0}}, base_dir=tmp_path)
+                                 # 0.56 mm: at 0.8 mm each sphere's coverage is ~1 % off its
+                                 # converged value, by its own surface mesh (native 0.9406, STL
+                                 # 0.9518; at 0.56 mm 0.9456 and 0.9459; native at 0.4 / 0.28 mm:
+                                 # 0.9453 / 0.9393; recovered-field coverage, post.above)
+                                 "mesh": {"size_mm": 0.56, "cache": False, "accuracy": 0}}, base_dir=tmp_path)
         res = run(sc)
         out[kind] = (res.tumours[0], sc.tumours[0])
     (cn, _), (cs, ts) = out["native"], out["stl"]
@@ -267,7 +271,7 @@ def test_sphere_from_stl_matches_the_native_sphere(tmp_path):
     exact = 4 / 3 * math.pi * (3 * MM) ** 3
     assert cs.volume == pytest.approx(ts.volume, rel=1e-9)           # conformal: the mesh holds the polyhedron
     assert cs.volume == pytest.approx(exact, rel=0.01)               # 1196 triangles: inscribed, -1.0 %
-    # the native sphere's own meshing error (-2 % at 0.8 mm) is the rest of the difference
+    # the native sphere's own meshing error is the rest of the difference
     assert abs(cs.volume - cn.volume) <= abs(cn.volume - exact) + 0.01 * exact
     assert abs(cs.reversible_fraction - cn.reversible_fraction) < 0.01
     assert abs(cs.margin_reversible_fraction - cn.margin_reversible_fraction) < 0.01

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from electrodes.contacts import Contact, Needle, Plate, needles_of, plates_of
 from simulator.meshing.size_field import Sizes, sizes
 from simulator.scenario import Scenario
-from simulator.scenario.records import Tissue, Tumour
+from simulator.scenario.records import SizeMap, Tissue, Tumour
 
 ALGORITHM_3D = 10         # HXT: deterministic when single-threaded (tests check), fast
 FALLBACK_ALGORITHM_3D = 1  # Delaunay: when HXT fails to recover a boundary (see build.py)
@@ -32,6 +32,7 @@ class MeshInput:
     electrode_distance: float           # m: pads the fine box of the size field
     sizes: Sizes                        # element sizes (fine, far, per contact)
     embedded_needles: bool = False      # several applications: needles stay tissue, contacts inside
+    size_map: SizeMap | None = None     # local target sizes (refinement loop), min with the fields
     algorithm_2d: int = ALGORITHM_2D
     algorithm_3d: int = ALGORITHM_3D
     random_seed: int = RANDOM_SEED
@@ -59,4 +60,5 @@ def mesh_input(scenario: Scenario) -> MeshInput:
     """The record the mesher reads, from a scenario."""
     e = scenario.electrode
     return MeshInput(scenario.tissue, tuple(scenario.tumours), e.type, tuple(e.contacts), bool(e.clamped),
-                     float(e.distance), sizes(scenario), embedded_needles=bool(scenario.applications))
+                     float(e.distance), sizes(scenario), embedded_needles=bool(scenario.applications),
+                     size_map=scenario.mesh.size_map)

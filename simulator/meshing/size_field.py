@@ -136,6 +136,18 @@ def _axis_field(gmsh, n: Needle, depth_mm: float, hc: float, far: float) -> int:
     return t
 
 
+def _size_map_field(gmsh, sm) -> int:
+    """A PostView field of the size map: its sizes linear in its tets (gmsh list-data "SS":
+    per tet the 4 x, 4 y, 4 z coordinates then the 4 values, model units)."""
+    p = sm.points[sm.tets] * S                                   # (M, 4, 3)
+    data = np.concatenate([p[:, :, 0], p[:, :, 1], p[:, :, 2], sm.size[sm.tets] * S], axis=1)
+    view = gmsh.view.add("epsim-size-map")
+    gmsh.view.addListData(view, "SS", len(sm.tets), data.ravel().tolist())
+    f = gmsh.model.mesh.field.add("PostView")
+    gmsh.model.mesh.field.setNumber(f, "ViewTag", view)
+    return f
+
+
 def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
     """The background size field: the min of the fine boxes, the contact fields and far."""
     fld = gmsh.model.mesh.field
@@ -172,6 +184,8 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
             else:
                 dist = _plate_distance(c)
                 fields.append(_math_field(fld, f"min({_n(far)}, {_n(hc)} + {_n(GROWTH)} * max(0, {dist}))"))
+    if mi.size_map is not None:
+        fields.append(_size_map_field(gmsh, mi.size_map))
     if not fields:
         c = fld.add("MathEval")
         fld.setString(c, "F", _n(far))
@@ -184,4 +198,7 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
     opt("Mesh.MeshSizeExtendFromBoundary", 0)
     opt("Mesh.MeshSizeFromCurvature", 0)
     opt("Mesh.MeshSizeMax", far)
-    opt("Mesh.MeshSizeMin", 0.5 * min([h] + [v * S for v in (*sz.contact.values(), *sz.tumour)]))
+    smallest = [h] + [v * S for v in (*sz.contact.values(), *sz.tumour)]
+    if mi.size_map is not None:
+        smallest.append(float(mi.size_map.size.min()) * S)
+    opt("Mesh.MeshSizeMin", 0.5 * min(smallest))

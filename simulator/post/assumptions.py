@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
+from simulator.post.above import RecoveredField
 from simulator.physics.materials import SCENARIO_KEYS
 
 DOMINATED = 0.5          # a figure more than half of which rests on [A] values is warned about
@@ -19,8 +20,9 @@ DOMINATED = 0.5          # a figure more than half of which rests on [A] values 
 
 def healthy_irreversible_by_material(mesh: Mesh, E_max: np.ndarray, weights: np.ndarray,
                                      E_irr: np.ndarray) -> dict[str, float]:
-    """Healthy (non-tumour) volume above its own E_irr per material, m^3 (E in V/m)."""
-    irr = (weights * (E_max >= E_irr[:, None])).sum(axis=1)
+    """Healthy (non-tumour) volume above its own E_irr per material, m^3 (E in V/m; the
+    clipped recovered field, the measure of ``volumes.healthy_irreversible``)."""
+    irr = RecoveredField(mesh, E_max, weights).volume_above(np.broadcast_to(E_irr, (mesh.num_cells,)))
     out: dict[str, float] = {}
     for k, r in enumerate(mesh.regions):
         if r.kind != "tumour":

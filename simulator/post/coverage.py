@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
+from simulator.post.above import RecoveredField
 
 CURVE_THRESHOLDS_V_PER_M = np.arange(0.0, 2000.0 + 1e-9, 10.0) * 100.0   # 0..2000 V/cm
 MARGIN_THRESHOLDS = ("tumour", "tissue")
@@ -34,51 +35,55 @@ class TumourCoverage:
     curve: np.ndarray               # fraction of tumour volume with E_max >= each threshold
 
 
-def _fraction(mask: np.ndarray, w: np.ndarray) -> float:
-    total = w.sum()
-    return float((w * mask).sum() / total) if total > 0 else float("nan")
+def _fraction(field: RecoveredField, cells: np.ndarray, threshold) -> float:
+    """Volume fraction of ``cells`` (index array) above ``threshold`` (scalar or per cell)."""
+    total = field.volume[cells].sum()
+    return float(field.volume_above(threshold, cells).sum() / total) if total > 0 else float("nan")
 
 
 def tumour_coverage(mesh: Mesh, tumours, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
-                    E_irr: np.ndarray, tolerance: float, margin_threshold: str = "tumour") -> list[TumourCoverage]:
+                    E_irr: np.ndarray, tolerance: float, margin_threshold: str = "tumour",
+                    field: RecoveredField | None = None) -> list[TumourCoverage]:
     """Per-tumour coverage; E_max/weights (M, Q), E_rev/E_irr (M,) in V/m; the margin judged
-    at the tumour's E_rev or each cell's own (``margin_threshold``, module docstring)."""
+    at the tumour's E_rev or each cell's own (``margin_threshold``, module docstring).
+    ``field``: the recovered field of E_max (built here when not given)."""
     if margin_threshold not in MARGIN_THRESHOLDS:
         raise ValueError(f"margin_threshold must be one of {MARGIN_THRESHOLDS}, got {margin_threshold!r}")
     out = []
+    if tumours and field is None:
+        field = RecoveredField(mesh, E_max, weights)
     centroids = mesh.centroids() if tumours else None
-    rev = E_max >= E_rev[:, None]
-    irr = E_max >= E_irr[:, None]
     for i, t in enumerate(tumours):
         rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        cells = np.isin(mesh.cell_region, rid)
-        w = weights[cells]
-        margin_cells = cells | t.contains(centroids, grow=t.margin)
-        wm = weights[margin_cells]
-        if margin_threshold == "tumour" and cells.any():
-            frac_m = _fraction(E_max[margin_cells] >= E_rev[cells].max(), wm)    # one value: the tumour's
+        in_t = np.isin(mesh.cell_region, rid)
+        cells = np.flatnonzero(in_t)
+        margin_cells = np.flatnonzero(in_t | t.contains(centroids, grow=t.margin))
+        if margin_threshold == "tumour" and cells.size:
+            frac_m = _fraction(field, margin_cells, E_rev[cells].max())     # one value: the tumour's
         else:
-            frac_m = _fraction(rev[margin_cells], wm)
-        curve = np.array([_fraction(E_max[cells] >= th, w) for th in CURVE_THRESHOLDS_V_PER_M])
+            frac_m = _fraction(field, margin_cells, E_rev[margin_cells])
+        curve = field.fractions_above(CURVE_THRESHOLDS_V_PER_M, cells)
         out.append(TumourCoverage(
-            t.name, float(w.sum()), _fraction(rev[cells], w), _fraction(irr[cells], w), frac_m,
-            float(wm.sum()), float(E_max[cells].min()) if cells.any() else float("nan"),
+            t.name, float(field.volume[cells].sum()), _fraction(field, cells, E_rev[cells]),
+            _fraction(field, cells, E_irr[cells]), frac_m,
+            float(field.volume[margin_cells].sum()), float(E_max[cells].min()) if cells.size else float("nan"),
             bool(frac_m >= 1.0 - tolerance), curve))
     return out
 
 
 def tissue_volumes(mesh: Mesh, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
-                   E_irr: np.ndarray) -> dict[str, float]:
-    """Volumes (m^3): tumour, reversible, irreversible, healthy irreversible, total."""
+                   E_irr: np.ndarray, field: RecoveredField | None = None) -> dict[str, float]:
+    """Volumes (m^3): tumour, reversible, irreversible, healthy irreversible, total (the
+    threshold volumes of the recovered field ``field``, built here when not given)."""
+    field = field or RecoveredField(mesh, E_max, weights)
     is_tumour = np.array([r.kind == "tumour" for r in mesh.regions])[mesh.cell_region]
-    rev = E_max >= E_rev[:, None]
-    irr = E_max >= E_irr[:, None]
+    irr = field.volume_above(np.broadcast_to(E_irr, is_tumour.shape))
     return {
-        "tumour": float(weights[is_tumour].sum()),
-        "reversible": float((weights * rev).sum()),
-        "irreversible": float((weights * irr).sum()),
-        "healthy_irreversible": float((weights * irr)[~is_tumour].sum()),
-        "tissue": float(weights.sum()),
+        "tumour": float(field.volume[is_tumour].sum()),
+        "reversible": float(field.volume_above(np.broadcast_to(E_rev, is_tumour.shape)).sum()),
+        "irreversible": float(irr.sum()),
+        "healthy_irreversible": float(irr[~is_tumour].sum()),
+        "tissue": float(field.volume.sum()),
     }
 
 

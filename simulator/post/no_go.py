@@ -1,5 +1,6 @@
 """No-go regions: how much field reaches tissue that must be spared (e.g. the heart side of
-the ribs). A cell belongs to a region when its centroid lies inside it."""
+the ribs). A cell belongs to a region when its centroid lies inside it; the volumes above a
+threshold are those of the recovered field clipped per tet (:mod:`simulator.post.above`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
+from simulator.post.above import RecoveredField
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,12 @@ def no_go_exposure(mesh: Mesh, regions, E_max: np.ndarray, weights: np.ndarray, 
     if not regions:
         return []
     centroids = mesh.centroids()
+    field = RecoveredField(mesh, E_max, weights)
     out = []
     for r in regions:
-        cells = r.contains(centroids)
-        w, E = weights[cells], E_max[cells]
+        cells = np.flatnonzero(r.contains(centroids))
+        E = E_max[cells]
         out.append(NoGoExposure(
-            r.name, float(w.sum()), float(E.max()) if E.size else float("nan"),
-            float((w * (E >= E_rev[cells, None])).sum()), float((w * (E >= E_irr[cells, None])).sum())))
+            r.name, float(field.volume[cells].sum()), float(E.max()) if E.size else float("nan"),
+            float(field.volume_above(E_rev[cells], cells).sum()), float(field.volume_above(E_irr[cells], cells).sum())))
     return out

@@ -12,8 +12,8 @@ differences that grow or change sign: outside the asymptotic range or mesh noise
 non-nested meshes) the lowest plausible order is used, which gives the larger error.
 With three levels or more the estimate is also kept at least at the previous level's
 estimate decayed at order p, (h_k / h_{k-1})^p e_{k-1}: two levels whose values agree by
-accident (the volume of a threshold zone is a sum over whole cells: it fluctuates from one
-non-nested mesh to the next) do not claim a small error.
+accident (non-nested meshes: a figure may cross its limit between two levels) do not claim
+a small error.
 """
 from __future__ import annotations
 

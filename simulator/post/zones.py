@@ -2,11 +2,11 @@
 electrode axes (what in vivo lesion studies report: width x depth x height at a threshold).
 
 A zone's threshold is either one field (V/m) for every cell, or each cell's own tissue
-threshold (E_rev or E_irr, the default zones). Its volume is the volume of the sample points
-with max field >= threshold (the same measure as ``volumes_mm3.reversible``). Its extent is
-measured on the iso-surface of the ratio r = E_max / threshold, averaged from cells to
-vertices (volume-weighted) and interpolated linearly along the edges of the tets that
-cross r = 1: so it does not jump by a cell size when the threshold moves by a little.
+threshold (E_rev or E_irr, the default zones). Its volume and its extent are those of the
+recovered field (:mod:`simulator.post.above`: averaged from cells to vertices per material,
+linear in each tet) above the threshold, the same measure as ``volumes_mm3.reversible``; the
+extent is measured on the iso-surface where the interpolant crosses the threshold along the
+edges of each tet: neither jumps by a cell size when the threshold or the mesh moves a little.
 
 Axes [A]: x from the anode to the cathode of the first pulse group (their contact surfaces'
 centroids, projected on the skin plane), z along the needles (the block's vertical; tilted
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
+from simulator.post.above import RecoveredField
 
 _EDGES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 
@@ -48,20 +49,9 @@ def electrode_axes(mesh: Mesh, anode: tuple[str, ...], cathode: tuple[str, ...])
     return np.stack([x, np.cross(z, x), z])
 
 
-def nodal_average(mesh: Mesh, per_cell: np.ndarray) -> np.ndarray:
-    """(N,) volume-weighted average of a per-cell value over the cells around each vertex."""
-    vol = mesh.volumes()
-    num = np.zeros(mesh.num_points)
-    den = np.zeros(mesh.num_points)
-    for k in range(4):
-        np.add.at(num, mesh.tets[:, k], vol * per_cell)
-        np.add.at(den, mesh.tets[:, k], vol)
-    return num / np.where(den > 0, den, 1.0)
-
-
-def zone_extent(mesh: Mesh, ratio: np.ndarray, axes: np.ndarray) -> tuple[float, float, float]:
-    """Extent (m) along ``axes`` of {r >= 1}, r a per-cell ratio field (see module doc)."""
-    r = nodal_average(mesh, ratio)
+def zone_extent(field: RecoveredField, threshold: np.ndarray, axes: np.ndarray) -> tuple[float, float, float]:
+    """Extent (m) along ``axes`` of {recovered field >= threshold} (threshold (M,) V/m)."""
+    mesh = field.mesh
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
 
@@ -71,36 +61,43 @@ def zone_extent(mesh: Mesh, ratio: np.ndarray, axes: np.ndarray) -> tuple[float,
             np.minimum(lo, c.min(axis=0), out=lo)
             np.maximum(hi, c.max(axis=0), out=hi)
 
-    take(mesh.points[r >= 1.0])
-    for i, j in _EDGES:
-        a, b = mesh.tets[:, i], mesh.tets[:, j]
-        ra, rb = r[a], r[b]
-        cross = (ra - 1.0) * (rb - 1.0) < 0
-        if cross.any():
-            a, b, ra, rb = a[cross], b[cross], ra[cross], rb[cross]
-            s = ((1.0 - ra) / (rb - ra))[:, None]
-            take(mesh.points[a] + s * (mesh.points[b] - mesh.points[a]))
+    block = 1 << 17
+    for a in range(0, mesh.num_cells, block):
+        cells = slice(a, a + block)
+        r = field.corners(cells) / np.asarray(threshold[cells])[:, None]
+        tets = mesh.tets[cells]
+        take(mesh.points[tets[r >= 1.0]])
+        for i, j in _EDGES:
+            ra, rb = r[:, i], r[:, j]
+            cross = (ra - 1.0) * (rb - 1.0) < 0
+            if cross.any():
+                pa, pb = mesh.points[tets[cross, i]], mesh.points[tets[cross, j]]
+                s = ((1.0 - ra[cross]) / (rb[cross] - ra[cross]))[:, None]
+                take(pa + s * (pb - pa))
     if not np.all(np.isfinite(lo)):
         return (0.0, 0.0, 0.0)
     return tuple(float(v) for v in hi - lo)
 
 
 def lesion_zones(mesh: Mesh, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray, E_irr: np.ndarray,
-                 thresholds: tuple[float, ...], axes: np.ndarray) -> list[Zone]:
+                 thresholds: tuple[float, ...], axes: np.ndarray, field: RecoveredField | None = None) -> list[Zone]:
     """Zones for ``thresholds`` (V/m); with none, the per-tissue E_rev and E_irr zones.
 
-    E_max, weights: (M, Q); E_rev, E_irr: (M,) V/m per cell."""
+    E_max, weights: (M, Q); E_rev, E_irr: (M,) V/m per cell; ``field`` their recovered
+    field (built here when not given)."""
+    field = field or RecoveredField(mesh, E_max, weights)
     materials = np.array([r.material for r in mesh.regions])[mesh.cell_region]
-    E_cell = E_max.max(axis=1)
+    shape = (mesh.num_cells,)
     specs: list[tuple[str, np.ndarray, float | None]] = []
     if thresholds:
-        specs = [(f"E >= {t / 100:g} V/cm", np.broadcast_to(float(t), E_cell.shape), float(t)) for t in thresholds]
+        specs = [(f"E >= {t / 100:g} V/cm", np.broadcast_to(float(t), shape), float(t)) for t in thresholds]
     else:
         specs = [("reversible", np.asarray(E_rev), None), ("irreversible", np.asarray(E_irr), None)]
     out = []
     for name, th, single in specs:
         by_tissue = {} if single is not None else {
             str(m): float(th[materials == m][0]) for m in sorted(set(materials.tolist()))}
-        volume = float((weights * (E_max >= th[:, None])).sum())
-        out.append(Zone(name, single, by_tissue, volume, zone_extent(mesh, E_cell / th, axes)))
+        th = np.broadcast_to(th, shape)
+        volume = float(field.volume_above(th).sum())
+        out.append(Zone(name, single, by_tissue, volume, zone_extent(field, th, axes)))
     return out

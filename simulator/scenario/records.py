@@ -245,6 +245,24 @@ class NoGo:
         return (np.abs(s) <= self.length / 2) & ((radial * radial).sum(axis=1) <= self.radius ** 2)
 
 
+@dataclass(frozen=True, eq=False)
+class SizeMap:
+    """Target element size (m) at the vertices of a previous mesh, linear in its tets: the
+    refinement loop's local refinement (:mod:`simulator.post.size_target`), handed to gmsh
+    as a background field. ``sha256`` identifies the arrays (the mesh cache key hashes it)."""
+
+    points: np.ndarray                  # (N, 3) m
+    tets: np.ndarray                    # (M, 4)
+    size: np.ndarray                    # (N,) m
+    sha256: str = ""
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SizeMap) and other.sha256 == self.sha256
+
+    def __hash__(self) -> int:
+        return hash(self.sha256)
+
+
 @dataclass(frozen=True)
 class MeshOptions:
     size: float = 1.0e-3              # m, element size in the tumour and between electrodes
@@ -254,6 +272,7 @@ class MeshOptions:
     accuracy: float = 0.02             # relative target of currents and volumes; 0: one fixed mesh
     max_dofs: int = 500_000          # cap of the refinement loop (simulator.solve.accuracy)
     refinement: float = 1.0            # all sizes x this (set by the refinement loop, not read)
+    size_map: SizeMap | None = None    # local sizes from the previous level (refinement loop, not read)
 
 
 @dataclass(frozen=True)

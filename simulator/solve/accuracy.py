@@ -33,6 +33,8 @@ COVERAGE_PER_ACCURACY = 0.25    # coverage fractions to an absolute accuracy / 4
 VOLUME_FLOOR = 0.01         # [A] a volume below 1 % of the reversible volume is held to an
 #                             absolute error of accuracy x that 1 % (a relative error of a
 #                             near-zero volume says nothing)
+LOCAL = False               # refine near contacts, threshold iso-surfaces and tumour boundaries
+BULK_EXPONENT = 0.5         # [A] elsewhere the sizes shrink by step ** this (0.84 for 0.7)
 CURRENT_ORDERS = (1.0, 2.0)     # P1: current ~ energy, O(h^2) smooth; >= 1 with singular corners
 VOLUME_ORDERS = (1.0, 2.0)      # threshold iso-surface position ~ field error
 
@@ -131,6 +133,17 @@ def _growth(levels: list[Level]) -> float:
     return min(max(math.log(b.cells / a.cells) / math.log(a.refinement / b.refinement), 1.0), 3.5)
 
 
+def local_sizes(res: Result, step: float):
+    """The size map of the next level from this level's result (:mod:`simulator.post.size_target`):
+    x ``step`` around the contacts, the E_rev / E_irr iso-surfaces and tumour boundaries."""
+    from simulator.post.above import RecoveredField
+    from simulator.post.size_target import size_map
+    sc = res.scenario
+    thresholds = [res.E_rev, res.E_irr] + sorted({sc.materials[t.material].E_rev for t in sc.tumours})
+    field = RecoveredField(res.mesh, res.train.E_max, res.train.weights)
+    return size_map(res.mesh, field, thresholds, step)
+
+
 def missed_warnings(acc: Accuracy) -> list[str]:
     """One line per figure that misses its target (empty when met)."""
     why = {"max_dofs": "the DOF cap mesh.max_dofs", "memory": "the memory guard",
@@ -167,12 +180,15 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
     levels: list[Level] = []
     figures: dict[str, Figure] = {}
     stopped = None
-    f = 1.0
+    f = 1.0             # size factor where the error sits (the Richardson h / h_0)
+    f_bulk = 1.0        # size factor of the scenario's size fields elsewhere
+    local = None        # SizeMap of the flagged zones (post.size_target), from the previous level
     result = None
     while True:
         k = len(levels)
-        level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f))
-        say(f"accuracy level {k}: element sizes x {f:.3g}")
+        level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f_bulk, size_map=local))
+        say(f"accuracy level {k}: element sizes x {f:.3g}" + (f" near contacts, thresholds and tumour "
+                                                               f"boundaries, x {f_bulk:.3g} elsewhere" if local else ""))
         t0 = time.perf_counter()
         try:
             res = run(level_sc, engine=engine, progress=say, memory_check=memory_check, max_memory_gb=max_memory_gb)
@@ -183,6 +199,8 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
             break
         result = res
         levels.append(level_of(res, f, time.perf_counter() - t0))
+        if local is not None:       # locally refined: the size in Richardson is that of the DOFs
+            levels[-1].size = levels[0].size * (levels[0].dofs / res.dofs) ** (1.0 / 3.0)
         if len(levels) >= 2:
             figures = estimate(levels, opts.accuracy)
             if all(fig.met for fig in figures.values()):
@@ -202,6 +220,11 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         if too_big:
             stopped = "memory"
             break
+        if LOCAL:
+            local = local_sizes(res, step)
+            f_bulk *= step ** BULK_EXPONENT
+        else:
+            f_bulk *= step
         f *= step
         del res
     if not figures:

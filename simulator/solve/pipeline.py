@@ -10,6 +10,7 @@ import numpy as np
 from simulator.errors import ScenarioError
 from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
+from simulator.post.above import RecoveredField
 from simulator.post.coverage import tissue_volumes, tumour_coverage
 from simulator.post.field import recover_sliver_fields
 from simulator.post.zones import electrode_axes, lesion_zones
@@ -58,6 +59,26 @@ def cell_kill_of(mesh: Mesh, scenario: Scenario, train) -> np.ndarray | None:
     index = np.array([names.index(r.material) for r in mesh.regions])[mesh.cell_region]
     return cell_kill_probability(train.E_max, train.pulses_above_rev,
                                  [scenario.cell_kill.for_material(n) for n in names], index)
+
+
+def kill_volume(mesh: Mesh, scenario: Scenario, train, field: RecoveredField, E_rev: np.ndarray,
+                p: float) -> float:
+    """Volume (m^3) with kill probability >= p on the smooth measure of every threshold volume
+    (post.above): where the recovered field reaches max(E_rev, E_p(n)) of each cell, E_p(n)
+    the field that kills p after n pulses (P rises with E at fixed n). n is the most pulses a
+    cell or a neighbour through a vertex saw at E >= E_rev: the part of a cell cut by the
+    E_rev iso-surface is electroporated by the pulses its neighbour saw."""
+    names = sorted({r.material for r in mesh.regions})
+    index = np.array([names.index(r.material) for r in mesh.regions])[mesh.cell_region]
+    n_vertex = np.zeros(mesh.num_points)
+    for k in range(4):
+        np.maximum.at(n_vertex, mesh.tets[:, k], train.pulses_above_rev.max(axis=1))
+    n = n_vertex[mesh.tets].max(axis=1)
+    th = np.full(mesh.num_cells, np.inf)
+    for k, name in enumerate(names):
+        cells = (index == k) & (n > 0)
+        th[cells] = scenario.cell_kill.for_material(name).field_for_kill(p, n[cells])
+    return float(field.volume_above(np.maximum(th, E_rev)).sum())
 
 
 def mpi_comm():
@@ -151,15 +172,16 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     for k, v in train.timings.items():
         if k != "train":
             timings[f"solve.{k}"] = v
+    field = RecoveredField(mesh, train.E_max, train.weights)     # one recovery for every threshold volume
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
-                              scenario.coverage_tolerance, scenario.margin_threshold)
-    volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr)
+                              scenario.coverage_tolerance, scenario.margin_threshold, field)
+    volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, field)
     kill = cell_kill_of(mesh, scenario, train)
     if kill is not None:
-        volumes["kill_probability_0_9"] = float((train.weights * (kill >= 0.9)).sum())
+        volumes["kill_probability_0_9"] = kill_volume(mesh, scenario, train, field, law.E_rev, 0.9)
     first = scenario.protocol.groups[0]
     zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
-                         electrode_axes(mesh, first.anode, first.cathode))
+                         electrode_axes(mesh, first.anode, first.cathode), field)
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,

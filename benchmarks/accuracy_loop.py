@@ -1,0 +1,52 @@
+"""The accuracy loop on an example at the default target: levels, DOFs, time, estimates.
+
+    python benchmarks/accuracy_loop.py EXAMPLE [--local] [--max-dofs N]
+
+EXAMPLE is a stem of examples/*.toml (its ``[mesh] accuracy`` forced to 0.02); ``--local``
+sets ``simulator.solve.accuracy.LOCAL`` (size map near contacts, threshold iso-surfaces and
+tumour boundaries, post.size_target) instead of the uniform refinement.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simulator.scenario import scenario_from_dict     # noqa: E402
+from simulator.solve import accuracy                  # noqa: E402
+from simulator.solve.pipeline import run              # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("example")
+    ap.add_argument("--local", action="store_true")
+    ap.add_argument("--max-dofs", type=int)
+    a = ap.parse_args()
+    accuracy.LOCAL = a.local
+    raw = tomllib.loads((ROOT / "examples" / f"{a.example}.toml").read_text())
+    raw.setdefault("mesh", {})["accuracy"] = 0.02
+    if a.max_dofs:
+        raw["mesh"]["max_dofs"] = a.max_dofs
+    t = time.perf_counter()
+    r = run(scenario_from_dict(raw))
+    acc = r.accuracy
+    print(f"{a.example} {'local' if a.local else 'uniform'}: {time.perf_counter() - t:.0f} s, "
+          f"stopped by {acc.stopped_by}, met {acc.met}")
+    for lv in acc.levels:
+        print(f"  sizes x {lv.refinement:.3g}: {lv.dofs} DOFs, {lv.cells} cells, {lv.time:.0f} s, currents "
+              f"{', '.join(f'{c:.5g}' for c in lv.currents[:3])}{' ...' if len(lv.currents) > 3 else ''} A, "
+              f"volumes (mm3) {', '.join(f'{k} {v * 1e9:.5g}' for k, v in lv.volumes.items())}, coverage {lv.tumours}")
+    for k, f in acc.figures.items():
+        rel = "" if f.error is None or k.startswith("coverage") else f" ({100 * f.error / max(abs(f.value), 1e-300):.2g} %)"
+        print(f"  {k}: {f.value:.6g} +- {f.error if f.error is None else f'{f.error:.3g}'}{rel}, "
+              f"tolerance {f.tolerance:.3g}, order {f.order}, met {f.met}")
+
+
+if __name__ == "__main__":
+    main()

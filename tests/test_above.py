@@ -1,0 +1,80 @@
+"""The volume above a threshold (simulator.post.above): exact clipping of a linear field in a
+tet, and a patch recovery that reproduces linear fields per material.
+
+(Its convergence on the two-needle slab against the exact two-wire iso-line is checked in
+tests/test_accuracy.py, on the accuracy loop's levels.)
+"""
+import numpy as np
+import pytest
+from scipy.spatial import Delaunay
+
+from simulator.meshing.mesh import Mesh, Region
+from simulator.post.above import RecoveredField, fraction_above
+
+
+def test_clipped_fraction_matches_monte_carlo_and_is_continuous():
+    rng = np.random.default_rng(1)
+    v = np.sort(rng.normal(size=(60, 4)), axis=1)
+    t = rng.uniform(v[:, 0] - 0.2, v[:, 3] + 0.2)            # every case k = 0..4 occurs
+    k = (v > t[:, None]).sum(axis=1)
+    assert set(k.tolist()) == {0, 1, 2, 3, 4}
+    lam = rng.dirichlet(np.ones(4), size=100_000)             # uniform points of a tet (barycentric)
+    mc = ((lam @ v.T) > t).mean(axis=0)
+    assert np.abs(fraction_above(v, t) - mc).max() < 6e-3     # ~4 sigma of the MC estimate (1.6e-3)
+    # complement: {f > t} and {-f > -t} split the tet
+    assert np.allclose(fraction_above(v, t) + fraction_above(-v[:, ::-1], -t), 1.0, atol=1e-12)
+    # continuous where the number of vertices above changes (t crossing a vertex value)
+    for i in range(4):
+        lo, hi = fraction_above(v, v[:, i] - 1e-9), fraction_above(v, v[:, i] + 1e-9)
+        assert np.abs(lo - hi).max() < 1e-6
+    # ties: two vertices at 0, two at 1, cut half way: half the volume by symmetry
+    assert fraction_above(np.array([[0.0, 0.0, 1.0, 1.0]]), 0.5)[0] == pytest.approx(0.5, abs=1e-15)
+
+
+def box_mesh(n: int = 7, seed: int = 2) -> Mesh:
+    """Delaunay tets of a jittered n^3 grid in the unit cube; two materials split at x = 0.5."""
+    rng = np.random.default_rng(seed)
+    g = np.linspace(0.0, 1.0, n)
+    p = np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
+    inner = np.all((p > 0) & (p < 1), axis=1)
+    p[inner] += rng.uniform(-0.3, 0.3, size=(inner.sum(), 3)) / (n - 1)
+    tets = Delaunay(p).simplices.astype(np.int64)
+    d = p[tets]
+    vol = np.linalg.det(d[:, 1:] - d[:, :1])
+    tets[vol < 0] = tets[vol < 0][:, [1, 0, 2, 3]]
+    region = (p[tets].mean(axis=1)[:, 0] > 0.5).astype(np.int32)
+    return Mesh(p, tets, region, (Region("a", "layer", "a", 0), Region("b", "layer", "b", 1)))
+
+
+def test_recovery_reproduces_a_linear_field_per_material():
+    mesh = box_mesh()
+    g = {0: np.array([3.0, -1.0, 2.0]), 1: np.array([-2.0, 4.0, 0.5])}
+    c0 = {0: 10.0, 1: 20.0}
+    cen = mesh.centroids()
+    E = np.array([c0[r] + g[r] @ x for r, x in zip(mesh.cell_region, cen)])[:, None]
+    field = RecoveredField(mesh, E, mesh.volumes()[:, None])
+    corners = field.corners(np.arange(mesh.num_cells))
+    exact = np.array([[c0[r] + g[r] @ mesh.points[i] for i in tet] for r, tet in zip(mesh.cell_region, mesh.tets)])
+    err = np.abs(corners - exact)
+    # exact (to roundoff) at every vertex whose same-material patch spans 3-D; the others
+    # (box corners, thin one-sided patches on the interface) keep the plain patch average
+    assert np.mean(err < 1e-9) > 0.9, np.mean(err < 1e-9)
+    assert err.max() < 1.0                                     # the averages: within a cell's variation
+    # the interface keeps its jump: a vertex on both sides has two different values
+    both = np.intersect1d(mesh.tets[mesh.cell_region == 0], mesh.tets[mesh.cell_region == 1])
+    assert both.size and np.all(np.abs(field.nodal[2 * both] - field.nodal[2 * both + 1]) > 1.0)
+
+
+def test_volume_above_is_smooth_in_the_threshold_and_matches_the_plane_cut():
+    """A field linear in x, one material: the volume above t is the slab x >= (t - c) / g of
+    the cube, to the few boundary vertices that keep the average."""
+    mesh = box_mesh(seed=3)
+    mesh = Mesh(mesh.points, mesh.tets, np.zeros(mesh.num_cells, dtype=np.int32), (Region("a", "layer", "a", 0),))
+    E = (5.0 + 2.0 * mesh.centroids()[:, 0])[:, None]
+    field = RecoveredField(mesh, E, mesh.volumes()[:, None])
+    ts = np.linspace(5.3, 6.7, 57)
+    vols = np.array([field.volume_above(t).sum() for t in ts])
+    assert np.abs(vols - (1.0 - (ts - 5.0) / 2.0)).max() < 1e-3           # whole cells: 2e-2
+    assert np.all(np.diff(vols) < 0) and np.abs(np.diff(vols, 2)).max() < 1e-3   # cells: 2e-2 jumps
+    # the curve of fractions is the same measure
+    assert field.fractions_above(ts[::8], np.ones(mesh.num_cells, bool)) == pytest.approx(vols[::8] / field.volume.sum())
