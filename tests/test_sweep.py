@@ -176,6 +176,7 @@ def test_cli_sweep_grid_files_and_figures(tmp_path, capsys):
         ("500", "constant"), ("500", "smoothstep"), ("700", "constant"), ("700", "smoothstep")]
     doc = json.loads((out / "sweep.json").read_text())
     assert doc["complete"] and doc["mesh_builds"] == 1 and len(doc["rows"]) == 4
+    assert doc["warnings"] == []                      # accuracy = 0: nothing left out
     assert len(doc["coverage_curves"]["runs"]) == 4
     # more voltage, more coverage and current; smoothstep conducts more than constant
     r = doc["rows"]
@@ -286,3 +287,13 @@ def test_geometry_sweep_one_mesh_per_geometry_and_shared_fields(base):
         assert a["max_current_A"] == b["max_current_A"]
         assert b["delivered_energy_J"] == pytest.approx(2 * a["delivered_energy_J"], rel=1e-5)
     assert rows[2]["max_voltage_V"] > rows[0]["max_voltage_V"]          # ESOPE ratio x spacing
+
+
+def test_a_sweep_says_it_does_not_refine_to_an_accuracy_target():
+    """A sweep meshes each geometry once: with [mesh] accuracy > 0 it says the target is not applied."""
+    from simulator.studies.sweep import plan_sweep
+    from simulator.studies.variation import parse_variation
+    base = scenario_from_dict({**SMALL, "mesh": {**SMALL["mesh"], "accuracy": 0.02}})
+    sweep = plan_sweep(base, [parse_variation("protocol.voltage_V=500,700")])
+    assert len(sweep.warnings) == 1 and "[mesh] accuracy = 0.02 is not applied in a sweep" in sweep.warnings[0]
+    assert plan_sweep(base.with_changes({"mesh.accuracy": 0}), [parse_variation("protocol.voltage_V=500")]).warnings == []

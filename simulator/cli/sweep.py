@@ -77,6 +77,8 @@ def cmd_sweep(args) -> int:
     print(text_table(rows, keys + [k for k, _ in HEADLINES[:5]] + ["run_time_s"]))
     print(f"{len(rows)} points, {sweep.distinct} distinct runs, {sweep.mesh_builds} mesh(es), "
           f"{sweep.timings['total']:.1f} s; outputs: {out}/ ({', '.join(p.name for p in files)})")
+    for w in sweep.warnings:
+        print(f"WARNING: {w}")
     return EXIT_OK
 
 

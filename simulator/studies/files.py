@@ -30,6 +30,7 @@ def sweep_document(sweep, rows: list[dict]) -> dict:
         "tasks": sweep.tasks,
         "field_solves": sum(s for i, s in enumerate(sweep.solves) if s is not None and sweep.same_as[i] == i),
         "timings_s": {k: round(v, 4) for k, v in sweep.timings.items()},
+        "warnings": sweep.warnings,
         "rows": rows,
         "coverage_curves": {
             "thresholds_V_per_cm": [float(f"{x:g}") for x in CURVE_THRESHOLDS_V_PER_M / V_PER_CM],

@@ -46,6 +46,17 @@ class Sweep:
     def complete(self) -> bool:
         return all(r is not None for r in self.reports)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the sweep did not do that a single run would: a sweep meshes each geometry
+        once at the scenario's sizes, so a [mesh] accuracy target is not refined to."""
+        targets = sorted({sc.mesh.accuracy for sc in self.scenarios if sc.mesh.accuracy > 0})
+        if not targets:
+            return []
+        return [f"[mesh] accuracy = {', '.join(f'{t:g}' for t in targets)} is not applied in a sweep: each "
+                f"geometry is meshed once at its sizes and the rows carry no error estimate (a single "
+                f"`epsim run` refines to the target)"]
+
     def rows(self) -> list[dict]:
         """Rows of the points done so far, in grid order."""
         out = []
