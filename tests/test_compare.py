@@ -73,3 +73,18 @@ def test_readme_studies_example_runs(monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "1 mesh, 6 runs" in out
+
+
+def test_compare_colour_scale_follows_the_runs(tmp_path):
+    """The shared scale of compare.png is set by the fields shown (issue 15: never a fixed
+    0-1600 V/cm): three times the voltage lifts its top well above the first's."""
+    from simulator.output import figures as f
+    from simulator.studies.figures import compare_scale
+    path = tmp_path / "p.toml"
+    path.write_text('name = "p"\n' + SMALL.format(s=5.0))
+    base = load_scenario(path).with_changes({"conductivity_model": "constant"})
+    low, high = (run(base.with_voltage(v)) for v in (500.0, 1500.0))
+    mat = [f._reference_material(low, float(base.tumours[0].centre[2]))]
+    s_low, s_high = compare_scale([low], mat), compare_scale([low, high], mat * 2)
+    assert s_high >= 2.4 * s_low                      # field x3 (constant sigma); nice rounding
+    assert s_low >= 1.25 * mat[0].E_irr / 100         # both thresholds on the bar

@@ -147,11 +147,27 @@ def _wrapped(text: str, width: int = 34) -> str:
     return "\n".join(lines + [line])
 
 
+def compare_scale(results: list, materials: list) -> float:
+    """Top of the compare page's shared colour scale (V/cm): the highest of the scales the
+    runs' own slice figures use (output.slice_figures.field_scale over the window the two
+    slices show, with each run's reference material's E_irr)."""
+    from simulator.output import figures as f
+    from simulator.output.slice_figures import field_scale
+
+    def window(r):                          # the 3-D box (m) the x-z and x-y slices show
+        (x0, x1), (z0, z1) = f._slice_ranges(r, 1)
+        _, (y0, y1) = f._slice_ranges(r, 2)
+        return (x0, y0, z0), (x1, y1, z1)
+    return max(field_scale(r, r.train.E_max.max(axis=1) / V_PER_CM, window(r), m.E_irr / V_PER_CM)
+               for r, m in zip(results, materials))
+
+
 def plot_compare_slices(results: list, path: Path) -> Path:
     """Vertical (x-z) and horizontal (x-y) slices of max |E| through each scenario's first
-    tumour (or electrode) centre, one column per scenario, one colour scale for all (0 to
-    twice the highest E_irr drawn); contours at each scenario's own E_rev (white) / E_irr
-    (black)."""
+    tumour (or electrode) centre, one column per scenario, one colour scale for all that
+    follows the runs (the highest of the scales each run's own figures use: the 99th
+    percentile of the field in the window, at least 1.25 E_irr); contours at each scenario's
+    own E_rev (white) / E_irr (black)."""
     import matplotlib
     from matplotlib.colors import Normalize
     from simulator.output import figures as f
@@ -161,7 +177,8 @@ def plot_compare_slices(results: list, path: Path) -> Path:
     def slice_centre(r):                    # as field_xz/xy.png: the first tumour's, else the electrode's
         return np.asarray(r.scenario.tumours[0].centre, dtype=float) if r.scenario.tumours else electrode_centre(r)
     mats = [f._reference_material(r, float(slice_centre(r)[2])) for r in results]
-    vmax = 2.0 * max(m.E_irr for m in mats) / V_PER_CM
+    fields = [r.train.E_max.max(axis=1) / V_PER_CM for r in results]
+    vmax = compare_scale(results, mats)
     norm = Normalize(0.0, vmax)
     cmap = matplotlib.colormaps[f.FIELD_CMAP].with_extremes(bad="white")
     fig = _figure((3.3 * n + 1.0, 6.4))
@@ -169,7 +186,7 @@ def plot_compare_slices(results: list, path: Path) -> Path:
     im = None
     for col, (res, mat) in enumerate(zip(results, mats)):
         centre = slice_centre(res)
-        field = res.train.E_max.max(axis=1) / V_PER_CM
+        field = fields[col]
         nodal = f.recover_nodal(res.mesh, field)
         for row, axis in enumerate((1, 2)):
             ax = axes[row, col]
@@ -196,7 +213,9 @@ def plot_compare_slices(results: list, path: Path) -> Path:
             ax.set_ylabel(f"{names[iv]} (mm)", fontsize=7.5)
             cov = _wrapped(f._coverage_line(res)) if row == 0 else f"{names[axis]} = {sample.value / f.MM:.1f} mm"
             ax.set_title((f"{res.scenario.name}\n" if row == 0 else "") + cov, fontsize=7)
-    cb = fig.colorbar(im, ax=axes, extend="max", shrink=0.8, pad=0.01)
+    over = any(float(F.max()) > vmax for F in fields)
+    cb = fig.colorbar(im, ax=axes, extend="max" if over else "neither", shrink=0.8, pad=0.01)
+    cb.ax.set_gid(f"colorbar:{vmax:g}")
     cb.set_label("max |E| over the pulse train (V/cm), one scale for all", fontsize=8)
     cb.ax.tick_params(labelsize=7)
     fig.suptitle("field slices; contours: E_rev (white) and E_irr (black) of each tumour's material", fontsize=9)
