@@ -119,7 +119,7 @@ def test_a_failed_volume_mesh_is_retried_with_delaunay(monkeypatch):
 # ----------------------------------------------------------------------------- margin rule
 @pytest.fixture(scope="module")
 def lesion_outside():
-    """A 2 mm lesion in fat 7 mm beside a needle pair: never reached at the tumour's E_rev."""
+    """A 3 mm lesion (1 mm margin) in fat 7 mm beside a needle pair: never reached at the tumour's E_rev."""
     sc = scenario_from_dict({"tissue": {"size_mm": [22, 22, 9]},
                              "tumours": [{"diameter_mm": 3, "depth_mm": 3.5, "centre_mm": [0, 7], "margin_mm": 1}],
                              "electrode": {"type": "needle-pair", "insertion_depth_mm": 7},
