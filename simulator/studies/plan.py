@@ -6,6 +6,8 @@ Steps (each candidate is meshed once; every voltage of it reuses that mesh):
    why it fails, if it does) and the minimum covering voltage (studies.minimum_voltage);
 2. every selected catalogue electrode centred over the lesion (studies.candidates) at its
    ESOPE amplitude and at its minimum covering amplitude (up to the generator's maximum);
+   a tiling (several applications, below) likewise at the ESOPE amplitude (``tiling``) and
+   at its minimum covering amplitude (``tiling-min``, one voltage for every application);
 3. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
 
 Candidates with the same electrode geometry and protocol (e.g. hexagonal-20 and -30 when
@@ -157,10 +159,18 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             tiling_tried.append(cand.name)
             t = tile(cand.data, options.max_applications, progress=say)
             if t is not None:
-                entry = _entry(cand, t.data, t.result, "esope", options.reposition_s)
+                entry = _entry(cand, t.data, t.result, "tiling", options.reposition_s)
                 entries.append(entry)
                 results[(cand.name, "tiling")] = (t.data, t.result)
-                entry["amplitude"] = "tiling"
+                # the same tiling at its minimum covering amplitude (one voltage for every
+                # application, on the tiling's mesh; at most the ESOPE amplitude, which covers)
+                tsc = scenario_from_dict(t.data)
+                mv = minimum_voltage(tsc, mesh=t.result.mesh, first=t.result, rel_tol=options.rel_tol,
+                                     limit=tsc.protocol.max_voltage, progress=say)
+                if mv.voltage is not None and mv.voltage < tsc.protocol.max_voltage:
+                    d = with_voltage(t.data, mv.voltage)
+                    entries.append(_entry(cand, d, mv.result, "tiling-min", options.reposition_s))
+                    results[(cand.name, "tiling-min")] = (d, mv.result)
                 break
     ranked = rank(entries, options.hierarchy)
     best = ranked[0] if ranked else None
