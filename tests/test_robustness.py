@@ -48,10 +48,12 @@ def test_seeded_runs_repeat_exactly_and_spread_costs_coverage(src, tmp_path):
 
 
 def test_placement_error_moves_the_electrode(src, tmp_path):
-    rep = _robust(src, tmp_path / "p", "--samples", "1", "--placement-sd-mm", "1.0", "--seed", "1")
+    # two samples in two workers: each placement draw is meshed in the worker that runs it
+    rep = _robust(src, tmp_path / "p", "--samples", "2", "--placement-sd-mm", "1.0", "--seed", "1", "--jobs", "2")
     assert not rep["mesh_reused"]
-    dx, dy = rep["draws"][0]["shift_mm"][0]
-    assert (dx, dy) != (0.0, 0.0)
+    shifts = [tuple(d["shift_mm"][0]) for d in rep["draws"]]
+    assert (0.0, 0.0) not in shifts and shifts[0] != shifts[1]
+    assert len({d["margin_reversible_fraction"] for d in rep["draws"]}) == 2     # two meshes, two fields
 
 
 @pytest.mark.parametrize("args, field", [
