@@ -12,7 +12,8 @@ in one process (``python -m benchmarks.runner CASE OUT.json`` as for the solver 
   with ``--electrodes hexagonal-20 --max-applications 6``: no single hexagon (needles on
   a 7.3 mm circle) covers it, a tiling does.
 
-Each record has ``wall_s``, ``cpu_s`` (this process and its children), ``target_s``,
+``EPSIM_BENCH_OUT=DIR`` also writes the plan's files (plan.json, planned.toml, plan.png)
+there (inside the timing: a few seconds). Each record has ``wall_s``, ``cpu_s`` (this process and its children), ``target_s``,
 ``within_target``, the load average before and after, and the study's answer. Wall times on
 the shared machine depend on its load: compare ``cpu_s``.
 """
@@ -77,6 +78,9 @@ def _robustness(jobs: int = 2) -> dict:
 def _plan() -> dict:
     from simulator.studies.plan import PlanOptions, plan
     p = plan(copy.deepcopy(lesion_24mm()), PlanOptions(electrodes="hexagonal-20", max_applications=6))
+    if os.environ.get("EPSIM_BENCH_OUT"):               # the plan's files too (README figure)
+        from simulator.studies.plan_output import write_plan
+        write_plan(p, Path(os.environ["EPSIM_BENCH_OUT"]), force=True, figures=True)
     best = p.report["best"]
     return {"feasible": p.report["feasible"], "best": None if best is None else {
         k: best[k] for k in ("electrode", "amplitude", "applications", "healthy_irreversible_mm3", "max_current_A",

@@ -82,7 +82,7 @@ def cold_regions_of(result: "Result") -> list:
     from simulator.post.diagnosis import diagnose
     sc = result.scenario
     return diagnose(result.mesh, sc.tumours, sc.electrode, sc.tissue, result.train.E_max, result.train.weights,
-                    result.E_rev)
+                    result.E_rev, sc.margin_threshold)
 
 
 def diagnosis_of(result: "Result") -> dict:

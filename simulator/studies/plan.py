@@ -151,8 +151,13 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     tiling_tried = []
     if options.max_applications > 1 and not any(e["feasible"] for e in entries):
         by_name = {c.name: c for c in cands}
-        order = sorted((e for e in entries if e["amplitude"] == "esope" and "same_as" not in e),
-                       key=lambda e: -(e["coverage"]["margin_reversible_fraction"] or 0.0))
+        # catalogue electrodes (also one evaluated as the scenario's own: same_as), each geometry once
+        order, sources = [], set()
+        for e in sorted((e for e in entries if e["amplitude"] == "esope"),
+                        key=lambda e: -(e["coverage"]["margin_reversible_fraction"] or 0.0)):
+            if e.get("same_as", e["electrode"]) not in sources:
+                sources.add(e.get("same_as", e["electrode"]))
+                order.append(e)
         for e in order[:TILING_ELECTRODES]:
             cand = by_name[e["electrode"]]
             say(f"tiling with {cand.name}")
