@@ -119,9 +119,10 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             continue
         key = (sc.electrode, sc.protocol)
         if key in seen and cand.name != "scenario":
-            for e in seen[key]:
-                entries.append({**e, "electrode": cand.name, "needle_length_mm": cand.needle_length_mm,
-                                "same_as": e["electrode"]})
+            for e in seen[key]:                     # the scenario's own run at ESOPE is this one's ESOPE run
+                amplitude = "esope" if e["amplitude"] == "scenario" else e["amplitude"]
+                entries.append({**e, "electrode": cand.name, "amplitude": amplitude,
+                                "needle_length_mm": cand.needle_length_mm, "same_as": e["electrode"]})
             continue
         say(f"{cand.name}: meshing")
         mesh, _ = build_mesh_for(sc)
@@ -214,7 +215,8 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     best_data = best_result = None
     if best is not None:
         src = best.get("same_as", best["electrode"])
-        best_data, best_result = results[(src, best["amplitude"])]
+        amplitude = "scenario" if src == "scenario" and best["amplitude"] == "esope" else best["amplitude"]
+        best_data, best_result = results[(src, amplitude)]
         if "same_as" in best:
             best_data = catalogue_candidate(best["electrode"], data, scenario).data
             if best["amplitude"] in ("minimum", "maximum"):
