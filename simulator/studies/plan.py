@@ -6,8 +6,9 @@ Steps (each candidate is meshed once; every voltage of it reuses that mesh):
    why it fails, if it does) and the minimum covering voltage (studies.minimum_voltage);
 2. every selected catalogue electrode centred over the lesion (studies.candidates) at its
    ESOPE amplitude and at its minimum covering amplitude (up to the generator's maximum);
-   a tiling (several applications, below) likewise at the ESOPE amplitude (``tiling``) and
-   at its minimum covering amplitude (``tiling-min``, one voltage for every application);
+   a tiling (several applications, below) likewise at the ESOPE amplitude (``tiling``; when
+   no grid covers there, the grids at the generator's maximum: ``tiling-max``) and at its
+   minimum covering amplitude (``tiling-min``, one voltage for every application);
 3. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
 
 Candidates with the same electrode geometry and protocol (e.g. hexagonal-20 and -30 when
@@ -164,12 +165,18 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             say(f"tiling with {cand.name}")
             tiling_tried.append(cand.name)
             t = tile(cand.data, options.max_applications, progress=say)
+            label = "tiling"
+            if t is None:                 # no grid covers at ESOPE: the same grids at the generator's maximum
+                top = scenario_from_dict(cand.data).generator.max_voltage
+                say(f"tiling with {cand.name} at {top:g} V")
+                t = tile(with_voltage(cand.data, top), options.max_applications, progress=say)
+                label = "tiling-max"
             if t is not None:
-                entry = _entry(cand, t.data, t.result, "tiling", options.reposition_s)
+                entry = _entry(cand, t.data, t.result, label, options.reposition_s)
                 entries.append(entry)
-                results[(cand.name, "tiling")] = (t.data, t.result)
+                results[(cand.name, label)] = (t.data, t.result)
                 # the same tiling at its minimum covering amplitude (one voltage for every
-                # application, on the tiling's mesh; at most the ESOPE amplitude, which covers)
+                # application, on the tiling's mesh; at most the amplitude that covered)
                 tsc = scenario_from_dict(t.data)
                 mv = minimum_voltage(tsc, mesh=t.result.mesh, first=t.result, rel_tol=options.rel_tol,
                                      limit=tsc.protocol.max_voltage, progress=say)
