@@ -8,6 +8,7 @@
 * ``plates``: 8 mm plates 5 mm deep on skin/fat/muscle, 1300 V/cm x gap.
 * the study cases of benchmarks/studies.py (minimum voltage, robustness, plan; kind
   ``study``): timed end to end against the issue's targets.
+* ``mesh-chest-wall``, ``mesh-label-image-128``: meshing only (benchmarks/meshing.py).
 """
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def all_cases() -> dict[str, dict]:
     from .studies import STUDIES                      # planning / robustness targets (issue 13)
     for name, spec in STUDIES.items():
         out[name] = {"kind": "study", "scenario": None, "quick": spec["quick"], "baseline": False}
+    for name in ("mesh-chest-wall", "mesh-label-image-128"):          # meshing only (benchmarks/meshing.py)
+        out[name] = {"kind": "mesh", "scenario": None, "quick": True, "baseline": False}
     return out
 
 

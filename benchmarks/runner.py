@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         from .studies import run_study
         Path(a.out).write_text(json.dumps(run_study(a.case), indent=1))
         return 0
+    if spec["kind"] == "mesh":
+        from .meshing import run_mesh_case
+        Path(a.out).write_text(json.dumps(run_mesh_case(a.case), indent=1))
+        return 0
     sc = json.loads(json.dumps(spec["scenario"]))
     if a.size is not None:
         sc["mesh"]["size_mm"] = a.size

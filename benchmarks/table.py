@@ -19,7 +19,7 @@ def markdown(data: dict) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     studies = [c for c in data.get("cases", []) if c.get("kind") == "study"]
     for c in data.get("cases", []):
-        if c.get("kind") == "study":
+        if c.get("kind") in ("study", "mesh"):
             continue
         if "error" in c:
             lines.append(f"| {c['name']} | failed: {c['error']} |" + " |" * 15)
@@ -67,6 +67,17 @@ def markdown(data: dict) -> str:
             lines.append(f"| {c['name']} | {c['wall_s']:.1f} | {c['target_s']:.0f} | "
                          f"{'yes' if c['within_target'] else '**no**'} | {c['cpu_s']:.1f} | "
                          f"{', '.join(f'{x:.1f}' for x in c['load_average_1min'])} |")
+    meshing = [c for c in data.get("cases", []) if c.get("kind") == "mesh"]
+    if meshing:
+        lines += ["", "Meshing only (benchmarks/meshing.py):", "",
+                  "| case | cells | nodes | mesh s | target s | cpu s | peak MB |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for c in meshing:
+            if "error" in c:
+                lines.append(f"| {c['name']} | failed: {c['error']} | | | | | |")
+                continue
+            ok = "" if c["within_target"] else " (over)"
+            lines.append(f"| {c['name']} | {c['cells']} | {c['points']} | {c['times_s']['mesh']:.1f}{ok} | "
+                         f"{c['target_s']:g} | {c['cpu_s']:.1f} | {c['memory_mb']['peak']:.0f} |")
     sc = data.get("scaling") or {}
     if sc:
         lines += ["", f"time per DOF (setup + solve), needle pair: {', '.join(f'{p:.1f}' for p in sc['time_per_dof_us'])}"

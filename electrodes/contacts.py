@@ -18,7 +18,8 @@ class Needle:
     ``insertion_depth`` is the length (m) inside the tissue along its axis; the axis is
     tilted by ``tilt_deg`` from the inward normal -z towards azimuth ``tilt_azimuth_deg``
     (measured from +x).  ``insulated_length`` (m) from the skin down is insulated (not a
-    contact).
+    contact). ``entry_z`` (m) is the height of the skin at the entry point (0 on a flat skin,
+    < 0 off the top of a curved one).
     """
 
     name: str
@@ -28,6 +29,7 @@ class Needle:
     tilt_deg: float = 0.0
     tilt_azimuth_deg: float = 0.0
     insulated_length: float = 0.0
+    entry_z: float = 0.0
 
     @property
     def radius(self) -> float:
@@ -41,7 +43,7 @@ class Needle:
 
     @property
     def entry(self) -> np.ndarray:
-        return np.array([self.position[0], self.position[1], 0.0])
+        return np.array([self.position[0], self.position[1], self.entry_z])
 
     @property
     def tip(self) -> np.ndarray:

@@ -35,6 +35,19 @@ def example_run(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium per test session (per xdist worker), quit at the end; skips when
+    selenium, chromium or chromedriver is missing (CI installs them: .ci/run)."""
+    pytest.importorskip("selenium")
+    import browser_check
+    if not (browser_check.CHROMIUM and browser_check.DRIVER):
+        pytest.skip("chromium / chromedriver not installed")
+    driver = browser_check.start_driver()
+    yield driver
+    browser_check.quit_driver(driver)
+
+
 def pytest_configure(config):
     """In CI (EPSIM_REQUIRE_DOLFINX=1) a missing DOLFINx is an error, not a skip."""
     if os.environ.get("EPSIM_REQUIRE_DOLFINX"):

@@ -27,11 +27,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ARGS = {name: ["--fail-under", "0.5"] for name in
         ("hexagonal", "linear_array", "multi_lesion", "needle_pair", "plates_skin_fold", "skin_fold",
          "exophytic_plates", "chest_wall_recurrence", "patient_geometry")}
-# chest_wall_recurrence: both covered (the protruding T1 just: margin 99.94 %)
+# chest_wall_recurrence: T2 covered; on the curved wall the protruding T1 is not quite (margin
+# 99.74 %, under the 0.999 of the coverage tolerance; 99.94 % on a flat wall)
 EXPECTED_EXIT = {"hexagonal": 0, "linear_array": 0, "multi_lesion": 1, "needle_pair": 0,
                  "plates_skin_fold": 0, "skin_fold": 0, "exophytic_plates": 0, "chest_wall_recurrence": 0,
                  "patient_geometry": 0}
-EXPECTED_COVERED = {"skin_fold": True, "exophytic_plates": True, "chest_wall_recurrence": True,
+EXPECTED_COVERED = {"skin_fold": True, "exophytic_plates": True, "chest_wall_recurrence": False,
                     "patient_geometry": True,
                     "hexagonal": True, "linear_array": True, "multi_lesion": False, "needle_pair": False,
                     "plates_skin_fold": True}

@@ -174,6 +174,26 @@ def test_ulcer_without_cover_and_wet_cover():
     ({"tissue": {"ribs": {"diameter_mm": 6, "depth_mm": 2, "pitch_mm": 10}}}, "tissue.ribs.depth_mm"),
     ({"tissue": {"layout": "sideways"}}, "tissue.layout"),
     ({"no_go": [{"shape": "cone"}]}, "no_go[0].shape"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cone", "radius_mm": 50}}}, "tissue.curvature.shape"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "sphere", "radius_mm": -5}}},
+     "tissue.curvature.radius_mm"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "sphere", "radius_mm": 12}}},
+     "tissue.curvature.radius_mm"),                                     # smaller than the block's half-diagonal
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 12}}},
+     "tissue.curvature.radius_mm"),                                     # the layers leave the block at its edges
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50, "axis": "z"}}},
+     "tissue.curvature.axis"),
+    ({"tissue": {"size_mm": [20, 20, 12], "layout": "fold", "curvature": {"shape": "sphere", "radius_mm": 50}}},
+     "tissue.curvature"),
+    ({"tissue": {"size_mm": [30, 20, 12], "curvature": {"shape": "sphere", "radius_mm": 50},
+                 "ribs": {"diameter_mm": 4, "depth_mm": 8, "pitch_mm": 12}}}, "tissue.ribs"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50}},
+      "electrode": {"type": "plates", "gap_mm": 8.0}}, "tissue.curvature"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50}},
+      "electrode": {"type": "needles", "needles": [{"position_mm": [-3, 0], "tilt_deg": 5}, {"position_mm": [3, 0]}]}},
+     "electrode.along_normal"),
+    ({"tissue": {"size_mm": [20, 20, 12], "curvature": {"shape": "cylinder", "radius_mm": 50}},
+      "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "along_normal": "yes"}}, "electrode.along_normal"),
     ({"no_go": [{"shape": "box", "min_mm": [0, 0, 0], "max_mm": [1, -1, 1]}]}, "no_go[0].max_mm"),
 ])
 def test_bad_anatomy_input_names_the_field(edit, field, tmp_path, capsys):
@@ -282,10 +302,57 @@ def test_label_image_reproduces_the_layered_block(tmp_path):
     assert abs(tb.reversible_fraction - ta.reversible_fraction) < 0.02   # cells straddle the 5.5 mm interface
 
 
+def test_enclosed_label_regions_become_smooth_conformal_surfaces(tmp_path):
+    """A label image with a bone ball (3 mm radius) holding a tumour ball (1.5 mm) inside
+    muscle: each enclosed region becomes a closed marching-cubes surface meshed as its own
+    solid. Its meshed volume is its voxel volume (to VOLUME_RTOL) and the ball's within 2 %
+    (0.4 mm voxels) less the voxels' own error; the blur makes it smooth (every vertex within
+    half a voxel of the sphere, under 0.6 x the unblurred surface's distance);
+    the muscle, which reaches the image's faces, stays cell-wise."""
+    from simulator.scenario.label_surfaces import VOLUME_RTOL
+    h, shape = 0.4, (40, 40, 30)
+    c = [(np.arange(n) + 0.5) * h - n * h / 2 for n in shape[:2]] + [-(np.arange(shape[2]) + 0.5) * h]
+    x, y, z = np.meshgrid(*c, indexing="ij")
+    r2 = x * x + y * y + (z + 6.0) ** 2
+    lab = np.ones(shape, dtype=np.int16)
+    lab[r2 <= 3.0 ** 2], lab[r2 <= 1.5 ** 2] = 2, 3
+    np.save(tmp_path / "lab.npy", lab)
+    sc = scenario_from_dict({"tissue": {"image": {"file": "lab.npy", "voxel_mm": [h] * 3,
+                                                  "labels": {"1": "muscle", "2": "bone", "3": "tumour"}}},
+                             **_PAIR, "mesh": {"size_mm": 1.0, "cache": False, "accuracy": 0}}, base_dir=tmp_path)
+    outer, inner = sc.tissue.surfaces
+    assert (outer.material, inner.material) == ("bone", "tumour") and outer.conformal and inner.conformal
+    mesh = build_mesh(sc)
+    vol = np.bincount(mesh.cell_region, weights=mesh.volumes(), minlength=len(mesh.regions)) / MM ** 3
+    names = [r.name for r in mesh.regions]
+    v_out, v_in = vol[names.index(outer.name)], vol[names.index(inner.name)]
+    voxels = {k: (lab == k).sum() * h ** 3 for k in (2, 3)}
+    print(f"[label surfaces] bone {v_out:.2f} mm3 (voxels {voxels[2]:.2f}, ball {4 / 3 * math.pi * 27 - v_in:.2f}), "
+          f"tumour {v_in:.2f} (voxels {voxels[3]:.2f}, ball {4 / 3 * math.pi * 1.5 ** 3:.2f})")
+    assert v_in == pytest.approx(voxels[3], rel=2 * VOLUME_RTOL)
+    assert v_out + v_in == pytest.approx(voxels[2] + voxels[3], rel=2 * VOLUME_RTOL)
+    ball = 4 / 3 * math.pi * 27.0
+    assert abs(v_out + v_in - ball) <= abs(voxels[2] + voxels[3] - ball) + 0.005 * ball   # the voxels' own -1.8 %
+
+    def spread(surface):
+        rad = np.linalg.norm(surface.vertices / MM - [0, 0, -6.0], axis=1)
+        return np.abs(rad - 3.0).max()
+    raw = scenario_from_dict({"tissue": {"image": {"file": "lab.npy", "voxel_mm": [h] * 3, "smooth_voxels": 0,
+                                                   "labels": {"1": "muscle", "2": "bone", "3": "tumour"}}}, **_PAIR},
+                             base_dir=tmp_path).tissue.surfaces[0].surface
+    print(f"[label surfaces] vertex off the sphere: {spread(outer.surface) / h:.2f} voxel smoothed, "
+          f"{spread(raw) / h:.2f} raw")
+    assert spread(outer.surface) < 0.5 * h and spread(outer.surface) < 0.6 * spread(raw)
+    cm = mesh.centroids()[mesh.cell_region == names.index("muscle")] / MM
+    assert np.linalg.norm(cm - [0, 0, -6.0], axis=1).min() > 3.0 - h    # no staircase muscle inside the ball
+    assert sc.tissue.image.materials == {1: "muscle"}              # the balls left the cell-wise labels
+
+
 @pytest.mark.parametrize("case, field", [
     ("open", "tumours[0].file"), ("missing", "tumours[0].file"), ("suffix", "tumours[0].file"),
     ("units", "tumours[0].units"), ("label", "tissue.image.labels"), ("label-material", "tissue.image.labels.1"),
     ("image-2d", "tissue.image.file"), ("npy-voxel", "tissue.image.voxel_mm"), ("image-size", "tissue.size_mm"),
+    ("image-method", "tissue.image.method"), ("image-smooth", "tissue.image.smooth_voxels"),
 ])
 def test_bad_patient_files(case, field, tmp_path):
     import meshio
@@ -302,7 +369,10 @@ def test_bad_patient_files(case, field, tmp_path):
              "label-material": {"file": "lab.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "kidney"}},
              "image-2d": {"file": "flat.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "skin"}},
              "npy-voxel": {"file": "lab.npy", "labels": {"1": "skin"}},
-             "image-size": {"file": "lab.npy", "voxel_mm": [5, 5, 5], "labels": {"1": "skin"}}}.get(case)
+             "image-size": {"file": "lab.npy", "voxel_mm": [5, 5, 5], "labels": {"1": "skin"}},
+             "image-method": {"file": "lab.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "skin"}, "method": "voxels"},
+             "image-smooth": {"file": "lab.npy", "voxel_mm": [1, 1, 1], "labels": {"1": "skin"},
+                              "smooth_voxels": -1}}.get(case)
     tissue = {"size_mm": [20, 20, 12]} if image is None else {"image": image}
     if case == "image-size":
         tissue["size_mm"] = [20, 20, 20]
@@ -363,6 +433,17 @@ def test_chest_wall_example(example):
     assert {r.kind for r in res.mesh.regions} >= {"structure", "cover", "tumour"}
     t1, t2 = rep["tumours"]
     assert t2["covered"] is True and t1["tumour_reversible_fraction"] > 0.99
+    c = sc.tissue.curvature                 # the curved wall: the rigid array along the normal at its centre
+    assert c.shape == "cylinder" and c.radius == pytest.approx(120 * MM)
+    centre = np.mean([n.position for n in sc.electrode.needles], axis=0)
+    for n in sc.electrode.needles:
+        assert n.axis == pytest.approx(-c.normal(*centre), abs=1e-12)
+        assert abs(c.depth_of(n.entry[None, :])[0]) < 1e-12                        # enters on the skin
+        lowest = res.mesh.points[res.mesh.contact_nodes(n.name), 2].min()
+        assert lowest == pytest.approx(n.tip[2], abs=0.05 * MM)                    # its tip L below the entry
+    assert min(n.entry[2] for n in sc.electrode.needles) < -0.2 * MM              # the outer ones enter lower
+    (x, z), = sc.tissue.rib_centres()
+    assert c.depth_of(np.array([[x, 0.0, z]]))[0] == pytest.approx(13 * MM)
     assert rep["no_go"][0]["name"] == "below the ribs"
     assert rep["no_go"][0]["max_field_V_per_cm"] < 400                      # the ribs shield it
 
@@ -375,3 +456,93 @@ def test_patient_geometry_example(example):
     assert {r.material for r in res.mesh.regions} == {"skin", "fat", "muscle", "bone", "tumour"}
     assert rep["tumours"][0]["volume_mm3"] == pytest.approx(sc.tumours[0].volume / MM ** 3, rel=1e-6)
     assert rep["coverage"]["covered"] is True
+
+
+# ----------------------------------------------------------------------------- curved skin
+_CURVED_LAYERS = [{"material": "skin", "thickness_mm": 1.5}, {"material": "fat", "thickness_mm": 2.0},
+                  {"material": "muscle"}]
+
+
+def _curved(curvature, electrode=None, size=1.0, **extra):
+    tissue = {"size_mm": [20, 16, 12], "layers": _CURVED_LAYERS}
+    if curvature:
+        tissue["curvature"] = curvature
+    return scenario_from_dict({
+        "tissue": tissue, "electrode": electrode or {"type": "needle-pair", "spacing_mm": 7.3, "insertion_depth_mm": 6.0},
+        "protocol": {"voltage_V": 730.0, "pulses": 1}, "mesh": {"size_mm": size, "cache": False, "accuracy": 0},
+        **extra})
+
+
+@pytest.mark.parametrize("curvature", [{"shape": "cylinder", "radius_mm": 40.0, "axis": "x"},
+                                       {"shape": "sphere", "radius_mm": 40.0}], ids=["cylinder", "sphere"])
+def test_curved_layers_are_shells_of_their_thickness(curvature):
+    """Each layer is the shell of its thickness under the curved skin: meshed volumes against
+    the exact shell volumes over the block (closed form for the cylinder, quadrature for the
+    sphere), and every node on or under the skin."""
+    sc = _curved(curvature)
+    c = sc.tissue.curvature
+    mesh = build_mesh(sc)
+    vol = np.bincount(mesh.cell_region, weights=mesh.volumes(), minlength=len(mesh.regions))
+    X, Y, Z = sc.tissue.size
+    exact = [c.shell_volume(0.0, 1.5 * MM, X / 2, Y / 2), c.shell_volume(1.5 * MM, 3.5 * MM, X / 2, Y / 2)]
+    total = X * Y * Z - _above_skin(c, X, Y)                  # the block under the skin
+    print(f"[curved {c.shape}] skin {vol[0] / exact[0] - 1:+.2%}, fat {vol[1] / exact[1] - 1:+.2%}, "
+          f"total {vol.sum() / total - 1:+.2%}")
+    assert vol[0] == pytest.approx(exact[0], rel=0.01) and vol[1] == pytest.approx(exact[1], rel=0.01)
+    assert vol.sum() == pytest.approx(total, rel=0.005)
+    p = mesh.points
+    assert np.all(p[:, 2] <= c.surface_z(p[:, 0], p[:, 1]) + 1e-3 * MM)
+    sag = -float(c.surface_z(X / 2, Y / 2))                       # 0.8 mm (cylinder), 2.1 mm (sphere)
+    skin_nodes = np.unique(mesh.tets[mesh.cell_region == 0])
+    assert p[skin_nodes, 2].min() < -(1.5 * MM + 0.9 * sag)          # the skin follows the surface down
+
+
+def _above_skin(c, X, Y):
+    """Volume between the plane z = 0 and the curved skin over the block (quadrature)."""
+    from scipy.integrate import dblquad
+    v, _ = dblquad(lambda y, x: -float(c.surface_z(x, y)), -X / 2, X / 2, -Y / 2, Y / 2, epsabs=1e-16, epsrel=1e-10)
+    return v
+
+
+def test_needles_enter_along_the_skin_normal():
+    """On a curved skin a rigid catalogue array keeps its shape: its needles are parallel to
+    the inward normal at its centre, laid out as on the flat skin in the tangent plane there,
+    each entering on the skin. Custom needles go each along the normal where it enters, or
+    (along_normal = false) as tilted."""
+    hexa = {"catalogue": "hexagonal-10", "centre_mm": [1.0, 1.0]}
+    flat = _curved(None, hexa).electrode.needles
+    for curvature in ({"shape": "cylinder", "radius_mm": 30.0}, {"shape": "sphere", "radius_mm": 30.0}):
+        sc = _curved(curvature, hexa)
+        c = sc.tissue.curvature
+        a = -c.normal(1.0 * MM, 1.0 * MM)
+        for n, f in zip(sc.electrode.needles, flat):
+            assert n.axis == pytest.approx(a, abs=1e-12)                              # the centre's normal
+            assert abs(c.depth_of(n.entry[None, :])[0]) < 1e-12                        # enters on the skin
+        for n, m, fn, fm in zip(sc.electrode.needles[1:], sc.electrode.needles[:-1], flat[1:], flat[:-1]):
+            d = n.entry - m.entry
+            assert np.linalg.norm(d - (d @ a) * a) == pytest.approx(math.dist(fn.position, fm.position), rel=1e-12)
+        assert sc.electrode.needles[0].tilt_deg == pytest.approx(math.degrees(math.asin(
+            math.sqrt(float(c.rho2(1.0 * MM, 1.0 * MM))) / c.radius)), rel=1e-9)
+    pair = {"type": "needles", "needles": [{"position_mm": [-3.65, 0.0]}, {"position_mm": [3.65, 0.0]}],
+            "insertion_depth_mm": 6.0}
+    sc = _curved({"shape": "sphere", "radius_mm": 30.0}, pair)
+    c = sc.tissue.curvature
+    for n in sc.electrode.needles:
+        assert n.entry[2] == pytest.approx(float(c.surface_z(*n.position)), abs=1e-15)
+        assert n.axis == pytest.approx(-c.normal(*n.position), abs=1e-12)
+        assert abs(c.depth_of(n.tip[None, :])[0] - n.insertion_depth) < 1e-12   # its depth below the skin
+    a, b = sc.electrode.needles                       # the normals converge to the centre of curvature
+    assert np.linalg.norm(a.tip - b.tip) == pytest.approx(7.3 * MM * (1 - 6.0 / 30.0), rel=1e-12)
+    given = {"type": "needles", "along_normal": False, "needles": [
+        {"position_mm": [-3.0, 0.0], "tilt_deg": 10.0, "tilt_azimuth_deg": 0.0}, {"position_mm": [3.0, 0.0]}]}
+    a, b = _curved({"shape": "cylinder", "radius_mm": 30.0}, given).electrode.needles
+    assert a.tilt_deg == 10.0 and b.tilt_deg == 0.0 and a.entry[2] < 0 and b.axis == pytest.approx([0, 0, -1])
+
+
+def test_needle_pair_on_a_large_radius_approaches_the_flat_result():
+    """R = 2 m over a 20 mm block: the skin sags 25 um; the current is the flat one (within
+    the two meshes' difference)."""
+    flat, big = (run(_curved(c, size=1.5)).train.groups[0].current
+                 for c in (None, {"shape": "cylinder", "radius_mm": 2000.0}))
+    print(f"[curved] R = 2 m: current {big / flat - 1:+.2%} of the flat block's")
+    assert big == pytest.approx(flat, rel=0.01)

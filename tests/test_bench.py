@@ -82,11 +82,28 @@ def test_suite_document_and_table(record):
     rec = dict(record, baseline=compare(record, same, None))
     assert rec["baseline"]["same_mesh"]["reversible_volume_diff_pct"] == 0.0
     assert rec["baseline"]["same_mesh"]["solve_speedup"] > 0
+    mesh_rec = {"name": "mesh-chest-wall", "kind": "mesh", "cells": 1000, "points": 300,
+                "times_s": {"read": 0.0, "mesh": 31.0}, "cpu_s": 30.0, "target_s": 30.0, "within_target": False,
+                "memory_mb": {"peak": 100.0}}
     doc = {"schema_version": SCHEMA_VERSION, "suite": "quick", "created": "now", "environment": {},
-           "cases": [rec], "scaling": scaling([rec])}
+           "cases": [rec, mesh_rec], "scaling": scaling([rec])}
     text = markdown(doc)
     assert "needle-pair-s" in text and "same mesh" in text
     assert text.count("\n|") >= 3
+    assert "| mesh-chest-wall | 1000 | 300 | 31.0 (over) | 30 |" in text
+
+
+def test_label_image_case():
+    """The 128^3 meshing case's image: layer labels by depth, the nodule's voxel volume
+    near the 8 mm sphere's (268.1 mm^3) to the voxel-staircase error."""
+    import math
+    from benchmarks.cases import all_cases
+    from benchmarks.meshing import LABEL_VOXEL_MM, label_image
+    assert all_cases()["mesh-label-image-128"]["kind"] == "mesh"
+    img = label_image(64, 40.0 / 64)
+    assert img.shape == (64, 64, 64) and img[0, 0, 0] == 1 and img[0, 0, 5] == 2 and img[0, 0, -1] == 3
+    v = (img == 4).sum() * (40.0 / 64) ** 3
+    assert abs(v - 4 / 3 * math.pi * 4.0 ** 3) < 0.03 * 268.1 and LABEL_VOXEL_MM == 0.3125
 
 
 def test_study_cases_are_registered_and_tabled():

@@ -9,6 +9,7 @@ import numpy as np
 from simulator import build_report, load_scenario, run
 from simulator.cli import main
 from simulator.studies.table import report_row
+from study_pages import assert_self_contained, read_study_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ('[tissue]\nsize_mm = [16, 16, 10]\n[[tumours]]\ndiameter_mm = 4.0\ndepth_mm = 4.0\nmargin_mm = 0.5\n'
@@ -43,6 +44,14 @@ def test_compare_values_equal_individual_reports(tmp_path, capsys):
     w = img.shape[1]
     for half in (img[:, : w // 2], img[:, w // 2:]):
         assert (np.ptp(half, axis=2) > 0.3).mean() > 0.1
+    # report.html: one table row per scenario with its values, compare.png embedded, both inputs
+    page = read_study_page(out / "report.html")
+    col = {h: k for k, h in enumerate(page.head)}
+    assert [c[col["name"]] for c in page.rows] == ["pair-5mm", "pair-7mm"]
+    assert [c[col["max_voltage_V"]] for c in page.rows] == [f"{r['max_voltage_V']:.6g}" for r in doc["rows"]]
+    assert len(page.images) == 1 and page.title == "epsim compare: pair-5mm vs pair-7mm"
+    for f in files:
+        assert_self_contained(page, out, f.read_text())
 
 
 def test_compare_needs_two_files_exit_2(tmp_path, capsys):
@@ -58,7 +67,8 @@ def test_readme_studies_example_runs(monkeypatch, capsys):
     section = text[text.index("<!-- studies-example -->"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(ROOT)
-    code = code.replace('{"mesh.size_mm": 2.0}', '{"mesh.size_mm": 3.0, "tissue.size_mm": [20, 20, 14]}')
+    code = code.replace('{"mesh.size_mm": 2.0, "mesh.accuracy": 0}',
+                        '{"mesh.size_mm": 3.0, "mesh.accuracy": 0, "tissue.size_mm": [20, 20, 14]}')
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "1 mesh, 6 runs" in out

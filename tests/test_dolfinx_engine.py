@@ -258,7 +258,8 @@ def _run_ranks(n, script, tmp_path):
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     cmd += ["--oversubscribe", sys.executable, str(script)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path,
+                         stdin=subprocess.DEVNULL)      # mpirun forwards stdin to rank 0: never the worker's
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("RESULT")][-1]
     return json.loads(line[len("RESULT"):])

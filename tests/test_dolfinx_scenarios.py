@@ -100,7 +100,8 @@ def test_mpi_two_ranks_same_report_and_xdmf(tmp_path):
         out = tmp_path / f"out{n}"
         cmd = mpirun + ["-n", str(n), sys.executable, "-m", "simulator.cli", "run", str(scen), "--engine", "dolfinx",
                         "--out", str(out), "--quiet", "--no-figures"]
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                              stdin=subprocess.DEVNULL)   # mpirun forwards stdin to rank 0
         assert proc.returncode in (0, 1), proc.stderr
         assert proc.stdout.count("verdict:") == 1, "only rank 0 prints the summary"
         reports[n] = json.loads((out / "report.json").read_text())

@@ -87,6 +87,36 @@ def test_titles_fit_name_the_run_and_labels_are_upright_and_apart(ten):
         assert not any(_boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), name
 
 
+@pytest.fixture(scope="module")
+def labelled():
+    """A well-conducting tumour between plates at 850 V: both the E_irr (800 V/cm) contour
+    around it and the E_rev (400 V/cm) contour inside it are drawn, so both get a label (the
+    ten-tumour run's field stays between the tumour's thresholds: no label to test there)."""
+    sc = scenario_from_dict({
+        "name": "box-plates", "tissue": {"size_mm": [10, 10, 10], "layers": [{"material": "muscle"}]},
+        "tumours": [{"name": "T1", "diameter_mm": 5.0, "depth_mm": 5.0, "margin_mm": 0.5}],
+        "materials": {"tumour": {"sigma0_S_per_m": 5.0, "sigma1_S_per_m": 5.0}},
+        "electrode": {"type": "plates", "gap_mm": 10.0, "length_mm": 10.0, "depth_mm": 10.0},
+        "protocol": {"voltage_V": 850.0, "pulses": 8}})
+    return plot.slice_figures(run(sc, mesh=_mesh(sc, n=10)))
+
+
+def test_contour_labels_read_their_level_upright_and_apart(labelled):
+    fields = [(n, f) for n, f in labelled if n.startswith("field_")]
+    assert len(fields) >= 2
+    for name, fig in fields:
+        r = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        labels = [t for t in ax.texts if (t.get_gid() or "").startswith("contour-label")]
+        assert sorted(t.get_text().strip() for t in labels) == ["400", "800"], name   # one per level, "400" not "004"
+        assert all(t.get_rotation() == 0 for t in labels), name                        # upright
+        boxes = [t.get_window_extent(r) for t in labels]
+        assert not _boxes_overlap(*boxes), name                                        # apart
+        inside = ax.get_window_extent(r)
+        assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1
+                   for b in boxes), name
+
+
 def test_plates_figure_spans_the_plates_and_is_centred(ten):
     result, figs = ten
     fig = dict(figs)["field_xz.png"]

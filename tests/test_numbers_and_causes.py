@@ -122,10 +122,14 @@ def lesion_outside():
     sc = scenario_from_dict({"tissue": {"size_mm": [22, 22, 9]},
                              "tumours": [{"diameter_mm": 3, "depth_mm": 3.5, "centre_mm": [0, 7], "margin_mm": 1}],
                              "electrode": {"type": "needle-pair", "insertion_depth_mm": 7},
-                             "protocol": {"voltage_V": 730}, "mesh": {"size_mm": 1.5, "far_size_mm": 4}})
+                             "protocol": {"voltage_V": 730},
+                             # one fixed mesh: these tests are about the margin rule and the [A] flags,
+                             # not the refinement loop (test_accuracy.py), which took 4 levels here
+                             "mesh": {"size_mm": 1.5, "far_size_mm": 4, "accuracy": 0}})
     return run(sc)
 
 
+@pytest.mark.xdist_group("lesion-outside")              # one fixture run (xdist)
 def test_the_margin_is_judged_at_the_tumours_E_rev(lesion_outside):
     r = lesion_outside
     sc, mesh, tr = r.scenario, r.mesh, r.train
@@ -153,6 +157,7 @@ def test_margin_threshold_option_reaches_the_result():
 
 
 # ----------------------------------------------------------------------------- [A] values
+@pytest.mark.xdist_group("lesion-outside")              # one fixture run (xdist)
 def test_headline_figures_resting_on_assumed_values_are_flagged(lesion_outside):
     rep = build_report(lesion_outside)
     by = rep["healthy_irreversible_by_material_mm3"]

@@ -12,6 +12,7 @@ from simulator.solve.pipeline import build_mesh_for
 from simulator.studies.minimum_voltage import minimum_voltage
 from simulator.studies.ranking import parse_hierarchy, rank
 from simulator.studies.treatment_time import drug_window_warning, train_time, treatment_time
+from study_pages import assert_self_contained, read_study_page
 
 SMALL = {"name": "plan-small", "tissue": {"size_mm": [20, 20, 12], "layers": [{"material": "muscle"}]},
          "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
@@ -107,6 +108,24 @@ def test_plan_png_shows_the_field_and_the_lesion(planned):
     assert coloured.mean() > 0.1                               # the field maps, not a blank page
     tumour_pink = (np.abs(rgb - np.array([0xe8, 0x33, 0x6d]) / 255).sum(axis=2) < 0.15)
     assert tumour_pink.sum() > 50                              # lesion outlines drawn
+
+
+def test_plan_report_html_has_every_candidate_and_renders_offline(planned, browser):
+    """report.html: one table row per ranked candidate, plan.png embedded, the scenario as given;
+    in headless chromium it loads with no console error and no network request."""
+    from browser_check import page_check
+    _, out = planned
+    plan = json.loads((out / "plan.json").read_text())
+    page = read_study_page(out / "report.html")
+    col = {h: k for k, h in enumerate(page.head)}
+    assert [(c[col["rank"]], c[col["electrode"]]) for c in page.rows] == [
+        (str(e["rank"]), e["electrode"]) for e in plan["candidates"]]
+    assert len(page.images) == 1 and page.title == "epsim plan"
+    assert_self_contained(page, out, (out.parent / "small.toml").read_text())
+    check = page_check(browser, out / "report.html", view3d=False)
+    assert check.title == "epsim plan" and check.images and all(ok and w > 500 for ok, w in check.images)
+    assert not check.severe and not check.network, (check.severe, check.network)
+    assert any(u.startswith("file:") and u.endswith("/report.html") for u in check.urls)
 
 
 @pytest.mark.parametrize("args, field", [

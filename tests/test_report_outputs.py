@@ -173,3 +173,25 @@ def test_study_page_embeds_figures_and_tables(tiny_run, tmp_path):
                       tmp_path)
     assert page.count('src="data:image/png;base64,') == 1 and not re.search(r"<(script|link)[^>]+(src|href)=", page)
     assert "<h2>best</h2>" in page and "<th>rank</th>" in page and "linear-10" in page
+
+
+def test_tumour_table_carries_each_tumours_error_bars():
+    """The accuracy block's per-tumour estimate (tumour: on >= E_rev, margin: on "with
+    margin"), as the accuracy loop writes it; none on >= E_irr, none without an estimate."""
+    from simulator.output.html_report import tumour_table
+
+    def t(name, rev, irr, margin):
+        return {"name": name, "tumour_reversible_fraction": rev, "tumour_irreversible_fraction": irr,
+                "margin_reversible_fraction": margin, "covered": False, "min_field_V_per_cm": 300.0,
+                "volume_mm3": 10.0}
+    report = {"tumours": [t("A", 0.967, 0.011, 0.921), t("B", 0.5, 0.0, 0.4)],
+              "accuracy": {"coverage_abs": {"tumour": 0.03, "margin": 0.004},
+                           "tumours": [{"name": "A", "tumour": 0.01565, "margin": 0.003477},
+                                       {"name": "B", "tumour": 0.052, "margin": 0.021}]}}
+    rows = [re.findall(r"<td>(.*?)</td>", r) for r in tumour_table(report).split("<tr>")[2:]]
+    assert rows[0][1:4] == ["96.7 % \u00b1 1.6", "1.1 %", "92.1 % \u00b1 0.3"]
+    assert rows[1][1:4] == ["50.0 % \u00b1 5.2", "0.0 %", "40.0 % \u00b1 2.1"]
+    del report["accuracy"]["tumours"]                        # the overall estimate for every tumour
+    assert "50.0 % \u00b1 3.0" in tumour_table(report) and "40.0 % \u00b1 0.4" in tumour_table(report)
+    report["accuracy"] = {"coverage_abs": None, "method": "none: one fixed mesh"}
+    assert "\u00b1" not in tumour_table(report)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from simulator.cli import main
+from study_pages import assert_self_contained, read_study_page
 
 COVERING = {"name": "robust", "tissue": {"size_mm": [20, 20, 12], "layers": [{"material": "muscle"}]},
             "tumours": [{"diameter_mm": 4.0, "depth_mm": 4.0, "margin_mm": 0.5}],
@@ -33,6 +34,12 @@ def test_zero_spread_covering_plan_has_probability_one(src, tmp_path):
     assert rep["probability_covered"] == 1.0 and rep["mesh_reused"]
     assert rep["margin_coverage_p05"] >= 0.999
     assert (tmp_path / "a" / "robustness.png").stat().st_size > 10_000
+    page = read_study_page(tmp_path / "a" / "report.html")          # one row per draw, the histogram
+    col = {h: k for k, h in enumerate(page.head)}
+    assert [c[col["sample"]] for c in page.rows] == ["1", "2"]
+    assert [c[col["covered"]] for c in page.rows] == [str(d["covered"]) for d in rep["draws"]]
+    assert len(page.images) == 1 and page.title == "epsim robustness: robust"
+    assert_self_contained(page, tmp_path / "a", src.read_text())
 
 
 def test_seeded_runs_repeat_exactly_and_spread_costs_coverage(src, tmp_path):

@@ -13,6 +13,7 @@ from simulator.studies.scaling import SharedSolutions, field_family, field_keys
 from simulator.studies.sweep import plan_sweep, run_sweep
 from simulator.studies.table import report_row
 from simulator.studies.variation import grid, parse_variation
+from study_pages import assert_self_contained, read_study_page
 
 SMALL = {
     "name": "small-pair",
@@ -185,6 +186,16 @@ def test_cli_sweep_grid_files_and_figures(tmp_path, capsys):
         assert img.shape[0] > 400 and img.std() > 0.05, name
         # curves in colour: pixels that are neither grey nor white
         assert (np.ptp(img, axis=2) > 0.3).mean() > 0.002, name
+    # report.html: the rows of sweep.json as the table, both figures embedded, the inputs as given
+    page = read_study_page(out / "report.html")
+    col = {h: k for k, h in enumerate(page.head)}
+    assert [(c[col["protocol.voltage_V"]], c[col["conductivity_model"]]) for c in page.rows] == [
+        ("500", "constant"), ("500", "smoothstep"), ("700", "constant"), ("700", "smoothstep")]
+    key = "coverage.margin_reversible_fraction"
+    assert [c[col[key]] for c in page.rows] == [f"{x[key]:.6g}" for x in r]
+    assert len(page.images) == 2 and page.title == "epsim sweep: small-pair"
+    assert_self_contained(page, out, _small_file(tmp_path).read_text())
+    assert "protocol.voltage_V=500,700" in page.inputs and "conductivity_model=constant,smoothstep" in page.inputs
 
 
 @pytest.mark.parametrize("vary, field", [

@@ -253,12 +253,152 @@ def test_bad_thermal_input_names_the_field(old, new, field, text):
     assert exc.value.field == field and text in str(exc.value)
 
 
-def test_pennes_with_dolfinx_is_refused_in_one_line(tmp_path, capsys):
+# ----------------------------------------------------------------------------- engines and skin
+def compare_engines(a: dict, b: dict) -> dict:
+    """Largest relative differences of two runs of pennes_case.run_case."""
+    rise = a["peak"] - a["initial"]
+    return dict(current=float(np.max(np.abs(np.array(b["currents"]) / np.array(a["currents"]) - 1))),
+                temperature=float(np.max(np.abs(b["final"] - a["final"]) / np.abs(a["final"]))),
+                rise=float(np.max(np.abs((b["peak"] - b["initial"]) - rise)) / rise.max()),
+                basal=float(np.max(np.abs(b["initial"] - a["initial"]) / np.abs(a["initial"]))))
+
+
+@pytest.fixture(scope="module")
+def embedded_case():
+    from pennes_case import run_case
+    return run_case("embedded")
+
+
+def test_pennes_dolfinx_agrees_with_embedded(monkeypatch, capsys):
+    """The same train (sigma(E) crossed, alpha = 0.02/K, perfusion, convective skin, field
+    re-solves) through the one driver on both engines, with the heat solves at 1e-13: the two
+    engines solve the same discrete problem (at the default 1e-11 / 1e-12 see the MPI test)."""
     pytest.importorskip("dolfinx")
-    from simulator.cli import main
-    path = tmp_path / "p.toml"
-    path.write_text(NEEDLES.replace("FREQ", "5000"))
-    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--engine", "dolfinx", "--quiet"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("epsim: error: thermal.model: pennes is implemented for the embedded")
-    assert not (tmp_path / "out").exists()
+    import simulator.engines.dolfinx.heat as dfx_heat
+    import simulator.engines.embedded.heat as emb_heat
+    from pennes_case import run_case
+    monkeypatch.setattr(emb_heat, "STEP_RTOL", 1e-13)
+    monkeypatch.setattr(dfx_heat, "STEP_RTOL", 1e-13)
+    a, b = run_case("embedded"), run_case("dolfinx")
+    assert a["solves"] == b["solves"] > 2                    # the same re-solves (and some stale pulses)
+    assert np.allclose(b["exchange"], a["exchange"], rtol=1e-12, atol=1e-15 * a["exchange"].max())
+    assert a["exchange"].sum() == pytest.approx(500.0 * 0.01 * 0.004, rel=1e-12)     # h x skin area
+    assert np.allclose(b["capacity"], a["capacity"], rtol=1e-12)
+    d = compare_engines(a, b)
+    with capsys.disabled():
+        print(f"\n[pennes dolfinx vs embedded, heat CG 1e-13] {d}")
+    assert max(d.values()) < 1e-12
+    currents = np.array(a["currents"])
+    assert currents[0, -1] > currents[0, 0] * 1.005          # sigma(E, T): the current rises
+
+
+MPI_PENNES = """
+import json, sys
+sys.path[:0] = [{root!r}, {tests!r}]
+import numpy as np
+from mpi4py import MPI
+from pennes_case import run_case
+r = run_case("dolfinx")
+if MPI.COMM_WORLD.rank == 0:
+    np.savez({out!r}, **{{k: np.asarray(v) for k, v in r.items()}})
+    print("RESULT{{}}")
+"""
+
+
+def test_pennes_mpi_two_ranks_agree_with_embedded(embedded_case, tmp_path, capsys):
+    """Default tolerances, DOLFINx on 2 ranks: currents and temperatures to 1e-9; the rise
+    (~1.2 K over ~29 C) to 1e-7, as the heat CG stops at 1e-11 of |b| ~ C/dt T per step."""
+    pytest.importorskip("dolfinx")
+    from pathlib import Path
+
+    from test_dolfinx_engine import _run_ranks
+    script = tmp_path / "pennes.py"
+    root = Path(__file__).resolve().parents[1]
+    script.write_text(MPI_PENNES.format(root=str(root), tests=str(root / "tests"), out=str(tmp_path / "r.npz")))
+    _run_ranks(2, script, tmp_path)
+    z = np.load(tmp_path / "r.npz")
+    b = {k: z[k] for k in z.files}
+    d = compare_engines(embedded_case, b)
+    with capsys.disabled():
+        print(f"\n[pennes dolfinx 2 ranks vs embedded] {d}")
+    assert int(b["solves"]) == embedded_case["solves"]
+    assert d["current"] < 1e-9 and d["temperature"] < 1e-9 and d["basal"] < 1e-9
+    assert d["rise"] < 1e-7
+
+
+def convective_error(engine_name: str, nz: int, dt: float) -> float:
+    """Semi-infinite solid at T_i whose surface z = 0 exchanges heat with ambient T_amb through
+    h (Carslaw & Jaeger, Conduction of Heat in Solids, 2nd ed., 1959, section 2.7, eq. (1)):
+    (T - T_i) / (T_amb - T_i) = erfc(X) - exp(h x / k + h^2 kappa t / k^2) erfc(X + h sqrt(kappa t) / k),
+    X = x / (2 sqrt(kappa t)), x the depth. The max nodal error at t_end / (T_amb - T_i)."""
+    from scipy.special import erfc, erfcx
+
+    from simulator.engines.registry import create_engine
+    from simulator.meshing.mesh import skin_facets
+    h, t_end, depth, Ti, Tamb = 500.0, 10.0, 8e-3, 37.0, 25.0
+    dz = depth / nz
+    mesh = box_mesh(L=(dz, dz, depth), n=(1, 1, nz))
+    M = mesh.num_cells
+    eng = create_engine(engine_name, mesh, None)
+    heat = eng.heat_operator(np.full(M, K_TISSUE), np.full(M, RHO_C), np.zeros(M), skin_facets(mesh), h)
+    T = np.full(mesh.num_points, Ti)
+    b = heat.exchange_load(0.0, Tamb)
+    for _ in range(round(t_end / dt)):
+        T = heat.step(T, dt, b)
+    x = -mesh.points[:, 2]
+    r = math.sqrt(KAPPA * t_end)
+    X, beta = x / (2 * r), h * r / K_TISSUE
+    theta = erfc(X) - np.exp(-X * X) * erfcx(X + beta)       # the exp . erfc product, overflow-free
+    return float(np.max(np.abs((T - Ti) / (Tamb - Ti) - theta)))
+
+
+@pytest.mark.parametrize("engine_name", ["embedded", "dolfinx"])
+def test_convective_skin_matches_the_semi_infinite_solution(engine_name, capsys):
+    """h sqrt(kappa t) / k = 1.14: the surface cools by 61 % of T_i - T_amb in 10 s. Refining
+    h by 2 and dt by 4 together: P1 + backward Euler converge at order 2 in h."""
+    if engine_name == "dolfinx":
+        pytest.importorskip("dolfinx")
+    levels = [(16, 0.4), (32, 0.1), (64, 0.025)]
+    errors = [convective_error(engine_name, nz, dt) for nz, dt in levels]
+    order = fitted_order([8e-3 / nz for nz, _ in levels], errors)
+    with capsys.disabled():
+        print(f"\n[convective skin, {engine_name}] errors {errors}, order {order:.3f}")
+    assert errors[-1] < 2e-3
+    assert order == pytest.approx(2.0, abs=0.15)
+
+
+@pytest.mark.parametrize("old, new, field, text", [
+    ("[thermal]", '[thermal]\nskin = "wet"', "thermal.skin", "'wet'"),
+    ("[thermal]", '[thermal]\nskin = "convective"\nskin_h_W_per_m2K = -5', "thermal.skin_h_W_per_m2K", "-5"),
+    ("[thermal]", '[thermal]\nskin = "convective"\nskin_h_W_per_m2K = 0', "thermal.skin_h_W_per_m2K", "> 0"),
+    ("[thermal]", '[thermal]\nskin = "convective"\nambient_C = 400', "thermal.ambient_C", "400"),
+    ("[thermal]", "[thermal]\nskin_h_W_per_m2K = 10", "thermal.skin_h_W_per_m2K", "convective"),
+])
+def test_bad_skin_input_names_the_field(old, new, field, text):
+    test_bad_thermal_input_names_the_field(old, new, field, text)
+
+
+def test_convective_skin_in_the_resolved_scenario_and_report(needle_runs):
+    """The needle pair with a convective skin (default h and T_amb): the settings are in the
+    resolved scenario and in the report, and the skin cools the basal state below 37 C (an
+    insulated block sits at T_a + q_m / (rho_b c_b w_b) everywhere)."""
+    import tomllib
+
+    from simulator import build_report, run, scenario_from_dict
+    from simulator.scenario.resolve import resolved_dict
+    text = NEEDLES.replace("FREQ", "1.0").replace("[thermal]", '[thermal]\nskin = "convective"')
+    sc = scenario_from_dict(tomllib.loads(text))
+    th = resolved_dict(sc)["thermal"]
+    assert (th["skin"], th["skin_h_W_per_m2K"], th["ambient_C"]) == ("convective", 10.0, 25.0)
+    assert scenario_from_dict(resolved_dict(sc)).thermal == sc.thermal
+    res = run(sc, mesh=needle_runs[False, 1.0].mesh)
+    rep = build_report(res)["thermal"]
+    assert (rep["skin"], rep["skin_h_W_per_m2K"], rep["ambient_C"]) == ("convective", 10.0, 25.0)
+    insulated = needle_runs[False, 1.0].thermal
+    from simulator.meshing.mesh import facet_areas, skin_facets
+    skin = skin_facets(res.mesh)                             # the 16 x 16 mm top minus two needle holes
+    assert np.all(res.mesh.points[skin, 2] == 0.0)
+    hole = math.pi * 0.35e-3 ** 2                            # 0.7 mm needles (polygonal holes: 2e-4 smaller)
+    assert facet_areas(res.mesh.points, skin).sum() == pytest.approx(0.016 ** 2 - 2 * hole, rel=5e-4)
+    assert res.thermal.initial_C.min() < 37.0 - 0.1 and insulated.initial_C.min() == pytest.approx(37.0 + 420.0 / (1060.0 * 3600.0 * 0.0044), abs=1e-9)
+    assert res.thermal.peak_C.max() < insulated.peak_C.max()

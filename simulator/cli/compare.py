@@ -36,7 +36,9 @@ def cmd_compare(args) -> int:
     _preload(args.engine)
     results, reports = run_compare(scenarios, engine=args.engine, progress=_progress(args.quiet))
     rows = compare_rows(reports, [str(p) for p in args.scenarios])
-    files = write_compare(results, rows, out, force=args.force, figures=not args.no_figures)
+    from simulator.output.html_report import input_files
+    files = write_compare(results, rows, out, force=args.force, figures=not args.no_figures,
+                          inputs=input_files(args.scenarios))
     print(compare_text(rows))
     print(f"outputs: {out}/ ({', '.join(p.name for p in files)})")
     return EXIT_OK

@@ -62,7 +62,9 @@ def cmd_plan(args) -> int:
     check_target(out, args.force)
     options = PlanOptions(args.electrodes, args.max_applications, hierarchy, reposition)
     result = plan(data, options, bar=_bar(args.quiet))
-    files = write_plan(result, out, force=args.force, figures=not args.no_figures)
+    from simulator.output.html_report import input_files
+    files = write_plan(result, out, force=args.force, figures=not args.no_figures,
+                       inputs=input_files([args.scenario]))
     print(plan_table(result.report))
     print(f"outputs: {out}/ ({', '.join(p.name for p in files)})")
     return EXIT_OK

@@ -55,7 +55,11 @@ def cmd_robustness(args) -> int:
     with atomic_directory(out, args.force) as tmp:
         write_json(tmp / "robustness.json", report)
         plot_histogram(fractions, report, tmp / "robustness.png")
+        from simulator.output.html_report import input_files, study_html
+        (tmp / "report.html").write_text(study_html(f"epsim robustness: {scenario.name}", report, tmp,
+                                                    table_key="draws", inputs=input_files([args.scenario])),
+                                         encoding="utf-8")
     print(f"robustness of {scenario.name}: P(covered) = {report['probability_covered']:.3f} over {args.samples} "
           f"samples; 5th percentile of tumour + margin coverage {100 * report['margin_coverage_p05']:.2f} %")
-    print(f"outputs: {out}/ (robustness.json, robustness.png)")
+    print(f"outputs: {out}/ (report.html, robustness.json, robustness.png)")
     return EXIT_OK

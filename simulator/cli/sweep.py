@@ -69,7 +69,9 @@ def cmd_sweep(args) -> int:
         return code
     if bar:
         bar.close()
-    files = write_sweep(sweep, out, force=args.force, figures=not args.no_figures)
+    from simulator.output.html_report import input_files
+    files = write_sweep(sweep, out, force=args.force, figures=not args.no_figures,
+                        inputs=input_files([args.scenario], vary="\n".join(args.vary)))
     rows = sweep.rows()
     keys = [v.key for v in variations]
     print(text_table(rows, keys + [k for k, _ in HEADLINES[:5]] + ["run_time_s"]))

@@ -75,3 +75,11 @@ class Engine(Protocol):
     def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray) -> FieldSolution:
         """Solve div(sigma grad phi) = 0 with sigma given at the sample points (M, Q)."""
         ...
+
+    def heat_operator(self, conductivity: np.ndarray, rho_c: np.ndarray, perfusion: np.ndarray,
+                      skin: np.ndarray, skin_h: float):
+        """The P1 Pennes operator (:class:`simulator.physics.bioheat.HeatOperator`) on this mesh:
+        k (M,) W/(m K), rho c (M,) J/(m^3 K), perfusion rho_b c_b w_b (M,) W/(m^3 K) per cell in
+        the mesh's cell order; ``skin`` (F, 3) vertex triples of the convective surface with
+        heat transfer coefficient ``skin_h`` W/(m^2 K) (F = 0 or skin_h = 0: insulating)."""
+        ...

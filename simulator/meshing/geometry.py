@@ -56,10 +56,10 @@ def _needle_parts(n: Needle, depth: float, small: float, top: float = 0.0) -> li
     r, a = n.radius * S, n.axis
     entry, L, Z = n.entry * S, n.insertion_depth * S, depth * S
     cos_t = -a[2]
-    above = r * math.tan(math.radians(n.tilt_deg)) + max(r, 0.2) + top * S / cos_t   # cap clear of the tissue
+    above = r * math.tan(math.radians(n.tilt_deg)) + max(r, 0.2) + (top * S - entry[2]) / cos_t   # cap clear
     tip_z = entry[2] + L * a[2]
     if tip_z < -Z + small:                                           # passes through
-        L = Z / cos_t + above
+        L = (Z + entry[2]) / cos_t + above
     start = entry - above * a
     ins = n.insulated_length * S
     if ins <= 0:
@@ -122,14 +122,48 @@ def _surface_solid(occ, surface) -> int:
     return occ.addVolume([occ.addSurfaceLoop(faces)])       # edges are shared: no sewing needed
 
 
-def _cover_solid(occ, t, X: float, Y: float, Z: float) -> int:
+def _cover_solid(occ, t, X: float, Y: float, Z: float, curvature=None) -> int:
     """The cover shell's envelope above the skin (mm): the tumour grown by the cover
-    thickness, cut at z = 0 (the fragment keeps only what is not tumour)."""
+    thickness, cut at z = 0 or outside the curved skin (the fragment keeps only what is
+    not tumour)."""
     c = [v * S for v in t.centre]
     tag = _ellipsoid(occ, c, [(v + t.cover_thickness) * S for v in t.semi_axes])
+    if curvature is not None:
+        (_, tag), = occ.cut([(3, tag)], [(3, _body(occ, curvature, curvature.radius, X, Y))])[0]
+        return tag
     box = occ.addBox(-X, -Y, 0.0, 2 * X, 2 * Y, Z + t.covered_top * S)
     (_, tag), = occ.intersect([(3, tag)], [(3, box)])[0]
     return tag
+
+
+def _body(occ, c, r: float, X: float, Y: float) -> int:
+    """The solid under a curved skin of radius ``r`` (m) about the curvature's centre (mm):
+    a cylinder longer than the block, or a ball."""
+    z0, r = -c.radius * S, r * S
+    if c.shape == "sphere":
+        return occ.addSphere(0.0, 0.0, z0, r)
+    if c.axis == "x":
+        return occ.addCylinder(-X, 0.0, z0, 2 * X, 0.0, 0.0, r)
+    return occ.addCylinder(0.0, -Y, z0, 0.0, 2 * Y, 0.0, r)
+
+
+def _layer_solids(occ, tissue) -> list[int]:
+    """One OCC solid per layer (mm): boxes, or under a curved skin the block cut into shells
+    of each layer's thickness (the last one down to the flat bottom)."""
+    X, Y, Z = (v * S for v in tissue.size)
+    c = tissue.curvature
+    if c is None:
+        return [occ.addBox(lo[0] * S, lo[1] * S, lo[2] * S, (hi[0] - lo[0]) * S, (hi[1] - lo[1]) * S,
+                           (hi[2] - lo[2]) * S) for lo, hi in tissue.layer_boxes()]
+    out, d = [], 0.0
+    for k, layer in enumerate(tissue.layers):
+        box = occ.addBox(-X / 2, -Y / 2, -Z, X, Y, Z)
+        (_, tag), = occ.intersect([(3, box)], [(3, _body(occ, c, c.radius - d, X, Y))])[0]
+        if layer.thickness is not None and k < len(tissue.layers) - 1:
+            d += layer.thickness
+            (_, tag), = occ.cut([(3, tag)], [(3, _body(occ, c, c.radius - d, X, Y))])[0]
+        out.append(tag)
+    return out
 
 
 def build_model(gmsh, mi: MeshInput) -> OccModel:
@@ -137,8 +171,7 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
     occ = gmsh.model.occ
     sz = mi.sizes
     X, Y, Z = (v * S for v in mi.tissue.size)
-    layers = [occ.addBox(lo[0] * S, lo[1] * S, lo[2] * S, (hi[0] - lo[0]) * S, (hi[1] - lo[1]) * S,
-                         (hi[2] - lo[2]) * S) for lo, hi in mi.tissue.layer_boxes()]
+    layers = _layer_solids(occ, mi.tissue)
     tumours = []
     for i, t in enumerate(mi.tumours):
         try:
@@ -147,11 +180,21 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
             if type(exc) is not Exception:
                 raise
             raise GeometryError(f"tumours[{i}]", f"cannot build tumour {t.name!r}: {one_line(exc)}") from None
-    covers = [_cover_solid(occ, t, X, Y, Z) for t in mi.tumours if has_cover(t)]
+    covers = [_cover_solid(occ, t, X, Y, Z, mi.tissue.curvature) for t in mi.tumours if has_cover(t)]
     ribs = mi.tissue.ribs
-    rib_solids = [] if ribs is None else [
-        occ.addCylinder(x * S, -Y / 2, -ribs.depth * S, 0.0, Y, 0.0, ribs.radius * S)
-        for x in ribs.centres_x(mi.tissue.size[0])]
+    rib_solids = [occ.addCylinder(x * S, -Y / 2, z * S, 0.0, Y, 0.0, ribs.radius * S)
+                  for x, z in mi.tissue.rib_centres()]
+    n_base = len(mi.tissue.layer_materials()) - len(mi.tissue.surfaces)
+    solid_regions = [n_base + i for i, ts in enumerate(mi.tissue.surfaces) if ts.conformal]
+    solids = []
+    for i, ts in enumerate(mi.tissue.surfaces):
+        if ts.conformal:
+            try:
+                solids.append(_surface_solid(occ, ts.surface))
+            except Exception as exc:
+                if type(exc) is not Exception:
+                    raise
+                raise GeometryError("tissue.image", f"cannot build the surface of {ts.name!r}: {one_line(exc)}") from None
     top = mi.tissue_top
     parts: list[tuple[int, str, bool]] = []        # (tag, contact name, is contact)
     e = mi
@@ -163,7 +206,7 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
             parts.append((_plate_box(occ, p, mi.tissue.size[2], top), p.name, True))
     objects = [(3, t) for t in layers]
     tools = ([(3, t) for t in tumours] + [(3, t) for t in covers] + [(3, t) for t in rib_solids]
-             + [(3, t) for t, _, _ in parts])
+             + [(3, t) for t, _, _ in parts] + [(3, t) for t in solids])
     try:
         if len(objects) + len(tools) > 1:
             _, out_map = occ.fragment(objects, tools)
@@ -177,10 +220,11 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
                             f"{cause_text(mi)}") from None
 
     # each fragment piece belongs to the input of highest priority that contains it:
-    # electrode (removed) > tumour > rib > cover > layer; region order as region_names()
+    # electrode (removed) > tumour > rib > cover > label-image solid (the later where they
+    # nest) > layer; region order as region_names()
     nl, nt, nc, nr = len(layers), len(tumours), len(covers), len(rib_solids)
-    bounds = np.cumsum([0, nl, nt, nc, nr])
-    rank = {0: 0, 1: 3, 2: 1, 3: 2, 4: 4}          # input kind -> priority
+    bounds = np.cumsum([0, nl, nt, nc, nr, len(parts)])
+    rank = {0: 0, 1: 3, 2: 1, 3: 2, 4: 4, 5: 0.5}  # input kind -> priority
     owner: dict[int, tuple[int, int]] = {}       # volume -> (priority, kind, index)
     # several applications: needles stay tissue (they are in the tissue only while their own
     # application fires) and their surfaces become contacts; only what sticks out is removed
@@ -188,7 +232,7 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
     pieces: dict[int, list[int]] = {}            # embedded: volume -> electrode parts it lies in
     for k, dimtags in enumerate(out_map):
         kind = int(np.searchsorted(bounds, k, side="right") - 1)
-        key = (rank[kind], kind, k - bounds[kind])
+        key = (rank[kind] + (1e-3 * (k - bounds[kind]) if kind == 5 else 0.0), kind, k - bounds[kind])
         for _, v in dimtags:
             if embedded and kind == 4:
                 pieces.setdefault(v, []).append(key[2])
@@ -206,6 +250,8 @@ def build_model(gmsh, mi: MeshInput) -> OccModel:
             electrode_vols[v] = parts[k][1:]
         elif kind == 3:                           # every rib is one region
             region_volumes[first[3]].append(v)
+        elif kind == 5:                           # a label image's enclosed region: its surface's region
+            region_volumes[solid_regions[k]].append(v)
         else:
             region_volumes[first[kind] + k].append(v)
     tissue = {v for vols in region_volumes for v in vols}

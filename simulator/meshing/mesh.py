@@ -146,3 +146,43 @@ def face_neighbours(mesh: Mesh, cells: np.ndarray) -> list[np.ndarray]:
         nb = row.indices[row.data >= 3]
         out.append(nb[nb != c])
     return out
+
+
+def boundary_facets(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """((F, 3) sorted node triples, (F, 3) unit outward normals) of the faces that belong to
+    one tetrahedron only: the outer walls, the skin and every hole (electrodes)."""
+    local = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])       # face opposite vertex k
+    faces = mesh.tets[:, local].reshape(-1, 3)
+    key = np.sort(faces, axis=1)
+    _, first, count = np.unique(key, axis=0, return_index=True, return_counts=True)
+    one = first[count == 1]
+    tri = key[one]
+    cell, opposite = np.divmod(one, 4)
+    p = mesh.points
+    a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
+    n = np.cross(b - a, c - a)
+    n /= np.linalg.norm(n, axis=1)[:, None]
+    inward = p[mesh.tets[cell, opposite]] - a
+    n *= -np.sign(np.einsum("ij,ij->i", n, inward))[:, None]
+    return tri, n
+
+
+def skin_facets(mesh: Mesh, top: float = 0.0) -> np.ndarray:
+    """(F, 3) the boundary triangles of the tissue's top (skin) surface: facing up (outward
+    normal z > 0), on or above the skin plane z = ``top`` (m; a protruding nodule's dome is
+    above it), and on no contact. The walls of needle holes face sideways and their tips lie
+    below the plane; the block's sides face sideways and its bottom down [A]."""
+    tri, n = boundary_facets(mesh)
+    tol = 1e-9 * float(np.ptp(mesh.points, axis=0).max())
+    up = (n[:, 2] > 1e-6) & (mesh.points[tri, 2].min(axis=1) >= top - tol)
+    contact = [np.sort(f, axis=1) for f in mesh.contact_facets.values() if len(f)]
+    if contact:
+        rows = lambda t: np.ascontiguousarray(t, dtype=np.int64).view([("", np.int64)] * 3).ravel()  # noqa: E731
+        up &= ~np.isin(rows(tri), rows(np.concatenate(contact)))
+    return tri[up]
+
+
+def facet_areas(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """(F,) areas (m^2) of triangles given by node triples."""
+    a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
+    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)

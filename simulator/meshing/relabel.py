@@ -1,7 +1,8 @@
 """Tissue from patient data, applied to the meshed block: the cells of the layer regions
 take the material of the label-image voxel at their centroid, then of the innermost tissue
-surface that holds their centroid. Non-conformal by design: an interface lies within a cell
-(and a voxel) of where the data put it; tumours and electrodes stay conformal."""
+surface that holds their centroid. Non-conformal: an interface lies within a cell (and a
+voxel) of where the data put it; tumours, electrodes and a label image's enclosed regions
+(meshed as solids, :mod:`simulator.scenario.label_surfaces`) stay conformal and untouched."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,9 @@ def relabel_layers(mesh: Mesh, tissue) -> Mesh:
     ``tissue.surfaces`` (region order as :func:`simulator.meshing.geometry.region_names`)."""
     if tissue.image is None and not tissue.surfaces:
         return mesh
-    layer_ids = np.array([k for k, r in enumerate(mesh.regions) if r.kind == "layer"])
+    n_base = len(tissue.layer_materials()) - len(tissue.surfaces)
+    solid_ids = {n_base + i for i, s in enumerate(tissue.surfaces) if s.conformal}   # meshed as solids
+    layer_ids = np.array([k for k, r in enumerate(mesh.regions) if r.kind == "layer" and k not in solid_ids])
     cells = np.flatnonzero(np.isin(mesh.cell_region, layer_ids))
     centroids = mesh.centroids()[cells]
     region = mesh.cell_region.copy()
@@ -23,8 +26,9 @@ def relabel_layers(mesh: Mesh, tissue) -> Mesh:
         lut = np.full(max(labels) - min(labels) + 1, -1, dtype=np.int32)
         lut[np.array(labels) - min(labels)] = np.arange(len(labels), dtype=np.int32)
         region[cells] = lut[tissue.image.label_at(centroids) - min(labels)]
-    n_base = len(tissue.layer_materials()) - len(tissue.surfaces)
     for i, s in enumerate(tissue.surfaces):
+        if s.conformal:
+            continue
         inside = s.surface.contains(centroids)
         region[cells[inside]] = n_base + i
     return Mesh(mesh.points, mesh.tets, region, mesh.regions, mesh.contact_facets)

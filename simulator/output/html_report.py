@@ -34,6 +34,7 @@ text-align:left;vertical-align:top}th{background:#f3f3f3}
 figure{display:inline-block;margin:.4em;vertical-align:top;max-width:48%}figure img{max-width:100%;
 border:1px solid #ddd}figcaption{font-size:.8em;color:#555}pre{background:#f7f7f7;padding:.8em;
 overflow:auto;font-size:.8em;max-height:30em}.muted{color:#666;font-size:.85em}
+.wide{overflow-x:auto;max-width:100%}.wide td,.wide th{white-space:nowrap}
 """
 
 
@@ -55,6 +56,11 @@ def _scalar(x) -> bool:
     return x is None or isinstance(x, (int, float, str, bool))
 
 
+def _short(x) -> str:
+    """A scalar as text, floats to 6 significant digits."""
+    return f"{x:.6g}" if isinstance(x, float) else str(x)
+
+
 def _cell(v) -> str:
     """A value in a table cell: nested tables for dicts (and lists of dicts) holding more
     than scalars, else text."""
@@ -65,9 +71,9 @@ def _cell(v) -> str:
     if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
         return table(v)
     if isinstance(v, dict):
-        return _e(", ".join(f"{k}: {x}" for k, x in v.items()))
+        return _e(", ".join(f"{k}: {_short(x)}" for k, x in v.items()))
     if isinstance(v, list):
-        return _e(", ".join(str(x) if _scalar(x) else json.dumps(x) for x in v))
+        return _e(", ".join(_short(x) if _scalar(x) else json.dumps(x) for x in v))
     return _e("n/a" if v is None else v)
 
 
@@ -86,20 +92,45 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
+def coverage_errors(report: dict) -> dict[str, dict[str, float]]:
+    """Tumour name -> {"tumour": +-, "margin": +-} (absolute coverage fractions) from the
+    accuracy block: its per-tumour ``tumours[]``, else ``coverage_abs`` (a dict with ``tumour``
+    / ``margin`` or one number for both) for every tumour; {} without an estimate."""
+    acc = report.get("accuracy") or {}
+    per = {t["name"]: t for t in acc.get("tumours") or [] if isinstance(t, dict) and "name" in t}
+    overall = acc.get("coverage_abs")
+    if isinstance(overall, (int, float)):
+        overall = {"tumour": overall, "margin": overall}
+    out = {}
+    for t in report.get("tumours") or []:
+        src = per.get(t["name"]) or overall or {}
+        errs = {k: float(src[k]) for k in ("tumour", "margin") if isinstance(src.get(k), (int, float))}
+        if errs:
+            out[t["name"]] = errs
+    return out
+
+
 def tumour_table(report: dict) -> str:
-    """Per-tumour coverage, with +- the accuracy block's coverage_abs where the report has one."""
+    """Per-tumour coverage, with +- the accuracy block's estimate where the report has one (the
+    tumour's error on >= E_rev, the margin's on "with margin"; none is estimated for >= E_irr)."""
     tumours = report.get("tumours") or []
     if not tumours:
         return "<p>No tumour: field study (coverage n/a).</p>"
-    err = (report.get("accuracy") or {}).get("coverage_abs")
-    pm = f" \u00b1 {100 * err:.1f}" if isinstance(err, (int, float)) else ""
+    errors = coverage_errors(report)
+
+    def pm(name: str, key: str) -> str:
+        err = errors.get(name, {}).get(key)
+        return "" if err is None else f" \u00b1 {100 * err:.1f}"
     rows = "".join(
-        f"<tr><td>{_e(t['name'])}</td><td>{_pct(t['tumour_reversible_fraction'])}{pm}</td>"
-        f"<td>{_pct(t['tumour_irreversible_fraction'])}{pm}</td><td>{_pct(t['margin_reversible_fraction'])}{pm}</td>"
+        f"<tr><td>{_e(t['name'])}</td><td>{_pct(t['tumour_reversible_fraction'])}{pm(t['name'], 'tumour')}</td>"
+        f"<td>{_pct(t['tumour_irreversible_fraction'])}</td>"
+        f"<td>{_pct(t['margin_reversible_fraction'])}{pm(t['name'], 'margin')}</td>"
         f"<td>{_cell(t.get('min_field_V_per_cm'))}</td><td>{_cell(t.get('volume_mm3'))}</td>"
         f"<td>{'yes' if t['covered'] else '<b>NO</b>'}</td></tr>" for t in tumours)
+    note = ('<p class="muted">\u00b1: the accuracy block\'s error estimate (percentage points)</p>'
+            if errors else "")
     return ("<table><tr><th>tumour</th><th>\u2265 E_rev</th><th>\u2265 E_irr</th><th>with margin \u2265 E_rev</th>"
-            "<th>min E (V/cm)</th><th>volume (mm\u00b3)</th><th>covered</th></tr>" + rows + "</table>")
+            "<th>min E (V/cm)</th><th>volume (mm\u00b3)</th><th>covered</th></tr>" + rows + "</table>" + note)
 
 
 def materials_table(result: "Result") -> str:
@@ -167,16 +198,35 @@ def build_html(result: "Result", report: dict, folder: Path, resolved_toml: str,
     return "\n".join(parts)
 
 
-def study_html(title: str, report: dict, folder: Path) -> str:
-    """A study's page (plan, robustness, ...): every block of its JSON as a table, every PNG of
-    ``folder`` embedded, the raw JSON; self-contained like report.html."""
+def input_files(paths, **extra: str) -> dict[str, str]:
+    """The inputs of a study page: each file's text as given (label: its path), then ``extra``
+    (label -> text, e.g. the command's options)."""
+    return {**{str(p): Path(p).read_bytes().decode("utf-8-sig", errors="replace") for p in paths}, **extra}
+
+
+def study_html(title: str, report: dict, folder: Path, *, table_key: str | None = None,
+               inputs: dict[str, str] | None = None) -> str:
+    """A study's page (plan, sweep, compare, robustness): ``report[table_key]`` (its rows) as
+    the first table, every PNG of ``folder`` embedded, every other block of the JSON as a
+    table, the ``inputs`` (label -> text, e.g. the scenario files as given), library
+    versions and commit, the raw JSON; self-contained like report.html (nothing fetched)."""
+    from simulator.output.report import versions as library_versions
+
     figs, thermal = figures_html(folder)
+    rows = report.get(table_key) if table_key else None
+    scalars = {k: v for k, v in report.items() if _scalar(v)}
     blocks = "".join(f"<h2>{_e(k)}</h2>{table(v) if isinstance(v, (dict, list)) else f'<p>{_cell(v)}</p>'}"
-                     for k, v in report.items())
+                     for k, v in report.items() if k != table_key and k not in scalars)
+    given = "".join(f"<h3>{_e(label)}</h3><pre>{_e(text)}</pre>" for label, text in (inputs or {}).items())
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>", f"<h1>{_e(title)}</h1>",
-        "<h2>Figures</h2>", (figs + thermal) or "<p>none</p>", blocks,
-        "<h2>Versions</h2>", table({"commit": git_describe()}),
+        table(scalars) if scalars else "",
+        *([f'<h2 id="table">{_e(table_key)}</h2>', f'<div class="wide">{table(rows)}</div>' if rows else "<p>none</p>"]
+          if table_key else []),
+        "<h2>Figures</h2>", (figs + thermal) or "<p>none (run without figures)</p>", blocks,
+        "<h2>Inputs</h2>", given or "<p>not recorded</p>",
+        "<h2>Versions</h2>", table(dict(library_versions(), commit=git_describe())),
         f'<details><summary>raw JSON</summary><pre>{_e(json.dumps(report, indent=1))}</pre></details>',
         "</body></html>", ""])

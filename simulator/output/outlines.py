@@ -85,8 +85,9 @@ def plate_x_interval(p, y0: float) -> tuple[float, float] | None:
 
 
 # ----------------------------------------------------------------------------- drawing (mm axes)
-def draw_layers(ax, tissue, ext, text_colour: str = "white") -> None:
-    """Skin line, layer boundaries (dashed) and layer names on a vertical slice (mm axes).
+def draw_layers(ax, tissue, ext, text_colour: str = "white", y: float = 0.0) -> None:
+    """Skin line, layer boundaries (dashed) and layer names on a vertical slice y = ``y`` (m)
+    (mm axes); under a curved skin the lines follow it.
 
     Names sit inside the tissue at its left edge (never on a plate outside the block)."""
     from matplotlib import patheffects
@@ -94,6 +95,10 @@ def draw_layers(ax, tissue, ext, text_colour: str = "white") -> None:
     bounds = tissue.layer_bounds()
     half = tissue.size[0] / 2 / MM
     x0, x1 = max(-half, ext[0]), min(half, ext[1])
+    c = getattr(tissue, "curvature", None)
+    if c is not None and tissue.image is None:
+        _draw_curved_layers(ax, tissue, c, x0, x1, y, ext, text_colour)
+        return
     ax.plot([x0, x1], [0.0, 0.0], color="black", lw=0.9, zorder=3)
     if tissue.image is not None:                      # regions from a label image: no layer planes
         return
@@ -114,6 +119,28 @@ def draw_layers(ax, tissue, ext, text_colour: str = "white") -> None:
             t = ax.text(x0 + 0.015 * (ext[1] - ext[0]), hi_v - 0.01 * (ext[3] - ext[2]), literal(layer.material),
                         ha="left", va="top", fontsize=6.5, color=text_colour, zorder=6, gid=f"layer:{layer.material}")
             t.set_path_effects([patheffects.withStroke(linewidth=1.6, foreground="0.2")])
+
+
+def _draw_curved_layers(ax, tissue, c, x0: float, x1: float, y: float, ext, text_colour: str) -> None:
+    """The skin and the layer boundaries under a curved skin, on the slice y = ``y``."""
+    from matplotlib import patheffects
+    xs = np.linspace(x0, x1, 121) * MM
+    depth = 0.0
+    for i, layer in enumerate(tissue.layers):
+        p = np.array([c.point(x, y, depth) for x in xs]) / MM
+        keep = (np.abs(p[:, 0]) <= tissue.size[0] / 2 / MM) & (p[:, 2] > ext[2])
+        ax.plot(p[keep, 0], p[keep, 2], color="black" if i == 0 else "0.9", lw=0.9 if i == 0 else 0.7,
+                ls="-" if i == 0 else (0, (4, 3)), zorder=3)
+        if i == 0 or (layer.thickness or 0) > 0.04 * (ext[3] - ext[2]) * MM or layer.thickness is None:
+            top = float(c.point(x0 * MM, y, depth)[2]) / MM
+            if ext[2] < top < ext[3]:
+                t = ax.text(x0 + 0.015 * (ext[1] - ext[0]), top - 0.01 * (ext[3] - ext[2]), literal(layer.material),
+                            ha="left", va="top", fontsize=6.5, color=text_colour, zorder=6,
+                            gid=f"layer:{layer.material}")
+                t.set_path_effects([patheffects.withStroke(linewidth=1.6, foreground="0.2")])
+        if layer.thickness is None:
+            break
+        depth += layer.thickness
 
 
 def draw_tumours(ax, tumours, axis: int, value: float) -> list[str]:

@@ -116,7 +116,7 @@ def _finish_axes(ax, sample: PlaneSample, result: "Result") -> None:
     sc = result.scenario
     ext = tuple(e / MM for e in sample.extent)
     if sample.axis == 1:
-        draw_layers(ax, sc.tissue, ext)
+        draw_layers(ax, sc.tissue, ext, y=sample.value)
     draw_tumours(ax, sc.tumours, sample.axis, sample.value)
     draw_electrodes(ax, sc.electrode, sample.axis, sample.value, ext[3] * MM)
     ax.set_xlim(ext[0], ext[1])

@@ -37,9 +37,10 @@ def thermal_section(result: "Result", fig: ThermalFigures | None = None) -> dict
     else:
         out.update({
             "skin": th.skin, "arterial_temperature_C": th.arterial_C,
+            **({"skin_h_W_per_m2K": th.skin_h, "ambient_C": th.ambient_C} if th.skin == "convective" else {}),
             "time_step_pulse_us": _r(hist.dt_pulse * 1e6),
             "time_step_between_pulses_ms": {f"{f:g} Hz": _r(dt * 1e3) for f, dt in hist.dt_between.items()},
-            "scheme": "backward Euler, P1, lumped capacity and perfusion",
+            "scheme": "backward Euler, P1, lumped capacity, perfusion and skin exchange",
             "heat_steps": hist.heat_steps, "field_solves": hist.field_solves,
             "resolve_tolerance": hist.resolve_tolerance,
             "peak_time_s": _r(hist.peak_time),

@@ -1,5 +1,6 @@
-"""Pennes bioheat operator pieces in P1 on a tetrahedral mesh (SI units), no I/O; the
-assembly from a mesh is :func:`simulator.engines.embedded.heat.assemble_heat`.
+"""Pennes bioheat operator pieces in P1 on a tetrahedral mesh (SI units), no I/O; each engine
+assembles the operator on its mesh (``Engine.heat_operator``: embedded
+:mod:`simulator.engines.embedded.heat`, DOLFINx :mod:`simulator.engines.dolfinx.heat`).
 
     rho c dT/dt = div(k grad T) + rho_b c_b w_b (T_a - T) + q_m + sigma |E|^2
 
@@ -13,16 +14,14 @@ the needle and plate surfaces are holes of the mesh and exchange no heat [A].
 Time stepping is backward Euler (L-stable: no ringing when a pulse switches the source on and
 off, unlike Crank-Nicolson with steps much longer than the diffusion time of a cell):
 
-    (C/dt + K + P) T^{n+1} = C/dt T^n + P T_a + f_m + f_E
+    (C/dt + K + P + H) T^{n+1} = C/dt T^n + P T_a + H T_amb + f_m + f_E
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from simulator.errors import ConvergenceError
 
 
 def nodal_load(tets: np.ndarray, vol: np.ndarray, per_cell: np.ndarray, n: int) -> np.ndarray:
@@ -38,14 +37,20 @@ def cell_average(tets: np.ndarray, nodal: np.ndarray) -> np.ndarray:
 
 @dataclass
 class HeatOperator:
-    """The assembled Pennes operator of one mesh: lumped C and P (diagonals), stiffness K."""
+    """The Pennes operator of one mesh, engine-neutral part: lumped heat capacity C,
+    perfusion P and skin exchange H (nodal diagonals in the mesh's vertex order, W/K or
+    J/K) and the P1 loads. An engine subclasses it with the stiffness K (W/K) and the two
+    solves; the time stepping (simulator.solve.thermal) sees only this interface.
+
+    Skin: a convective (Robin) surface -k dT/dn = h (T - T_amb) adds H = h int phi_i ds
+    (lumped: h area / 3 per vertex of each skin triangle) to the matrix and H T_amb to the
+    right-hand side (:meth:`exchange_load`); H = 0 is an insulating skin."""
 
     tets: np.ndarray
     volumes: np.ndarray              # (M,) m^3
     capacity: np.ndarray             # (N,) J/K, lumped rho c
     perfusion: np.ndarray            # (N,) W/K, lumped rho_b c_b w_b
-    K: sp.csr_matrix                 # W/K
-    _solvers: dict = field(default_factory=dict, repr=False)
+    exchange: np.ndarray             # (N,) W/K, lumped h on the skin (0 elsewhere)
 
     @property
     def num_nodes(self) -> int:
@@ -59,48 +64,27 @@ class HeatOperator:
         """(N,) m^3 lumped volume of each node (weights for volume statistics of a P1 field)."""
         return nodal_load(self.tets, self.volumes, np.ones(len(self.volumes)), self.num_nodes)
 
-    def steady(self, T_a: float, metabolic: np.ndarray) -> np.ndarray:
-        """The basal steady state (K + P) T = P T_a + f_m (needs perfusion > 0 somewhere)."""
-        import pyamg
-        A = (self.K + sp.diags(self.perfusion)).tocsr()
-        f_m = self.load(metabolic)
-        guess = T_a + f_m / np.where(self.perfusion > 0, self.perfusion, np.inf)   # exact if q_m / w is uniform
-        ml = pyamg.smoothed_aggregation_solver(A, symmetry="symmetric", max_coarse=500, coarse_solver="splu")
-        return ml.solve(self.perfusion * T_a + f_m, x0=guess, tol=1e-12, accel="cg", maxiter=500)
+    def exchange_load(self, T_a: float, ambient: float) -> np.ndarray:
+        """(N,) W: P T_a + H T_amb, the constant part of the right-hand side (without q_m)."""
+        return self.perfusion * T_a + self.exchange * ambient
+
+    def steady(self, rhs: np.ndarray, guess: np.ndarray) -> np.ndarray:
+        """The basal steady state (K + P + H) T = rhs (needs P + H > 0 somewhere)."""
+        return self.solve_steady(rhs, guess)
 
     def step(self, T: np.ndarray, dt: float, rhs_extra: np.ndarray) -> np.ndarray:
-        """One backward-Euler step of length dt (s): rhs_extra = P T_a + f_m + f_E (W)."""
-        op = self._solvers.get(dt)
-        if op is None:
-            A = (self.K + sp.diags(self.capacity / dt + self.perfusion)).tocsr()
-            op = self._solvers[dt] = (A, 1.0 / A.diagonal())       # Jacobi preconditioner, once per dt
-        return pcg(op[0], self.capacity / dt * T + rhs_extra, op[1], T)
+        """One backward-Euler step of length dt (s): (C/dt + K + P + H) T' = C/dt T + rhs_extra,
+        rhs_extra = P T_a + H T_amb + f_m + f_E (W)."""
+        return self.solve_step(dt, self.capacity / dt * T + rhs_extra, T)
 
+    # ---- what an engine provides
+    def solve_step(self, dt: float, b: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        """Solve (C/dt + K + P + H) x = b (relative residual <= 1e-11), matrix reused per dt."""
+        raise NotImplementedError
 
-def pcg(A: sp.csr_matrix, b: np.ndarray, inv_diag: np.ndarray, x0: np.ndarray, rtol: float = 1e-11,
-        max_iterations: int = 5000) -> np.ndarray:
-    """Jacobi-preconditioned conjugate gradients from x0 until |r| <= rtol |b|.
-
-    The heat matrix C/dt + K + P is mass-dominated for pulse-scale steps (4 iterations at
-    dt = 25 us, ~50 at dt = 1 s on a 6e3-node needle mesh), so this beats a factorisation
-    (SuperLU fill-in made each solve 30 ms there, against 1-10 ms)."""
-    x = x0.copy()
-    r = b - A @ x
-    tol = rtol * np.linalg.norm(b)
-    z = inv_diag * r
-    p = z.copy()
-    rz = r @ z
-    for _ in range(max_iterations):
-        if np.linalg.norm(r) <= tol:
-            return x
-        Ap = A @ p
-        a = rz / (p @ Ap)
-        x += a * p
-        r -= a * Ap
-        z = inv_diag * r
-        rz, rz_old = r @ z, rz
-        p = z + (rz / rz_old) * p
-    raise ConvergenceError("heat equation (CG)", max_iterations, float(np.linalg.norm(r) / np.linalg.norm(b)))
+    def solve_steady(self, b: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        """Solve (K + P + H) x = b (relative residual <= 1e-12)."""
+        raise NotImplementedError
 
 
 def joule_increment(a: np.ndarray, alpha: np.ndarray, dT: np.ndarray, dt: float) -> np.ndarray:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from simulator.errors import GeometryError, ScenarioError
+from simulator.scenario.curvature import AXES, CURVATURE_SHAPES, Curvature
 from simulator.scenario.records import COVERS, MAX_BLOCK, NoGo, Ribs, Tissue
 from simulator.scenario.table import Table, show
 from simulator.units import MM
@@ -14,9 +15,10 @@ NO_GO_SHAPES = ("box", "sphere", "cylinder")
 MAX_NO_GO = 10
 
 
-def read_ribs(raw: Any, tissue_size, material_name) -> Ribs:
+def read_ribs(raw: Any, tissue_size, material_name, curvature: Curvature | None = None) -> Ribs:
     """``[tissue] ribs = { material, diameter_mm, depth_mm, pitch_mm, offset_mm }``: bone
-    cylinders along y, centres ``depth_mm`` below the skin, ``pitch_mm`` apart in x."""
+    cylinders along y, centres ``depth_mm`` below the skin, ``pitch_mm`` apart in x (under a
+    curved skin, a cylinder along y, each rib ``depth_mm`` below the skin point above it)."""
     t = Table(raw, "tissue.ribs")
     mat = material_name(t, "material", "bone")
     d = t.number("diameter_mm", required=True, maximum=MAX_BLOCK / MM)
@@ -27,13 +29,55 @@ def read_ribs(raw: Any, tissue_size, material_name) -> Ribs:
     X, _, Z = tissue_size
     if pitch <= d:
         raise GeometryError("tissue.ribs.pitch_mm", f"must exceed the rib diameter ({d:g} mm), got {pitch:g}")
+    if curvature is not None and (curvature.shape != "cylinder" or curvature.axis != "y"):
+        raise GeometryError("tissue.ribs", f"ribs (straight, along y) follow a skin curved as a cylinder along y "
+                            f"only, got tissue.curvature {curvature.shape}"
+                            f"{' along ' + curvature.axis if curvature.shape == 'cylinder' else ''}")
     if depth - d / 2 <= 0 or (depth + d / 2) * MM >= Z:
         raise GeometryError("tissue.ribs.depth_mm", f"ribs of {d:g} mm at a depth of {depth:g} mm do not lie "
                             f"inside the block (depth {Z / MM:g} mm)")
     ribs = Ribs(mat, d / 2 * MM, depth * MM, pitch * MM, offset * MM)
     if not ribs.centres_x(X):
         raise GeometryError("tissue.ribs", f"no rib of {d:g} mm fits across the block ({X / MM:g} mm wide)")
+    if curvature is not None:
+        low = min(curvature.point(x, 0.0, ribs.depth)[2] for x in ribs.centres_x(X)) - ribs.radius
+        if low <= -Z:
+            raise GeometryError("tissue.ribs.depth_mm", f"ribs {depth:g} mm under the curved skin reach z = "
+                                f"{low / MM:.3g} mm, below the block (depth {Z / MM:g} mm)")
     return ribs
+
+
+MAX_RADIUS = 100.0          # m: a larger radius of curvature is a flat skin for any block
+
+
+def read_curvature(raw: Any, size, layers, layout: str) -> Curvature:
+    """``[tissue] curvature = { shape = "cylinder" | "sphere", radius_mm, axis = "y" }``: the
+    skin a cylinder (axis along x or y) or a sphere touching z = 0 at the block's centre;
+    every layer a shell of its thickness under it, the last one down to the flat bottom."""
+    t = Table(raw, "tissue.curvature")
+    shape = t.string("shape", required=True, choices=CURVATURE_SHAPES)
+    R = t.number("radius_mm", required=True, maximum=MAX_RADIUS / MM) * MM
+    axis = t.string("axis", "y", choices=AXES) if shape == "cylinder" else "y"
+    t.finish()
+    if layout != "depth":
+        raise ScenarioError("tissue.curvature", f"needs tissue.layout = \"depth\", got {layout!r}")
+    c = Curvature(shape, R, axis)
+    X, Y, Z = size
+    corner2 = float(c.rho2(X / 2, Y / 2))
+    stack = sum(layer.thickness or 0.0 for layer in layers)
+    # the deepest layer boundary, at the block's edge (cylinder) or corner (sphere), above the bottom
+    where = "corners" if shape == "sphere" else "edges"
+    if R * R <= corner2:
+        raise GeometryError("tissue.curvature.radius_mm", f"must exceed the block's reach across the curve "
+                            f"({math.sqrt(corner2) / MM:.3g} mm from the axis to its {where}), got {R / MM:g}")
+    low = R - stack
+    if low * low <= corner2 or math.sqrt(low * low - corner2) - R <= -Z + 1e-6:
+        edge = math.sqrt(max(R * R - corner2, 0.0)) - R
+        raise GeometryError("tissue.curvature.radius_mm", f"a radius of {R / MM:g} mm drops the skin to z = "
+                            f"{edge / MM:.3g} mm at the block's {where}: "
+                            f"the layers above the last ({stack / MM:g} mm) must lie above the block bottom "
+                            f"(z = {-Z / MM:g} mm); enlarge the radius or tissue.size_mm[2]")
+    return c
 
 
 def read_cover(t: Table, protrudes: bool, first_layer, materials) -> tuple[str, float, str]:

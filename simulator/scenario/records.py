@@ -13,6 +13,7 @@ from protocols.pulses import Protocol
 from simulator.physics.cell_kill import PelegFermi
 from simulator.physics.materials import Material
 from simulator.scenario.closed_surface import ClosedSurface
+from simulator.scenario.curvature import Curvature
 
 
 
@@ -95,6 +96,8 @@ class TissueSurface:
     name: str
     material: str
     surface: ClosedSurface
+    conformal: bool = False                # meshed as its own solid (a label image's enclosed region);
+                                           # False: cells whose centroid is inside take its material
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,16 @@ class Tissue:
     ribs: Ribs | None = None
     image: LabelImage | None = None
     surfaces: tuple[TissueSurface, ...] = ()
+    curvature: Curvature | None = None     # a curved skin (layers are shells under it); None: flat
+
+    def rib_centres(self) -> list[tuple[float, float]]:
+        """(x, z) of every rib's axis (m): ``ribs.depth`` below the (flat or curved) skin."""
+        if self.ribs is None:
+            return []
+        xs = self.ribs.centres_x(self.size[0])
+        if self.curvature is None:
+            return [(x, -self.ribs.depth) for x in xs]
+        return [(float(p[0]), float(p[2])) for p in (self.curvature.point(x, 0.0, self.ribs.depth) for x in xs)]
 
     def layer_materials(self) -> list[str]:
         """Materials of the layer regions in mesh order: the layers (or the image's labels in
@@ -256,6 +269,7 @@ class Generator:
 
 
 THERMAL_MODELS = ("adiabatic", "pennes")
+SKIN_MODELS = ("insulating", "convective")
 
 
 @dataclass(frozen=True)
@@ -270,7 +284,13 @@ class ThermalOptions:
     steps_per_pulse: int = 4
     max_steps_between: int = 20
     resolve_tolerance: float = 1e-3       # relative sigma change that re-solves the field
-    skin: str = "insulating"              # the skin and every wall: zero heat flux [A]
+    skin: str = "insulating"              # insulating (zero heat flux, default [A]) | convective
+    # convective skin: -k dT/dn = h (T - T_amb) on the tissue's top surface. h = 10 W/(m^2 K),
+    # the OpenEP example case (domain.md 2.4 [C-code]), within the 2-25 W/(m^2 K) of free
+    # convection to a gas (Incropera & DeWitt, Fundamentals of Heat and Mass Transfer, Table 1.1 [R]);
+    # T_amb = 25 C room air [A]
+    skin_h: float = 10.0                  # W/(m^2 K)
+    ambient_C: float = 25.0
 
 
 @dataclass(frozen=True)

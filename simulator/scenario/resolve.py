@@ -34,6 +34,8 @@ def _electrode(sc: "Scenario") -> dict:
                            "diameter_mm": _mm(n.diameter), "insertion_depth_mm": _mm(n.insertion_depth),
                            "tilt_deg": n.tilt_deg, "tilt_azimuth_deg": n.tilt_azimuth_deg,
                            "insulated_length_mm": _mm(n.insulated_length)} for n in e.needles]
+        if sc.tissue.curvature is not None:
+            out["along_normal"] = False            # the tilts written are the normals' (absolute)
     else:
         out.update(copy.deepcopy(e.parameters))
     return out
@@ -89,7 +91,10 @@ def _tumours(sc: "Scenario") -> list[dict]:
                 d["diameter_mm"] = _mm(2 * t.semi_axes[0])
             else:
                 d["semi_axes_mm"] = [_mm(a) for a in t.semi_axes]
-            d.update({"depth_mm": _mm(-t.centre[2]), "centre_mm": [_mm(t.centre[0]), _mm(t.centre[1])]})
+            if sc.tissue.curvature is None:
+                d.update({"depth_mm": _mm(-t.centre[2]), "centre_mm": [_mm(t.centre[0]), _mm(t.centre[1])]})
+            else:                                   # a curved skin: depth below the skin point, as written
+                d.setdefault("centre_mm", [0.0, 0.0])
         d.update({"material": t.material, "margin_mm": _mm(t.margin)})
         out.append(d)
     return out
@@ -126,7 +131,24 @@ def resolved_dict(sc: "Scenario") -> dict:
     out["generator"] = {**out.get("generator", {}), "max_voltage_V": sc.generator.max_voltage,
                         "max_current_A": sc.generator.max_current}
     out["coverage"] = {**out.get("coverage", {}), "tolerance": sc.coverage_tolerance}
+    out["thermal"] = {**out.get("thermal", {}), **_thermal(sc)}
     return _absolute_files(out, sc.source_dir)
+
+
+def _thermal(sc: "Scenario") -> dict:
+    """``[thermal]`` with its defaults (the Pennes settings only for Pennes; h and T_amb only
+    for a convective skin, where they apply)."""
+    th = sc.thermal
+    out = {"model": th.model}
+    if th.model == "pennes":
+        out.update({"initial_temperature_C": th.initial_C, "arterial_temperature_C": th.arterial_C,
+                    "blood_density_kg_per_m3": th.blood_density,
+                    "blood_heat_capacity_J_per_kg_K": th.blood_heat_capacity,
+                    "steps_per_pulse": th.steps_per_pulse, "max_steps_between_pulses": th.max_steps_between,
+                    "resolve_tolerance": th.resolve_tolerance, "skin": th.skin})
+        if th.skin == "convective":
+            out.update({"skin_h_W_per_m2K": th.skin_h, "ambient_C": th.ambient_C})
+    return out
 
 
 def resolved_toml(sc: "Scenario") -> str:

@@ -22,11 +22,12 @@ from simulator.scenario.records import MeshOptions
 from simulator.scenario.records import NL_MODELS
 from simulator.scenario.records import SHAPES
 from simulator.scenario.records import LAYOUTS
-from simulator.scenario.anatomy import dome_geometry, read_cover, read_ribs
+from simulator.scenario.anatomy import dome_geometry, read_cover, read_curvature, read_ribs
+from simulator.scenario.curvature import on_skin
 from simulator.scenario.patient import read_image_tissue, read_tissue_surfaces
 from simulator.scenario.surface_files import read_surface
 from simulator.scenario.records import SolverOptions
-from simulator.scenario.records import THERMAL_MODELS, ThermalOptions
+from simulator.scenario.records import SKIN_MODELS, THERMAL_MODELS, ThermalOptions
 from simulator.scenario.table import Table
 from simulator.scenario.records import Tissue
 from simulator.scenario.records import Tumour
@@ -131,11 +132,12 @@ def read_tissue(t: Table, materials, base_dir=None) -> Tissue:
         raise ScenarioError("tissue.layers", f"layers before the last fill the whole block "
                                              f"({total:g} mm of {extent:g} mm)")
     size_m = tuple(s * MM for s in size)
-    ribs = (read_ribs(t.get("ribs"), size_m, lambda tt, k, d: material_name(tt, k, d, materials))
+    curvature = read_curvature(t.get("curvature"), size_m, layers, layout) if t.has("curvature") else None
+    ribs = (read_ribs(t.get("ribs"), size_m, lambda tt, k, d: material_name(tt, k, d, materials), curvature)
             if t.has("ribs") else None)
     surfaces = read_tissue_surfaces(t.get("surfaces", []), materials, base_dir)
     t.finish()
-    return Tissue(size_m, tuple(layers), layout, ribs, None, surfaces)
+    return Tissue(size_m, tuple(layers), layout, ribs, None, surfaces, curvature)
 
 
 def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tumour, ...]:
@@ -224,6 +226,8 @@ def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tu
             raise GeometryError(f"tumours[{i}]", f"tumour {name!r} ({span}) "
                                 f"{'lies outside' if outside else 'crosses the boundary of'} the tissue block "
                                 f"(x, y within +-{X / 2 / MM:g}, +-{Y / 2 / MM:g} mm, depth {Z / MM:g} mm)")
+        if tissue.curvature is not None and surface is None:
+            tum = under_curved_skin(tum, tissue.curvature, f"tumours[{i}]", Z)
         for j, o in enumerate(out):
             # bounding-sphere test is conservative for ellipsoids; spheres exact
             gap = math.dist(tum.centre, o.centre) - max(tum.semi_axes) - max(o.semi_axes)
@@ -231,6 +235,21 @@ def read_tumours(raw: Any, materials, tissue: Tissue, base_dir=None) -> tuple[Tu
                 raise GeometryError(f"tumours[{i}]", f"tumour {name!r} overlaps tumour {o.name!r}")
         out.append(tum)
     return tuple(out)
+
+
+def under_curved_skin(tum: Tumour, c, field: str, Z: float) -> Tumour:
+    """The tumour moved from under the flat skin point (x, y) to the same depth under the
+    curved skin point above (x, y), along its normal. [A] Its axes (and a dome's base plane)
+    stay aligned with x, y, z: over a nodule of width w the skin turns by ~w / (2 R) rad."""
+    x, y, z = tum.centre
+    centre = tuple(float(v) for v in c.point(x, y, -z))
+    base = None if tum.base_z is None else centre[2] + (tum.base_z - z)
+    moved = replace(tum, centre=centre, base_z=base)
+    low = centre[2] - tum.semi_axes[2] if base is None else base
+    if low < -Z:
+        raise GeometryError(field, f"tumour {tum.name!r} under the curved skin reaches z = {low / MM:.3g} mm, "
+                            f"below the block (depth {Z / MM:g} mm)")
+    return moved
 
 
 def read_electrode(t: Table, tissue: Tissue):
@@ -265,10 +284,27 @@ def read_electrode(t: Table, tissue: Tissue):
         electrode = replace(spec.builder(params), parameters=given)
         if entry is not None:
             electrode = replace(electrode, source=f"catalogue {entry.name}")
+    along_normal = t.get("along_normal", True) if tissue.curvature is not None else None
     t.finish()
     electrode = clamp_to_block(electrode, tissue)
+    if tissue.curvature is not None:
+        electrode = curved_skin_electrode(t, electrode, tissue, along_normal)
     check_electrode(electrode, tissue)
     return electrode, entry
+
+
+def curved_skin_electrode(t: Table, e: Electrode, tissue: Tissue, along_normal) -> Electrode:
+    """Needles on a curved skin (``[electrode] along_normal``, default true: each needle
+    perpendicular to the skin where it enters; false: tilt_deg from -z as given)."""
+    if not isinstance(along_normal, bool):
+        raise ScenarioError(t.key("along_normal"), f"must be true or false, got {show(along_normal)}")
+    if e.plates:
+        raise GeometryError("tissue.curvature", "plates on a curved skin are not modelled; use needles or a "
+                            "flat skin (drop tissue.curvature)")
+    if along_normal and any(n.tilt_deg for n in e.needles):
+        raise ScenarioError(t.key("along_normal"), "needles on a curved skin go along its normal; set "
+                            "along_normal = false to give tilt_deg")
+    return on_skin(e, tissue.curvature, along_normal)
 
 
 def read_custom_needles(t: Table) -> Electrode:
@@ -471,9 +507,15 @@ def read_thermal(t: Table, solver: SolverOptions, protocol: Protocol) -> Thermal
         steps_per_pulse=t.integer("steps_per_pulse", d.steps_per_pulse, maximum=100),
         max_steps_between=t.integer("max_steps_between_pulses", d.max_steps_between, maximum=1000),
         resolve_tolerance=t.number("resolve_tolerance", d.resolve_tolerance, allow_zero=True, maximum=1.0),
-        skin=t.string("skin", d.skin, choices=("insulating",)),
+        skin=t.string("skin", d.skin, choices=SKIN_MODELS),
+        skin_h=t.number("skin_h_W_per_m2K", d.skin_h, maximum=1e5),
+        ambient_C=t.number("ambient_C", d.ambient_C, positive=False, maximum=100.0),
     )
     t.finish()
+    if th.skin != "convective":
+        for k in ("skin_h_W_per_m2K", "ambient_C"):
+            if t.has(k):
+                raise ScenarioError(t.key(k), f"applies to skin = \"convective\" only (skin is {th.skin!r})")
     if th.model == "pennes":
         if solver.degree != 1:
             raise ScenarioError("thermal.model", f"pennes is implemented in P1: set solver.degree = 1, "

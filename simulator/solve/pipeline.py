@@ -109,9 +109,6 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     if scenario.thermal.model == "pennes" and scenario.applications:
         raise ScenarioError("thermal.model", "pennes steps one electrode application; it does not yet "
                             f"support [[applications]] ({len(scenario.applications)} given)")
-    if scenario.thermal.model == "pennes" and engine_name != "embedded":
-        raise ScenarioError("thermal.model", f"pennes is implemented for the embedded engine only, "
-                            f"not {engine_name!r}; use --engine embedded or thermal.model = \"adiabatic\"")
     comm = mpi_comm() if engine_name == "dolfinx" else None
     if mesh is None:
         from simulator.engines.resources import check_mesh_budget

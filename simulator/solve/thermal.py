@@ -1,5 +1,8 @@
 """Pulse-by-pulse stepping of the Pennes model: heating during each pulse, cooling between
 pulses and pulse groups at the protocol's rate, sigma(E, T) = sigma(E)(1 + alpha (T - T0)).
+The one driver of both engines: an engine supplies the field solves and ``heat_operator``
+(:class:`simulator.physics.bioheat.HeatOperator`: the assembled operator and its two solves);
+everything here works on nodal vectors in the mesh's vertex order, the same on every MPI rank.
 
 Time steps [A]: ``steps_per_pulse`` equal backward-Euler steps during each pulse (duration
 tau), and the off time 1/f - tau between pulses (also after the last pulse of a group, and
@@ -43,6 +46,7 @@ class PennesSettings:
     steps_per_pulse: int = 4
     max_steps_between: int = 20
     resolve_tolerance: float = 1e-3    # relative change of 1 + alpha (T - T0) that re-solves the field
+    ambient_C: float = 25.0            # T_amb of a convective skin [A]
 
 
 @dataclass
@@ -85,8 +89,12 @@ def run_pennes(engine: Engine, protocol: Protocol, law: CellConductivity, contac
     rho_c = np.broadcast_to(rho_c, (M,))
     alpha = np.broadcast_to(alpha, (M,))
     thermal_sigma = bool(np.any(alpha != 0))
-    base = heat.perfusion * s.arterial_C + heat.load(np.broadcast_to(metabolic, (M,)))
-    T = heat.steady(s.arterial_C, metabolic) if heat.perfusion.sum() > 0 else np.full(heat.num_nodes, s.initial_C)
+    f_m = heat.load(np.broadcast_to(metabolic, (M,)))
+    base = heat.exchange_load(s.arterial_C, s.ambient_C) + f_m
+    if heat.perfusion.sum() > 0:       # basal steady state; guess exact if q_m / w is uniform and the skin insulating
+        T = heat.steady(base, s.arterial_C + f_m / np.where(heat.perfusion > 0, heat.perfusion, np.inf))
+    else:                              # no perfusion: uniform start (a convective skin then cools it)
+        T = np.full(heat.num_nodes, s.initial_C)
     hist = ThermalHistory(T.copy(), T.copy(), T, np.zeros(heat.num_nodes), heat.nodal_volumes(),
                           protocol.groups[0].duration / s.steps_per_pulse, resolve_tolerance=s.resolve_tolerance)
     t_now = 0.0
@@ -173,7 +181,7 @@ def pennes_train(engine: Engine, mesh, scenario, law: CellConductivity, rho_c: n
                  progress=None) -> tuple[TrainResult, ThermalHistory]:
     """The scenario's train with Pennes bioheat: the heat operator from the materials
     (thermal conductivity, perfusion, metabolic heat per tissue) and [thermal] settings."""
-    from simulator.engines.embedded.heat import assemble_heat
+    from simulator.meshing.mesh import skin_facets
     th = scenario.thermal
     mats = [scenario.materials[r.material] for r in mesh.regions]
     cr = mesh.cell_region
@@ -181,9 +189,11 @@ def pennes_train(engine: Engine, mesh, scenario, law: CellConductivity, rho_c: n
     w = np.array([m.perfusion for m in mats])[cr] * th.blood_density * th.blood_heat_capacity
     q_m = np.array([m.metabolic_heat for m in mats])[cr]
     rc = np.broadcast_to(rho_c, (len(cr),))
-    heat = assemble_heat(mesh, k, rc, w)
+    convective = th.skin == "convective"
+    skin = skin_facets(mesh) if convective else np.zeros((0, 3), dtype=np.int64)
+    heat = engine.heat_operator(k, rc, w, skin, th.skin_h if convective else 0.0)
     settings = PennesSettings(th.initial_C, th.arterial_C, th.steps_per_pulse, th.max_steps_between,
-                              th.resolve_tolerance)
+                              th.resolve_tolerance, th.ambient_C)
     return run_pennes(engine, scenario.protocol, law, tuple(scenario.electrode.contact_names), heat, rc, alpha,
                       q_m, settings, scenario.solver.idle_contacts, progress)
 

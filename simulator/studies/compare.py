@@ -65,14 +65,17 @@ def compare_text(rows: list[dict]) -> str:
 
 
 def write_compare(results: list, rows: list[dict], out_dir: Path, *, force: bool = False,
-                  figures: bool = True) -> list[Path]:
-    """compare.csv, compare.json and compare.png, atomically."""
+                  figures: bool = True, inputs: dict[str, str] | None = None) -> list[Path]:
+    """compare.csv, compare.json, compare.png and report.html (``inputs`` shown on it), atomically."""
+    doc = {"compare_version": COMPARE_VERSION, "scenarios": [r["name"] for r in rows], "rows": rows}
     with atomic_directory(out_dir, force) as tmp:
         (tmp / "compare.csv").write_text(rows_csv(rows), encoding="utf-8")
-        write_json(tmp / "compare.json", {"compare_version": COMPARE_VERSION,
-                                          "scenarios": [r["name"] for r in rows], "rows": rows})
+        write_json(tmp / "compare.json", doc)
         if figures:
             from simulator.studies.figures import plot_compare_slices
             plot_compare_slices(results, tmp / "compare.png")
+        from simulator.output.html_report import study_html
+        (tmp / "report.html").write_text(study_html("epsim compare: " + " vs ".join(doc["scenarios"]), doc, tmp,
+                                                    table_key="rows", inputs=inputs), encoding="utf-8")
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out_dir) / n for n in names]

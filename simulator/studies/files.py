@@ -1,6 +1,7 @@
-"""Files of a sweep, all or nothing: ``sweep.csv``, ``sweep.json``, ``sweep.png`` and
-``coverage_curves.png``; an interrupted sweep writes only ``sweep.partial.csv`` and
-``sweep.partial.json`` (``"complete": false``), never a file named like a finished one.
+"""Files of a sweep, all or nothing: ``sweep.csv``, ``sweep.json``, ``sweep.png``,
+``coverage_curves.png`` and ``report.html`` (the page of them all); an interrupted sweep
+writes only ``sweep.partial.csv`` and ``sweep.partial.json`` (``"complete": false``), never
+a file named like a finished one.
 """
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ def run_labels(sweep) -> tuple[list[str], list[tuple[int, int]]]:
     return labels, styles
 
 
-def write_sweep(sweep, out_dir: Path, *, force: bool = False, figures: bool = True) -> list[Path]:
-    """Write the sweep's files atomically (the partial pair when it is not complete)."""
+def write_sweep(sweep, out_dir: Path, *, force: bool = False, figures: bool = True,
+                inputs: dict[str, str] | None = None) -> list[Path]:
+    """Write the sweep's files atomically (the partial pair when it is not complete);
+    ``inputs`` are shown on report.html."""
     rows = sweep.rows()
     doc = sweep_document(sweep, rows)
     stem = "sweep" if sweep.complete else "sweep.partial"
@@ -69,6 +72,10 @@ def write_sweep(sweep, out_dir: Path, *, force: bool = False, figures: bool = Tr
                                       f"{sweep.base_name}: coverage curves of {len(runs)} runs",
                                       tumour_thresholds(sweep.scenarios),
                                       [st for st, c in zip(styles, sweep.curves) if c])
+        if sweep.complete:
+            from simulator.output.html_report import study_html
+            (tmp / "report.html").write_text(study_html(f"epsim sweep: {sweep.base_name}", doc, tmp, table_key="rows",
+                                                        inputs=inputs), encoding="utf-8")
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out_dir) / n for n in names]
 

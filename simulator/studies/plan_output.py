@@ -12,8 +12,9 @@ from simulator.output.atomic import atomic_directory, write_json
 from simulator.units import MM, V_PER_CM
 
 
-def write_plan(plan, out_dir: Path, *, force: bool = False, figures: bool = True) -> list[Path]:
-    """Write the plan's files atomically into ``out_dir``."""
+def write_plan(plan, out_dir: Path, *, force: bool = False, figures: bool = True,
+               inputs: dict[str, str] | None = None) -> list[Path]:
+    """Write the plan's files atomically into ``out_dir`` (``inputs``: shown on report.html)."""
     import tomli_w
     with atomic_directory(out_dir, force) as tmp:
         write_json(tmp / "plan.json", plan.report)
@@ -24,7 +25,8 @@ def write_plan(plan, out_dir: Path, *, force: bool = False, figures: bool = True
             if figures and plan.best_result is not None:
                 plot_plan(plan.best_result, plan.report["best"], tmp / "plan.png")
         from simulator.output.html_report import study_html
-        (tmp / "report.html").write_text(study_html("epsim plan", plan.report, tmp), encoding="utf-8")
+        (tmp / "report.html").write_text(study_html("epsim plan", plan.report, tmp, table_key="candidates",
+                                                                 inputs=inputs), encoding="utf-8")
         names = sorted(p.name for p in tmp.iterdir())
     return [Path(out_dir) / n for n in names]
 

@@ -136,3 +136,17 @@ form = dolfinx.fem.form
 locate_dofs_topological = dolfinx.fem.locate_dofs_topological
 assemble_matrix = _fem_petsc.assemble_matrix
 assemble_vector = _fem_petsc.assemble_vector
+meshtags = dolfinx.mesh.meshtags
+
+
+def bcast_array(comm, arr, root=0):
+    """Broadcast a numpy array from ``root`` (None elsewhere) with buffer semantics."""
+    meta = (arr.shape, arr.dtype.str) if comm.rank == root else None
+    shape, dtype = comm.bcast(meta, root=root)
+    if comm.rank != root:
+        arr = np.empty(shape, dtype=np.dtype(dtype))
+    else:
+        arr = np.ascontiguousarray(arr)
+    if arr.size:
+        comm.Bcast(arr.reshape(-1).view(np.uint8), root=root)
+    return arr

@@ -51,17 +51,7 @@ def load_dolfinx():
     return dc.load_dolfinx()
 
 
-def _bcast_array(comm, arr, root=0):
-    """Broadcast a numpy array from ``root`` (None elsewhere) with buffer semantics."""
-    meta = (arr.shape, arr.dtype.str) if comm.rank == root else None
-    shape, dtype = comm.bcast(meta, root=root)
-    if comm.rank != root:
-        arr = np.empty(shape, dtype=np.dtype(dtype))
-    else:
-        arr = np.ascontiguousarray(arr)
-    if arr.size:
-        comm.Bcast(arr.reshape(-1).view(np.uint8), root=root)
-    return arr
+_bcast_array = dc.bcast_array
 
 
 def basix_topology_edges():
@@ -136,16 +126,9 @@ class DolfinxEngine:
         top.create_connectivity(2, 0)
         f2v = dc.adjacency_array(top.connectivity(2, 0), 3)
         ftri = np.sort(vorig[f2v], axis=1)
-        self.contact_facets_local: dict[str, np.ndarray] = {}
-        for cname, tri in meta["contacts"].items():
-            if tri.size == 0:
-                self.contact_facets_local[cname] = np.empty(0, dtype=np.int32)
-                continue
-            cand = np.flatnonzero(np.isin(ftri, np.unique(tri)).all(axis=1))
-            keys = {tuple(t) for t in tri.tolist()}
-            hit = [f for f, t in zip(cand.tolist(), ftri[cand].tolist()) if tuple(t) in keys]
-            self.contact_facets_local[cname] = np.asarray(hit, dtype=np.int32)
-        n_own_facets = top.index_map(2).size_local
+        self._ftri = ftri
+        self.contact_facets_local = {cname: self.local_facets(tri) for cname, tri in meta["contacts"].items()}
+        n_own_facets = self.n_own_facets = top.index_map(2).size_local
         for k, tri in meta["contacts"].items():
             found = comm.allreduce(int(np.sum(self.contact_facets_local[k] < n_own_facets)),
                                    op=MPI.SUM)
@@ -219,6 +202,24 @@ class DolfinxEngine:
         self.setup_time = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
+    def local_facets(self, tri: np.ndarray) -> np.ndarray:
+        """Local indices of the facets (owned and ghost) whose sorted input-vertex triples are
+        rows of ``tri`` (K, 3)."""
+        if tri.size == 0:
+            return np.empty(0, dtype=np.int32)
+        tri = np.sort(np.asarray(tri, dtype=np.int64), axis=1)
+        ftri = self._ftri
+        cand = np.flatnonzero(np.isin(ftri, np.unique(tri)).all(axis=1))
+        keys = {tuple(t) for t in tri.tolist()}
+        hit = [f for f, t in zip(cand.tolist(), ftri[cand].tolist()) if tuple(t) in keys]
+        return np.asarray(hit, dtype=np.int32)
+
+    def heat_operator(self, conductivity: np.ndarray, rho_c: np.ndarray, perfusion: np.ndarray,
+                      skin: np.ndarray, skin_h: float):
+        """The P1 Pennes operator in UFL/PETSc (see :mod:`simulator.engines.dolfinx.heat`)."""
+        from simulator.engines.dolfinx.heat import assemble_heat
+        return assemble_heat(self, conductivity, rho_c, perfusion, skin, skin_h)
+
     def _bcast_cells(self, arr: np.ndarray | None, shape_tail: tuple) -> np.ndarray:
         err = None
         if self.comm.rank == 0:

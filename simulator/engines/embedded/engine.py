@@ -349,6 +349,12 @@ class EmbeddedEngine:
         return x, it
 
     # ------------------------------------------------------------------ public API
+    def heat_operator(self, conductivity: np.ndarray, rho_c: np.ndarray, perfusion: np.ndarray,
+                      skin: np.ndarray, skin_h: float):
+        """The P1 Pennes operator on this mesh (see :meth:`Engine.heat_operator`)."""
+        from simulator.engines.embedded.heat import assemble_heat
+        return assemble_heat(self.mesh, conductivity, rho_c, perfusion, skin, skin_h)
+
     def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray,
                      _red: Reduced | None = None) -> FieldSolution:
         """Solve div(sigma grad phi) = 0 with sigma (S/m) given per cell/quadrature point."""
