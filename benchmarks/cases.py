@@ -6,6 +6,8 @@
 * ``hexagonal``: ESOPE hexagonal electrode (7 needles, 12 pairs) over a 10 mm tumour at 6 mm
   depth in skin/fat/muscle, mesh size chosen mesh-converged to +-1 % tumour coverage.
 * ``plates``: 8 mm plates 5 mm deep on skin/fat/muscle, 1300 V/cm x gap.
+* the study cases of benchmarks/studies.py (minimum voltage, robustness, plan; kind
+  ``study``): timed end to end against the issue's targets.
 * ``mesh-chest-wall``, ``mesh-label-image-128``: meshing only (benchmarks/meshing.py).
 """
 from __future__ import annotations
@@ -67,6 +69,9 @@ def all_cases() -> dict[str, dict]:
                                      "baseline": tag != "l"}
     out["hexagonal"] = {"kind": "hexagonal", "scenario": hexagonal(), "quick": True, "baseline": False}
     out["plates"] = {"kind": "plates", "scenario": plates(), "quick": True, "baseline": False}
+    from .studies import STUDIES                      # planning / robustness targets (issue 13)
+    for name, spec in STUDIES.items():
+        out[name] = {"kind": "study", "scenario": None, "quick": spec["quick"], "baseline": False}
     for name in ("mesh-chest-wall", "mesh-label-image-128"):          # meshing only (benchmarks/meshing.py)
         out[name] = {"kind": "mesh", "scenario": None, "quick": True, "baseline": False}
     return out

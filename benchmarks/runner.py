@@ -196,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from .cases import all_cases
     spec = all_cases()[a.case]
+    if spec["kind"] == "study":
+        from .studies import run_study
+        Path(a.out).write_text(json.dumps(run_study(a.case), indent=1))
+        return 0
     if spec["kind"] == "mesh":
         from .meshing import run_mesh_case
         Path(a.out).write_text(json.dumps(run_mesh_case(a.case), indent=1))

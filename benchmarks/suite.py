@@ -160,7 +160,9 @@ def run_suite(quick: bool = False, dolfinx: bool = True, cases: list[str] | None
             npz = tmp / f"{name}.npz" if want_baseline else None
             say(f"bench: {name} ...")
             rec = _run_case(name, tmp, size=size, npz=npz)
-            if "error" not in rec and spec["kind"] == "mesh":
+            if "error" not in rec and spec["kind"] == "study":
+                say(f"bench: {name}: {rec['wall_s']:.1f} s (target {rec['target_s']:.0f} s), cpu {rec['cpu_s']:.1f} s")
+            elif "error" not in rec and spec["kind"] == "mesh":
                 say(f"bench: {name}: {rec['cells']} cells in {rec['times_s']['mesh']:.1f} s "
                     f"(target {rec['target_s']:g} s)")
             elif "error" not in rec:

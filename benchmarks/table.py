@@ -17,8 +17,9 @@ def markdown(data: dict) -> str:
              "| case | DOFs | cells | mesh s | setup s | solve s | post+out s | total s | Newton its | CG its "
              "| peak MB | solve MB/1e6 DOFs | us/DOF | current A | reversible mm3 | tumour cov. |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    studies = [c for c in data.get("cases", []) if c.get("kind") == "study"]
     for c in data.get("cases", []):
-        if c.get("kind") == "mesh":
+        if c.get("kind") in ("study", "mesh"):
             continue
         if "error" in c:
             lines.append(f"| {c['name']} | failed: {c['error']} |" + " |" * 15)
@@ -56,6 +57,16 @@ def markdown(data: dict) -> str:
                              f"{_f(o['current_diff_pct'], '{:+.3f}')} |")
             elif o:
                 lines.append(f"| {c['name']} | own mesh | failed: {o['error']} | | | | | | |")
+    if studies:
+        lines += ["", "Study targets (issue 13), end to end in one process (cpu: with its worker processes):", "",
+                  "| study | wall s | target s | within | cpu s | load 1 min (start, end) |", "|---|---:|---:|---|---:|---|"]
+        for c in studies:
+            if "error" in c:
+                lines.append(f"| {c['name']} | failed: {c['error']} | | | | |")
+                continue
+            lines.append(f"| {c['name']} | {c['wall_s']:.1f} | {c['target_s']:.0f} | "
+                         f"{'yes' if c['within_target'] else '**no**'} | {c['cpu_s']:.1f} | "
+                         f"{', '.join(f'{x:.1f}' for x in c['load_average_1min'])} |")
     meshing = [c for c in data.get("cases", []) if c.get("kind") == "mesh"]
     if meshing:
         lines += ["", "Meshing only (benchmarks/meshing.py):", "",

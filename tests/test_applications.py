@@ -39,6 +39,10 @@ def test_session_field_is_the_max_of_the_application_fields(session):
     recover_sliver_fields(r.mesh, E, n_rev)
     assert np.array_equal(E, r.train.E_max)
     assert np.array_equal(n_rev, r.train.pulses_above_rev)
+    # the session keeps each application's own field (tiling judges subsets from them)
+    for single, kept in zip(singles, r.train.application_E_max):
+        recover_sliver_fields(r.mesh, single.E_max)
+        assert np.array_equal(single.E_max, kept)
     # each application contributes somewhere: neither field dominates everywhere
     first_wins = singles[0].E_max[:, 0] > singles[1].E_max[:, 0]
     assert 0.2 < first_wins.mean() < 0.8

@@ -104,3 +104,20 @@ def test_label_image_case():
     assert img.shape == (64, 64, 64) and img[0, 0, 0] == 1 and img[0, 0, 5] == 2 and img[0, 0, -1] == 3
     v = (img == 4).sum() * (40.0 / 64) ** 3
     assert abs(v - 4 / 3 * math.pi * 4.0 ** 3) < 0.03 * 268.1 and LABEL_VOXEL_MM == 0.3125
+
+
+def test_study_cases_are_registered_and_tabled():
+    """The issue-13 targets are benchmark cases (the slow ones in the full run only), and a
+    study record over its target is flagged in the table."""
+    from benchmarks.studies import STUDIES
+    cases = all_cases()
+    assert {n for n, c in cases.items() if c["kind"] == "study"} == set(STUDIES)
+    assert [n for n in STUDIES if cases[n]["quick"]] == ["minimum-voltage-needle-pair"]
+    recs = [{"name": "plan-24mm-hexagonal", "kind": "study", "wall_s": 700.0, "cpu_s": 650.0, "target_s": 600.0,
+             "within_target": False, "load_average_1min": [2.0, 2.5], "answer": {}},
+            {"name": "minimum-voltage-needle-pair", "kind": "study", "wall_s": 9.6, "cpu_s": 3.3, "target_s": 60.0,
+             "within_target": True, "load_average_1min": [10.8, 10.7], "answer": {}}]
+    text = markdown({"schema_version": SCHEMA_VERSION, "suite": "full", "created": "now", "environment": {},
+                     "cases": recs})
+    assert "| plan-24mm-hexagonal | 700.0 | 600 | **no** |" in text
+    assert "| minimum-voltage-needle-pair | 9.6 | 60 | yes |" in text

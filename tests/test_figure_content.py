@@ -11,7 +11,8 @@ pytest.importorskip("matplotlib")
 from simulator.meshing.mesh import Mesh, Region                    # noqa: E402
 from simulator.output import figures as plot                       # noqa: E402
 from simulator.output.slice_figures import nice_ceiling, state_codes  # noqa: E402
-from simulator.output.views import largest_cold_region, slice_views  # noqa: E402
+from simulator.output.report import cold_regions_of                # noqa: E402
+from simulator.output.views import slice_views                     # noqa: E402
 from simulator.scenario import scenario_from_dict                  # noqa: E402
 from simulator.solve.pipeline import run                           # noqa: E402
 from structured import box_mesh                                    # noqa: E402
@@ -167,12 +168,45 @@ def test_state_map_uses_each_tissues_own_thresholds(ten):
 
 def test_cold_region_slice(ten):
     result, figs = ten
-    cold = largest_cold_region(result)
-    assert cold is not None and cold.volume > 0
-    t = next(t for t in result.scenario.tumours if t.name == cold.tumour)
-    assert t.contains(np.array([cold.centroid]), grow=t.margin + 1.5e-3)[0]
-    assert "field_xz_cold.png" in dict(figs) or any(v.stem.endswith("_cold") for v in slice_views(result, cold)) \
-        or any(abs(v.value - cold.centroid[v.axis]) < 1e-7 for v in slice_views(result))
+    cold = cold_regions_of(result)
+    assert cold and cold[0].volume > 0
+    t = next(t for t in result.scenario.tumours if t.name == cold[0].tumour)
+    assert t.contains(np.array([cold[0].centroid]), grow=t.margin + 1.5e-3)[0]
+    views = slice_views(result, cold[0])
+    assert any(v.axis == 1 and abs(v.value - cold[0].centroid[1]) < 1e-7 for v in views)
+    assert any(v.axis == 2 and abs(v.value - cold[0].centroid[2]) < 1e-7 for v in views)
+
+
+@pytest.mark.xdist_group("example-needle_pair")       # the shared needle_pair run (one per session)
+def test_cold_regions_marked_where_the_diagnosis_says(example_run):
+    """needle_pair at 730 V: the report's largest cold region (low field between the needles)
+    is marked in the figures of the slices through it, at its centroid, with its cause; the
+    terminal line says the same."""
+    run_ = example_run("needle_pair")
+    result, first = run_.result, run_.report["diagnosis"]["cold_regions"][0]
+    assert first["cause"] == "low_field_between_needles"
+    assert f"cold low field between the needles (at x {first['centroid_mm'][0]:.1f}" in run_.out
+    regions = cold_regions_of(result)
+    assert [round(x * 1e3, 3) for x in regions[0].centroid] == first["centroid_mm"]
+    views = (("field_xz_cold.png", (0, 2)), ("state_xy_cold.png", (0, 1)))
+    figs = dict(plot.slice_figures(result, only={name for name, _ in views}))
+    assert set(figs) == {name for name, _ in views}
+    for name, (a, b) in views:
+        ax = figs[name].axes[0]
+        marks = {ln.get_gid(): ln for ln in ax.lines if (ln.get_gid() or "").startswith("cold-region:")}
+        assert "cold-region:1" in marks, name
+        assert np.allclose(marks["cold-region:1"].get_xydata()[0],
+                           [first["centroid_mm"][a], first["centroid_mm"][b]], atol=1e-3), name   # report: 0.001 mm
+        legend = [t.get_text() for t in figs[name].legends[0].get_texts()]
+        assert any(t.startswith("cold 1:") and "low field between the needles" in t for t in legend), name
+    # a slice that misses every cold region carries no mark: the xz slice at the far block edge
+    from simulator.output.sampling import sample_plane
+    from simulator.output.slice_figures import draw_cold
+    import matplotlib.figure
+    ax = matplotlib.figure.Figure().add_subplot()
+    y_edge = 0.49 * result.scenario.tissue.size[1]
+    sample = sample_plane(result.mesh, 1, y_edge, (-5e-3, 5e-3), (-10e-3, 0.0), pixels=60)
+    assert draw_cold(ax, sample, regions, len(result.mesh.cell_region)) == ([], [])
 
 
 def test_nice_ceiling():

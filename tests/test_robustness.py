@@ -1,5 +1,6 @@
 """epsim robustness: zero spread gives probability 1 for a covering plan; seeded runs repeat
-exactly; spread lowers the coverage; bad options exit 2 with one line."""
+exactly (also in two worker processes); spread lowers the coverage; bad options exit 2 with
+one line."""
 import json
 
 import pytest
@@ -44,7 +45,7 @@ def test_zero_spread_covering_plan_has_probability_one(src, tmp_path):
 def test_seeded_runs_repeat_exactly_and_spread_costs_coverage(src, tmp_path):
     args = ["--samples", "2", "--sigma-rel-sd", "0.3", "--threshold-rel-sd", "0.3", "--seed", "7"]
     a = _robust(src, tmp_path / "a", *args)
-    b = _robust(src, tmp_path / "b", *args)
+    b = _robust(src, tmp_path / "b", *args, "--jobs", "2")          # two worker processes: the same file
     assert a == b
     factors = [d["material_factors"]["muscle"]["threshold"] for d in a["draws"]]
     assert len(set(factors)) == 2                                    # real draws, not one value
@@ -54,10 +55,12 @@ def test_seeded_runs_repeat_exactly_and_spread_costs_coverage(src, tmp_path):
 
 
 def test_placement_error_moves_the_electrode(src, tmp_path):
-    rep = _robust(src, tmp_path / "p", "--samples", "1", "--placement-sd-mm", "1.0", "--seed", "1")
+    # two samples in two workers: each placement draw is meshed in the worker that runs it
+    rep = _robust(src, tmp_path / "p", "--samples", "2", "--placement-sd-mm", "1.0", "--seed", "1", "--jobs", "2")
     assert not rep["mesh_reused"]
-    dx, dy = rep["draws"][0]["shift_mm"][0]
-    assert (dx, dy) != (0.0, 0.0)
+    shifts = [tuple(d["shift_mm"][0]) for d in rep["draws"]]
+    assert (0.0, 0.0) not in shifts and shifts[0] != shifts[1]
+    assert len({d["margin_reversible_fraction"] for d in rep["draws"]}) == 2     # two meshes, two fields
 
 
 @pytest.mark.parametrize("args, field", [
@@ -65,6 +68,7 @@ def test_placement_error_moves_the_electrode(src, tmp_path):
     (["--samples", "2", "--sigma-rel-sd", "-0.1"], "--sigma-rel-sd"),
     (["--samples", "2", "--placement-sd-mm", "nan"], "--placement-sd-mm"),
     (["--samples", "2", "--seed", "-1"], "--seed"),
+    (["--samples", "2", "--jobs", "0"], "--jobs"),
     (["--sigma-rel-sd", "0.1"], "--samples"),
 ])
 def test_bad_robustness_options_exit_2(src, tmp_path, capsys, args, field):

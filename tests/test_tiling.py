@@ -31,6 +31,7 @@ def test_tiling_covers_and_removing_any_application_uncovers(tiling):
     centres = tiling.centres_mm
     assert len(centres) == 2
     assert sorted(round(c[0]) for c in centres) == [-6, 6]
+    assert tiling.tried <= 2        # the grid, then the pruned tiling once: pruning solves nothing
     for k in range(len(centres)):
         rest = [tuple(v * 1e-3 for v in c) for j, c in enumerate(centres) if j != k]
         r = run(scenario_from_dict(session_data(TWO_NODULES, rest)))

@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--sigma-rel-sd", type=float, default=0.0, metavar="R", help="relative sd of sigma0, sigma1")
     p.add_argument("--threshold-rel-sd", type=float, default=0.0, metavar="Q", help="relative sd of E_rev, E_irr")
     p.add_argument("--seed", type=int, default=0, metavar="K", help="random seed (default 0)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run the samples in N processes (the study executor; default 1)")
     p.add_argument("--out", help="output directory (default out/<scenario name>-robustness)")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,6 +40,8 @@ def cmd_robustness(args) -> int:
         raise ScenarioError("--samples", f"must be between 1 and 10000, got {args.samples}")
     if not 0 <= args.seed < 2**63:
         raise ScenarioError("--seed", f"must be a non-negative integer, got {args.seed}")
+    from simulator.cli.sweep import check_jobs
+    check_jobs(args.jobs)
     out = Path(args.out) if args.out else Path("out") / f"{safe_name(scenario.name)}-robustness"
     check_target(out, args.force)
 
@@ -47,7 +51,7 @@ def cmd_robustness(args) -> int:
             print(f"robustness [{'#' * done}{'.' * (24 - done)}] {i}/{n}", file=sys.stderr,
                   end="\n" if i >= n or not sys.stderr.isatty() else "\r", flush=True)
 
-    report, fractions = robustness(data, args.samples, spreads, args.seed, progress=bar)
+    report, fractions = robustness(data, args.samples, spreads, args.seed, progress=bar, jobs=args.jobs)
     with atomic_directory(out, args.force) as tmp:
         write_json(tmp / "robustness.json", report)
         plot_histogram(fractions, report, tmp / "robustness.png")

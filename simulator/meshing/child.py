@@ -48,7 +48,10 @@ def build_mesh_isolated(mi: MeshInput, progress: Callable[[str], None] | None = 
     # forking an MPI process is unsafe (Open MPI's runtime does not survive it): under
     # mpirun rank 0 meshes in-process
     under_mpi = "mpi4py.MPI" in sys.modules
-    if os.environ.get("EPSIM_MESH_IN_PROCESS") or under_mpi or "fork" not in multiprocessing.get_all_start_methods():
+    # a study's worker process (multiprocessing pool: daemonic) may not start children
+    worker = multiprocessing.current_process().daemon
+    if (os.environ.get("EPSIM_MESH_IN_PROCESS") or under_mpi or worker
+            or "fork" not in multiprocessing.get_all_start_methods()):
         from simulator.meshing.build import build_mesh
         return build_mesh(mi, say)
     ctx = multiprocessing.get_context("fork")

@@ -1,7 +1,7 @@
 """Figures and tables of a run (the output edge: files).
 
 * :func:`plot_slices` writes, for every slice of :func:`~simulator.output.views.slice_views`
-  (through each tumour's centre and the largest region below E_rev), ``field_<view>.png``:
+  (through each tumour's centre and the largest cold region), ``field_<view>.png``:
   max |E| over the pulse train (V/cm) with the tumour's E_rev / E_irr contours; and, for
   the first pair of slices and the cold region's, ``state_<view>.png``: each tissue's state
   against its own thresholds (:mod:`~simulator.output.slice_figures`). ``field_xz.png`` and
@@ -29,7 +29,7 @@ from simulator.output.outlines import needle_xz as _needle_xz  # noqa: F401
 from simulator.output.outlines import plate_x_interval as _plate_x_interval  # noqa: F401
 from simulator.output.sampling import PlaneSample, recover_nodal, sample_plane  # noqa: F401
 from simulator.output.slice_figures import DPI, field_figure, field_scale, state_codes, state_figure
-from simulator.output.views import largest_cold_region, slice_ranges, slice_views, window
+from simulator.output.views import slice_ranges, slice_views, window
 from simulator.post.coverage import CURVE_THRESHOLDS_V_PER_M
 from simulator.units import V_PER_CM
 
@@ -80,14 +80,16 @@ def _draw_electrodes(ax, e, sample: PlaneSample, z_top: float) -> None:
     draw_electrodes(ax, e, sample.axis, sample.value, z_top)
 
 
-def slice_figures(result: "Result") -> list[tuple[str, object]]:
-    """(file name, Figure) of every slice figure of the run, in order."""
+def slice_figures(result: "Result", only: set[str] | None = None) -> list[tuple[str, object]]:
+    """(file name, Figure) of every slice figure of the run (or of the file names in
+    ``only``), in order."""
     from simulator.output.views import electrode_centre
     field = result.train.E_max.max(axis=1) / V_PER_CM            # V/cm per cell
     nodal = recover_nodal(result.mesh, field)
     codes = state_codes(result)
-    cold = largest_cold_region(result)
-    views = slice_views(result, cold)
+    from simulator.output.report import cold_regions_of
+    cold = cold_regions_of(result)
+    views = slice_views(result, cold[0] if cold else None)
     xr, yr, zr, _ = window(result)
     box = ((xr[0], yr[0], zr[0]), (xr[1], yr[1], zr[1]))
     z_ref = float(electrode_centre(result)[2])
@@ -95,13 +97,18 @@ def slice_figures(result: "Result") -> list[tuple[str, object]]:
     vmax = field_scale(result, field, box, max(m.E_irr for m in mats.values()) / V_PER_CM)
     out = []
     for i, view in enumerate(views):
+        names = [f"field_{view.stem}.png"] + ([f"state_{view.stem}.png"] if i < 2 or view.stem.endswith("_cold")
+                                              else [])
+        if only is not None and not set(names) & only:
+            continue
         ur, vr = slice_ranges(result, view.axis)
         sample = sample_plane(result.mesh, view.axis, view.value, ur, vr)
-        out.append((f"field_{view.stem}.png", field_figure(result, view, sample, sample.values(field),
-                                                          sample.interpolate(result.mesh, nodal), mats[view.tumour],
-                                                          vmax)))
-        if i < 2 or view.stem.endswith("_cold"):
-            out.append((f"state_{view.stem}.png", state_figure(result, view, sample, codes)))
+        if only is None or names[0] in only:
+            out.append((names[0], field_figure(result, view, sample, sample.values(field),
+                                               sample.interpolate(result.mesh, nodal), mats[view.tumour], vmax,
+                                               cold)))
+        if len(names) > 1 and (only is None or names[1] in only):
+            out.append((names[1], state_figure(result, view, sample, codes, cold)))
     return out
 
 

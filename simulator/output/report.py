@@ -76,12 +76,19 @@ def warnings_of(result: "Result") -> list[str]:
     return out
 
 
+def cold_regions_of(result: "Result") -> list:
+    """The run's cold parts of tumour + margin with their causes, largest first
+    (:func:`simulator.post.diagnosis.diagnose`; the report and the figures use these)."""
+    from simulator.post.diagnosis import diagnose
+    sc = result.scenario
+    return diagnose(result.mesh, sc.tumours, sc.electrode, sc.tissue, result.train.E_max, result.train.weights,
+                    result.E_rev, sc.margin_threshold)
+
+
 def diagnosis_of(result: "Result") -> dict:
     """``diagnosis``: the cold parts of tumour + margin and their causes (post.diagnosis)."""
-    from simulator.post.diagnosis import diagnose, diagnosis_report
-    sc = result.scenario
-    return diagnosis_report(diagnose(result.mesh, sc.tumours, sc.electrode, sc.tissue, result.train.E_max,
-                                     result.train.weights, result.E_rev))
+    from simulator.post.diagnosis import diagnosis_report
+    return diagnosis_report(cold_regions_of(result))
 
 
 def applications_of(result: "Result") -> list[dict]:

@@ -5,7 +5,11 @@
   never below 1.25 E_irr), contours at the tumour's E_rev / E_irr with upright labels
   kept apart, thresholds marked on the colour bar;
 * state map: each cell intact / reversible / irreversible against its own tissue's
-  thresholds, irreversible healthy tissue in its own colour.
+  thresholds, irreversible healthy tissue in its own colour;
+* both: the cold regions of tumour + margin (post.diagnosis, the report's
+  ``diagnosis.cold_regions``) that the slice cuts, outlined (dashed yellow), each marked
+  at its centroid projected on the slice with its number in the report's list (1 = the
+  largest); the legend names the largest one's volume and cause.
 
 Every figure is laid out by hand (inches) from the window's aspect, so tall slices (plates
 clamping a fold) get a narrow canvas and the title is fitted to the figure's width.
@@ -38,6 +42,8 @@ AXES_HEIGHT = 3.4                   # inches, the default height of the slice ax
 MAX_AXES_WIDTH = 6.0
 MIN_FIG_WIDTH = 5.2
 LEFT, RIGHT_BAR, RIGHT_PLAIN, TOP, BOTTOM = 0.62, 1.25, 0.25, 0.62, 0.85
+COLD_COLOUR = "#ffe600"             # yellow with a black halo: cold is dark on viridis, and no state colour
+COLD_MARKED = 3                     # cold regions marked per slice (the largest ones it cuts)
 NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -172,9 +178,47 @@ def label_contours(ax, cs_by_level: list[tuple[float, object, str]]) -> list:
     return texts
 
 
+# ----------------------------------------------------------------------------- cold regions
+def draw_cold(ax, sample: PlaneSample, regions, num_cells: int) -> tuple[list, list]:
+    """Outline the cold regions (post.diagnosis.ColdRegion, largest first) this slice cuts and
+    mark each at its centroid projected on the slice (gid ``cold-region:<n>``, n = its rank
+    in ``regions`` from 1); the legend handles and labels."""
+    from matplotlib.lines import Line2D
+    from matplotlib import patheffects
+    if not regions:
+        return [], []
+    label = np.zeros(num_cells, dtype=np.int32)
+    for k, r in reversed(list(enumerate(regions))):
+        label[r.cells] = k + 1
+    L = sample.values(label).filled(0)
+    cut = [k for k in np.unique(L) if k > 0]
+    if not cut:
+        return [], []
+    U, V = sample.u / MM, sample.v / MM
+    halo = [patheffects.withStroke(linewidth=2.2, foreground="black")]
+    cs = ax.contour(U, V, (L > 0).astype(float), levels=[0.5], colors=COLD_COLOUR, linewidths=1.0,
+                    linestyles="dashed", zorder=4)
+    cs.set_path_effects(halo)
+    a, b = sample.axes
+    for k in sorted(cut)[:COLD_MARKED]:
+        r = regions[k - 1]
+        x, y = r.centroid[a] / MM, r.centroid[b] / MM
+        ax.plot([x], [y], marker="x", ms=7, mew=1.8, color=COLD_COLOUR, zorder=8, gid=f"cold-region:{k}",
+                path_effects=halo)
+        ax.annotate(f"{k}", (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, color=COLD_COLOUR,
+                    zorder=8, path_effects=halo, gid=f"cold-label:{k}")
+    from simulator.post.diagnosis import CAUSE_TEXT
+    first = regions[min(cut) - 1]
+    text = (f"cold {min(cut)}: {first.volume * 1e9:.2g} mm$^3$, {CAUSE_TEXT[first.cause]}"
+            + (f" (+{len(cut) - 1} more)" if len(cut) > 1 else ""))
+    return [Line2D([], [], color=COLD_COLOUR, lw=1.0, ls="--", marker="x", ms=5, path_effects=halo)], [text]
+
+
 # ----------------------------------------------------------------------------- figures
-def field_figure(result: "Result", view: "SliceView", sample: PlaneSample, F, S, mat, vmax: float):
-    """Max |E| map of one slice with the contours of ``mat``'s thresholds (V/cm scale to vmax)."""
+def field_figure(result: "Result", view: "SliceView", sample: PlaneSample, F, S, mat, vmax: float,
+                 cold: list | None = None):
+    """Max |E| map of one slice with the contours of ``mat``'s thresholds (V/cm scale to vmax)
+    and the ``cold`` regions it cuts (:func:`draw_cold`)."""
     import matplotlib
     from matplotlib import patheffects
     from matplotlib.colors import Normalize
@@ -199,6 +243,7 @@ def field_figure(result: "Result", view: "SliceView", sample: PlaneSample, F, S,
                 cs.set_path_effects(halo)
             contours.append((level, cs, colour))
     label_contours(ax, contours)
+    cold_handles, cold_labels = draw_cold(ax, sample, cold or [], len(result.mesh.cell_region))
     cb = fig.colorbar(im, cax=cax, extend="max" if float(F.max() if F.count() else 0.0) > vmax else "neither")
     cb.set_label("max |E| over the pulse train (V/cm)", fontsize=7)
     ticks = [t for t in cb.get_ticks() if 0 <= t <= vmax and min(abs(t - E_rev), abs(t - E_irr)) > 0.07 * vmax]
@@ -218,7 +263,8 @@ def field_figure(result: "Result", view: "SliceView", sample: PlaneSample, F, S,
               "tumour", "margin", "electrode"]
     if not sc.tumours:
         handles, labels = handles[:2] + handles[4:], labels[:2] + labels[4:]
-    _legend(fig, handles, labels, ncols=3 if fig.get_figwidth() < 6.5 else len(labels))
+    handles, labels = handles + cold_handles, labels + cold_labels
+    _legend(fig, handles, labels, ncols=3 if fig.get_figwidth() < 6.5 or cold_labels else len(labels))
     return fig
 
 
@@ -244,8 +290,10 @@ def thresholds_text(result: "Result") -> str:
         f"{literal(m)} {mats[m].E_rev / V_PER_CM:g} / {mats[m].E_irr / V_PER_CM:g}" for m in seen)
 
 
-def state_figure(result: "Result", view: "SliceView", sample: PlaneSample, codes: np.ndarray):
-    """Tissue state map of one slice (codes from :func:`state_codes`)."""
+def state_figure(result: "Result", view: "SliceView", sample: PlaneSample, codes: np.ndarray,
+                 cold: list | None = None):
+    """Tissue state map of one slice (codes from :func:`state_codes`) with the ``cold``
+    regions it cuts (:func:`draw_cold`)."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
@@ -255,9 +303,11 @@ def state_figure(result: "Result", view: "SliceView", sample: PlaneSample, codes
     ax.imshow(sample.values(codes), origin="lower", extent=ext, cmap=cmap, norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5, 3.5], 4),
               interpolation="nearest", rasterized=True)
     _finish_axes(ax, sample, result)
+    cold_handles, cold_labels = draw_cold(ax, sample, cold or [], len(result.mesh.cell_region))
     fit_title(fig, [run_title(result), "tissue state \u2014 " + _where(view), tumour_line(result, view.tumour)])
     handles = [Patch(fc=c, ec="0.3", lw=0.5) for c in STATE_COLOURS] + [Patch(fc=ELECTRODE_FACE, ec=ELECTRODE_EDGE)]
-    _legend(fig, handles, list(STATE_NAMES) + ["electrode"], ncols=3, lift=0.14)
+    _legend(fig, handles + cold_handles, list(STATE_NAMES) + ["electrode"] + cold_labels, ncols=2 if cold_labels else 3,
+            lift=0.14)
     note = fig.text(0.5, 0.02 / fig.get_figheight(), thresholds_text(result), ha="center", va="bottom", fontsize=6,
                     color="0.25", gid="thresholds")
     renderer = fig.canvas.get_renderer()

@@ -1,8 +1,9 @@
 """Which slices a run's figures show and what each window spans (m).
 
 One vertical (x-z) and one horizontal (x-y) slice through every tumour's centre (slices
-that coincide are drawn once), and through the centroid of the largest uncovered region
-of the tumours and their margins when there is one; without tumours, through the
+that coincide are drawn once), and through the centroid of the largest cold region of the
+tumours and their margins (post.diagnosis, the report's ``diagnosis.cold_regions[0]``)
+when there is one; without tumours, through the
 electrode's centre at mid-depth. Every window holds all tumours and electrodes.
 """
 from __future__ import annotations
@@ -24,16 +25,6 @@ SKY = 0.06                          # strip above the skin in vertical slices (f
 
 
 @dataclass(frozen=True)
-class ColdRegion:
-    """A connected set of tumour / margin cells with points below E_rev (touching cells
-    share a node): its tumour, volume (m^3) below E_rev and volume-weighted centroid (m)."""
-
-    tumour: str
-    volume: float
-    centroid: tuple[float, float, float]
-
-
-@dataclass(frozen=True)
 class SliceView:
     """A plane ``axis`` = ``value`` (m; axis 1 = vertical x-z, 2 = horizontal x-y), the file
     stem it is written to, what it passes through (words) and the tumour it focuses on."""
@@ -49,35 +40,6 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "t"
 
 
-def largest_cold_region(result: "Result") -> ColdRegion | None:
-    """The largest connected region of tumour + margin cells below E_rev, or None."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    mesh, tr = result.mesh, result.train
-    if not result.tumours:
-        return None
-    centroids = mesh.centroids()
-    cold_w = (tr.weights * (tr.E_max < result.E_rev[:, None])).sum(axis=1)
-    best = None
-    for i, t in enumerate(result.scenario.tumours):
-        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        cells = np.flatnonzero((np.isin(mesh.cell_region, rid) | t.contains(centroids, grow=t.margin))
-                               & (cold_w > 0))
-        if cells.size == 0:
-            continue
-        inc = csr_matrix((np.ones(4 * cells.size), (np.repeat(np.arange(cells.size), 4), mesh.tets[cells].ravel())),
-                         shape=(cells.size, mesh.num_points))
-        n, label = connected_components(inc @ inc.T, directed=False)
-        vol = np.bincount(label, weights=cold_w[cells], minlength=n)
-        k = int(np.argmax(vol))
-        if best is None or vol[k] > best.volume:
-            sel = cells[label == k]
-            c = (centroids[sel] * cold_w[sel, None]).sum(axis=0) / cold_w[sel].sum()
-            best = ColdRegion(t.name, float(vol[k]), (float(c[0]), float(c[1]), float(c[2])))
-    return best
-
-
 def electrode_centre(result: "Result") -> np.ndarray:
     """The electrode's centre on the skin at its mid-depth (m)."""
     sc = result.scenario
@@ -89,8 +51,9 @@ def electrode_centre(result: "Result") -> np.ndarray:
     return np.array([x, y, z])
 
 
-def slice_views(result: "Result", cold: ColdRegion | None = None) -> list[SliceView]:
-    """The slices to draw: the first pair is ``field_xz`` / ``field_xy``."""
+def slice_views(result: "Result", cold=None) -> list[SliceView]:
+    """The slices to draw: the first pair is ``field_xz`` / ``field_xy``; ``cold``: the
+    largest cold region (:class:`simulator.post.diagnosis.ColdRegion`) or None."""
     sc = result.scenario
     views: list[SliceView] = []
 
@@ -107,8 +70,10 @@ def slice_views(result: "Result", cold: ColdRegion | None = None) -> list[SliceV
         add(1, t.centre[1], f"xz{tag}", f"{literal(t.name)}'s centre", t.name)
         add(2, t.centre[2], f"xy{tag}", f"{literal(t.name)}'s centre", t.name)
     if cold is not None:
-        add(1, cold.centroid[1], "xz_cold", f"the largest region below $E_\\mathrm{{rev}}$ ({literal(cold.tumour)})", cold.tumour)
-        add(2, cold.centroid[2], "xy_cold", f"the largest region below $E_\\mathrm{{rev}}$ ({literal(cold.tumour)})", cold.tumour)
+        from simulator.post.diagnosis import CAUSE_TEXT
+        words = f"the largest cold region ({literal(cold.tumour)}: {CAUSE_TEXT[cold.cause]})"
+        add(1, cold.centroid[1], "xz_cold", words, cold.tumour)
+        add(2, cold.centroid[2], "xy_cold", words, cold.tumour)
     return views
 
 

@@ -1,7 +1,9 @@
 """Why a placement fails: the connected cold parts of tumour + margin and a cause for each.
 
-A cell is *cold* when any of its sample points saw a max field below its tissue's E_rev
-(the complement of what coverage counts as reversible). The cold cells of one tumour's
+A cell is *cold* when any of its sample points saw a max field below the threshold
+coverage judges it at (post.coverage): its tissue's E_rev, or, with ``margin_threshold =
+"tumour"`` (the default), the tumour's E_rev in every cell of the tumour + margin region -
+so the cold regions are what coverage counts as not covered. The cold cells of one tumour's
 tumour + margin region (the same region coverage judges) are split into connected parts;
 two cells are connected when they share a vertex (and so also when they share a face).
 
@@ -128,19 +130,24 @@ def cause_of(centroid: np.ndarray, electrode, tissue) -> str:
 
 
 def diagnose(mesh: Mesh, tumours, electrode, tissue, E_max: np.ndarray, weights: np.ndarray,
-             E_rev: np.ndarray) -> list[ColdRegion]:
+             E_rev: np.ndarray, margin_threshold: str = "tissue") -> list[ColdRegion]:
     """Cold parts of every tumour's tumour + margin region, largest volume first.
 
-    E_max, weights (M, Q) V/m and m^3; E_rev (M,) V/m (see module docstring)."""
+    E_max, weights (M, Q) V/m and m^3; E_rev (M,) V/m; ``margin_threshold`` as in
+    post.coverage (see module docstring)."""
     if not tumours:
         return []
-    cold = cold_cells(E_max, E_rev)
     centroids = mesh.centroids()
     vol = weights.sum(axis=1)
     out = []
     for i, t in enumerate(tumours):
         rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        region = np.isin(mesh.cell_region, rid) | t.contains(centroids, grow=t.margin)
+        own = np.isin(mesh.cell_region, rid)
+        region = own | t.contains(centroids, grow=t.margin)
+        if margin_threshold == "tumour" and own.any():        # coverage's rule: the tumour's E_rev
+            cold = cold_cells(E_max, np.full(len(E_rev), E_rev[own].max()))
+        else:
+            cold = cold_cells(E_max, E_rev)
         for part in connected_parts(mesh, np.flatnonzero(region & cold)):
             v = float(vol[part].sum())
             c = (centroids[part] * vol[part, None]).sum(axis=0) / v

@@ -39,7 +39,8 @@ def combine(trains: list[TrainResult]) -> TrainResult:
             tim[k] = tim.get(k, 0.0) + v
     return TrainResult(E_max, sig, n_rev, n_irr, dT, first.weights, groups, first.first_solution,
                        sum(t.nonlinear_iterations for t in trains), sum(t.linear_iterations for t in trains),
-                       sum(t.distinct_configurations for t in trains), tim)
+                       sum(t.distinct_configurations for t in trains), tim,
+                       tuple(t.E_max for t in trains) if len(trains) > 1 else ())
 
 
 def run_session(engine, scenario, law, rho_c, alpha, **kw) -> TrainResult:

@@ -169,6 +169,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
                           train.temperature_rise)
+    for E_app in train.application_E_max:       # each application's own field, likewise
+        recover_sliver_fields(mesh, E_app)
     for k, v in train.timings.items():
         if k != "train":
             timings[f"solve.{k}"] = v

@@ -60,6 +60,9 @@ class TrainResult:
     linear_iterations: int
     distinct_configurations: int
     timings: dict[str, float] = field(default_factory=dict)
+    # several applications: each application's own E_max (M, Q), in order (studies.tiling
+    # judges subsets of a session on its mesh from these); empty for one electrode
+    application_E_max: tuple = ()
 
     @property
     def converged(self) -> bool:

@@ -5,7 +5,9 @@ A *task* is a list of runs that share field solutions (same mesh, materials and 
 some configuration in common), run one after another in one process; other tasks are
 independent. Each task computes the same numbers wherever it runs, so rows do not depend
 on the executor or on the order tasks finish in. Meshes are built once by the caller and
-handed to the workers (once per worker process, not per task).
+handed to the workers (once per worker process, not per task); a task whose mesh key is
+not among them meshes its scenario itself, in the worker (robustness: one mesh per
+placement draw).
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ def run_task(task: Task, meshes: dict | None = None,
     from simulator.output.report import build_report
     from simulator.solve.pipeline import run
 
-    mesh = (meshes or _MESHES)[task.mesh_key]
+    mesh = (meshes or _MESHES).get(task.mesh_key)          # None: run() meshes the scenario
     uses: Counter = Counter()
     for sc, fam in zip(task.scenarios, task.families):
         uses.update(field_keys(sc, fam))

@@ -47,12 +47,17 @@ def linear_scale_to_cover(result) -> float:
     need = 0.0
     for i, t in enumerate(sc.tumours):
         rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        cells = np.isin(mesh.cell_region, rid) | t.contains(centroids, grow=t.margin)
+        own = np.isin(mesh.cell_region, rid)
+        cells = own | t.contains(centroids, grow=t.margin)
         E = tr.E_max[cells].ravel()
         w = tr.weights[cells].ravel()
+        # the threshold coverage judges each point at (post.coverage): with margin_threshold
+        # "tumour", the tumour's E_rev in every margin cell, else the cell's own tissue's
+        E_rev = result.E_rev[cells]
+        if getattr(sc, "margin_threshold", "tissue") == "tumour" and own.any():
+            E_rev = np.full(E_rev.shape, result.E_rev[own].max())
         with np.errstate(divide="ignore"):
-            ratio = np.where(E > 0, np.repeat(result.E_rev[cells], tr.E_max.shape[1]) / np.maximum(E, 1e-300),
-                             np.inf)
+            ratio = np.where(E > 0, np.repeat(E_rev, tr.E_max.shape[1]) / np.maximum(E, 1e-300), np.inf)
         order = np.argsort(ratio, kind="stable")
         cum = np.cumsum(w[order]) / w.sum()
         k = int(np.searchsorted(cum, 1.0 - sc.coverage_tolerance - 1e-12))

@@ -6,6 +6,9 @@ Steps (each candidate is meshed once; every voltage of it reuses that mesh):
    why it fails, if it does) and the minimum covering voltage (studies.minimum_voltage);
 2. every selected catalogue electrode centred over the lesion (studies.candidates) at its
    ESOPE amplitude and at its minimum covering amplitude (up to the generator's maximum);
+   a tiling (several applications, below) likewise at the ESOPE amplitude (``tiling``; when
+   no grid covers there, the grids at the generator's maximum: ``tiling-max``) and at its
+   minimum covering amplitude (``tiling-min``, one voltage for every application);
 3. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
 
 Candidates with the same electrode geometry and protocol (e.g. hexagonal-20 and -30 when
@@ -117,9 +120,10 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             continue
         key = (sc.electrode, sc.protocol)
         if key in seen and cand.name != "scenario":
-            for e in seen[key]:
-                entries.append({**e, "electrode": cand.name, "needle_length_mm": cand.needle_length_mm,
-                                "same_as": e["electrode"]})
+            for e in seen[key]:                     # the scenario's own run at ESOPE is this one's ESOPE run
+                amplitude = "esope" if e["amplitude"] == "scenario" else e["amplitude"]
+                entries.append({**e, "electrode": cand.name, "amplitude": amplitude,
+                                "needle_length_mm": cand.needle_length_mm, "same_as": e["electrode"]})
             continue
         say(f"{cand.name}: meshing")
         mesh, _ = build_mesh_for(sc)
@@ -149,18 +153,37 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     tiling_tried = []
     if options.max_applications > 1 and not any(e["feasible"] for e in entries):
         by_name = {c.name: c for c in cands}
-        order = sorted((e for e in entries if e["amplitude"] == "esope" and "same_as" not in e),
-                       key=lambda e: -(e["coverage"]["margin_reversible_fraction"] or 0.0))
+        # catalogue electrodes (also one evaluated as the scenario's own: same_as), each geometry once
+        order, sources = [], set()
+        for e in sorted((e for e in entries if e["amplitude"] == "esope"),
+                        key=lambda e: -(e["coverage"]["margin_reversible_fraction"] or 0.0)):
+            if e.get("same_as", e["electrode"]) not in sources:
+                sources.add(e.get("same_as", e["electrode"]))
+                order.append(e)
         for e in order[:TILING_ELECTRODES]:
             cand = by_name[e["electrode"]]
             say(f"tiling with {cand.name}")
             tiling_tried.append(cand.name)
             t = tile(cand.data, options.max_applications, progress=say)
+            label = "tiling"
+            if t is None:                 # no grid covers at ESOPE: the same grids at the generator's maximum
+                top = scenario_from_dict(cand.data).generator.max_voltage
+                say(f"tiling with {cand.name} at {top:g} V")
+                t = tile(with_voltage(cand.data, top), options.max_applications, progress=say)
+                label = "tiling-max"
             if t is not None:
-                entry = _entry(cand, t.data, t.result, "esope", options.reposition_s)
+                entry = _entry(cand, t.data, t.result, label, options.reposition_s)
                 entries.append(entry)
-                results[(cand.name, "tiling")] = (t.data, t.result)
-                entry["amplitude"] = "tiling"
+                results[(cand.name, label)] = (t.data, t.result)
+                # the same tiling at its minimum covering amplitude (one voltage for every
+                # application, on the tiling's mesh; at most the amplitude that covered)
+                tsc = scenario_from_dict(t.data)
+                mv = minimum_voltage(tsc, mesh=t.result.mesh, first=t.result, rel_tol=options.rel_tol,
+                                     limit=tsc.protocol.max_voltage, progress=say)
+                if mv.voltage is not None and mv.voltage < tsc.protocol.max_voltage:
+                    d = with_voltage(t.data, mv.voltage)
+                    entries.append(_entry(cand, d, mv.result, "tiling-min", options.reposition_s))
+                    results[(cand.name, "tiling-min")] = (d, mv.result)
                 break
     ranked = rank(entries, options.hierarchy)
     best = ranked[0] if ranked else None
@@ -199,7 +222,8 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     best_data = best_result = None
     if best is not None:
         src = best.get("same_as", best["electrode"])
-        best_data, best_result = results[(src, best["amplitude"])]
+        amplitude = "scenario" if src == "scenario" and best["amplitude"] == "esope" else best["amplitude"]
+        best_data, best_result = results[(src, amplitude)]
         if "same_as" in best:
             best_data = catalogue_candidate(best["electrode"], data, scenario).data
             if best["amplitude"] in ("minimum", "maximum"):

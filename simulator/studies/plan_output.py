@@ -37,7 +37,7 @@ def plot_plan(result, best: dict, path: Path) -> Path:
     from matplotlib.colors import ListedColormap, Normalize
     from matplotlib.figure import Figure
     from simulator.output import figures as fg
-    from simulator.post.diagnosis import cold_cells
+    from simulator.output.report import cold_regions_of
 
     sc = result.scenario
     centre = np.asarray(sc.tumours[0].centre, dtype=float)
@@ -45,12 +45,9 @@ def plot_plan(result, best: dict, path: Path) -> Path:
     nodal = fg.recover_nodal(result.mesh, field)
     mat = fg._reference_material(result, float(centre[2]))
     E_rev = mat.E_rev / V_PER_CM
-    rid = [k for k, r in enumerate(result.mesh.regions) if r.kind == "tumour"]
-    inside = np.isin(result.mesh.cell_region, rid)
-    cents = result.mesh.centroids()
-    for t in sc.tumours:
-        inside |= t.contains(cents, grow=t.margin)
-    cold = (cold_cells(result.train.E_max, result.E_rev) & inside).astype(float)
+    cold = np.zeros(len(result.mesh.cell_region))          # the report's cold regions (post.diagnosis)
+    for r in cold_regions_of(result):
+        cold[r.cells] = 1.0
     fig = Figure(figsize=(11.0, 4.8))
     cmap = matplotlib.colormaps[fg.FIELD_CMAP].with_extremes(bad="white")
     app = best["applications"][0]

@@ -9,6 +9,13 @@ session (``[[applications]]``, one conformal mesh) covers is then pruned: applic
 removed one at a time, in order, while the rest still covers, so that removing any one
 application of the final tiling uncovers part of the lesion. A grid that needs more than
 ``max_applications`` or whose needles would overlap is skipped.
+
+Speed: each tile is solved once per grid. Pruning needs no solve: on the grid session's
+mesh, a subset of its applications gives the cell-wise max of those applications' fields
+(the others' needles conduct as tissue: the session's own physics, exact on that mesh;
+tests/test_applications.py), so coverage of every subset is judged from the fields kept
+in ``train.application_E_max``. The pruned tiling is then run once on its own mesh (what
+``planned.toml`` gives); should that mesh judge it not covered, the unpruned grid is kept.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ class Tiling:
     data: dict                 # the session's scenario dict ([[applications]])
     result: object             # its run
     centres_mm: list[list[float]]
-    tried: int                 # sessions run (grids and prune checks)
+    tried: int                 # sessions run (grids and the pruned tiling's own run)
 
 
 def electrode_extent(electrode) -> tuple[float, float]:
@@ -117,13 +124,29 @@ def tile(single: dict, max_applications: int, progress: Callable[[str], None] | 
         r = attempt(centres)
         if r is None or not r.covered:
             continue
+        keep = list(range(len(centres)))
         k = 0
-        while k < len(centres) and len(centres) > 1:          # prune what the others cover anyway
-            rest = centres[:k] + centres[k + 1:]
-            r2 = attempt(rest)
-            if r2 is not None and r2.covered:
-                centres, r = rest, r2
+        while k < len(keep) and len(keep) > 1:                 # prune what the others cover anyway
+            rest = keep[:k] + keep[k + 1:]
+            if subset_covered(r, rest):
+                keep = rest
             else:
                 k += 1
+        if len(keep) < len(centres):
+            pruned = [centres[i] for i in keep]
+            r2 = attempt(pruned)
+            if r2 is not None and r2.covered:
+                centres, r = pruned, r2
         return Tiling(session_data(single, centres), r, [[x / MM, y / MM] for x, y in centres], tried)
     return None
+
+
+def subset_covered(result, keep: list[int]) -> bool:
+    """Whether the applications ``keep`` (indices) of a session run cover every tumour +
+    margin on that run's mesh: coverage of the cell-wise max of their fields."""
+    from simulator.post.coverage import tumour_coverage
+    sc, tr = result.scenario, result.train
+    E = np.maximum.reduce([tr.application_E_max[k] for k in keep])
+    cov = tumour_coverage(result.mesh, sc.tumours, E, tr.weights, result.E_rev, result.E_irr,
+                          sc.coverage_tolerance, sc.margin_threshold)
+    return all(t.covered for t in cov)
