@@ -5,7 +5,8 @@ import pytest
 
 from simulator import build_report, run, scenario_from_dict
 from simulator.output.report import summary_table
-from simulator.post.diagnosis import cold_cells, connected_parts, inside_footprint
+from simulator.post.above import RecoveredField
+from simulator.post.diagnosis import cold_volumes, connected_parts, inside_footprint
 
 
 def _pair(tumour: dict, depth_mm: float = 10.0, voltage: float = 730.0) -> dict:
@@ -57,7 +58,7 @@ def test_lesion_beside_the_pair_is_diagnosed_outside_electrode(beside):
 
 def test_cold_parts_are_vertex_connected_and_cover_the_cold_cells(below_tips):
     r = below_tips
-    cold = np.flatnonzero(cold_cells(r.train.E_max, r.E_rev))
+    cold = np.flatnonzero(cold_volumes(RecoveredField(r.mesh, r.train.E_max, r.train.weights), r.E_rev) > 0)
     parts = connected_parts(r.mesh, cold)
     assert sum(p.size for p in parts) == cold.size
     assert np.array_equal(np.sort(np.concatenate(parts)), cold)

@@ -1,9 +1,10 @@
 """Why a placement fails: the connected cold parts of tumour + margin and a cause for each.
 
-A cell is *cold* when any of its sample points saw a max field below the threshold
-coverage judges it at (post.coverage): its tissue's E_rev, or, with ``margin_threshold =
-"tumour"`` (the default), the tumour's E_rev in every cell of the tumour + margin region -
-so the cold regions are what coverage counts as not covered. The cold cells of one tumour's
+A cell is *cold* when part of it lies below the threshold coverage judges it at
+(post.coverage): its tissue's E_rev, or, with ``margin_threshold = "tumour"`` (the default),
+the tumour's E_rev in every cell of the tumour + margin region, measured as coverage measures
+it (post.above: the recovered field clipped per tet); a region's volume is the cold volume
+of its cells, so the cold regions add up to exactly what coverage counts as not covered. The cold cells of one tumour's
 tumour + margin region (the same region coverage judges) are split into connected parts;
 two cells are connected when they share a vertex (and so also when they share a face).
 
@@ -52,9 +53,11 @@ class ColdRegion:
     cells: np.ndarray                       # cell indices (not reported; figures use them)
 
 
-def cold_cells(E_max: np.ndarray, E_rev: np.ndarray) -> np.ndarray:
-    """(M,) bool: some sample point of the cell stayed below the cell's E_rev."""
-    return (E_max < E_rev[:, None]).any(axis=1)
+def cold_volumes(field, E_rev: np.ndarray) -> np.ndarray:
+    """(M,) volume (m^3) of each cell below its threshold ``E_rev`` (M,) V/m, on the measure
+    of post.above (``field``: its RecoveredField); a cell is cold when this is > 0."""
+    cold = field.volume - field.volume_above(E_rev)
+    return np.where(cold > 1e-9 * field.volume, cold, 0.0)
 
 
 def connected_parts(mesh: Mesh, cells: np.ndarray) -> list[np.ndarray]:
@@ -130,25 +133,27 @@ def cause_of(centroid: np.ndarray, electrode, tissue) -> str:
 
 
 def diagnose(mesh: Mesh, tumours, electrode, tissue, E_max: np.ndarray, weights: np.ndarray,
-             E_rev: np.ndarray, margin_threshold: str = "tissue") -> list[ColdRegion]:
+             E_rev: np.ndarray, margin_threshold: str = "tissue", field=None) -> list[ColdRegion]:
     """Cold parts of every tumour's tumour + margin region, largest volume first.
 
     E_max, weights (M, Q) V/m and m^3; E_rev (M,) V/m; ``margin_threshold`` as in
-    post.coverage (see module docstring)."""
+    post.coverage (see module docstring); ``field``: the RecoveredField of E_max (built here
+    when not given)."""
     if not tumours:
         return []
+    from simulator.post.above import RecoveredField
+    field = field if field is not None else RecoveredField(mesh, E_max, weights)
     centroids = mesh.centroids()
-    vol = weights.sum(axis=1)
     out = []
     for i, t in enumerate(tumours):
         rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
         own = np.isin(mesh.cell_region, rid)
         region = own | t.contains(centroids, grow=t.margin)
         if margin_threshold == "tumour" and own.any():        # coverage's rule: the tumour's E_rev
-            cold = cold_cells(E_max, np.full(len(E_rev), E_rev[own].max()))
+            vol = cold_volumes(field, np.full(len(E_rev), E_rev[own].max()))
         else:
-            cold = cold_cells(E_max, E_rev)
-        for part in connected_parts(mesh, np.flatnonzero(region & cold)):
+            vol = cold_volumes(field, E_rev)
+        for part in connected_parts(mesh, np.flatnonzero(region & (vol > 0))):
             v = float(vol[part].sum())
             c = (centroids[part] * vol[part, None]).sum(axis=0) / v
             out.append(ColdRegion(t.name, tuple(float(x) for x in c), v, float(E_max[part].min()),

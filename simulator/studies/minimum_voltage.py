@@ -41,27 +41,38 @@ class MinimumVoltage:
 
 def linear_scale_to_cover(result) -> float:
     """The factor by which the field of ``result`` would have to grow, were it linear in the
-    voltage, for every tumour + margin to be covered (inf when some point has no field)."""
+    voltage, for every tumour + margin to be covered (inf when no factor covers), judged on
+    the measure coverage uses (post.coverage: the recovered field clipped per tet, the margin
+    at the tumour's E_rev or each cell's own): the smallest s with margin fraction of s E
+    above E_rev >= 1 - tolerance, found by bisection on log s to 1e-4."""
+    from simulator.post.above import RecoveredField
     sc, mesh, tr = result.scenario, result.mesh, result.train
+    field = RecoveredField(mesh, tr.E_max, tr.weights)
     centroids = mesh.centroids()
     need = 0.0
+    goal = 1.0 - sc.coverage_tolerance - 1e-12
     for i, t in enumerate(sc.tumours):
         rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
         own = np.isin(mesh.cell_region, rid)
-        cells = own | t.contains(centroids, grow=t.margin)
-        E = tr.E_max[cells].ravel()
-        w = tr.weights[cells].ravel()
-        # the threshold coverage judges each point at (post.coverage): with margin_threshold
-        # "tumour", the tumour's E_rev in every margin cell, else the cell's own tissue's
+        cells = np.flatnonzero(own | t.contains(centroids, grow=t.margin))
+        total = field.volume[cells].sum()
+        if cells.size == 0 or total <= 0:
+            continue
         E_rev = result.E_rev[cells]
         if getattr(sc, "margin_threshold", "tissue") == "tumour" and own.any():
             E_rev = np.full(E_rev.shape, result.E_rev[own].max())
-        with np.errstate(divide="ignore"):
-            ratio = np.where(E > 0, np.repeat(E_rev, tr.E_max.shape[1]) / np.maximum(E, 1e-300), np.inf)
-        order = np.argsort(ratio, kind="stable")
-        cum = np.cumsum(w[order]) / w.sum()
-        k = int(np.searchsorted(cum, 1.0 - sc.coverage_tolerance - 1e-12))
-        need = max(need, float(ratio[order[min(k, len(order) - 1)]]))
+
+        def covered(scale: float) -> bool:          # fraction of (scale x field) >= E_rev
+            return field.volume_above(E_rev / scale, cells).sum() / total >= goal
+        lo, hi = 1e-6, 1e6
+        if not covered(hi):
+            return math.inf
+        if covered(lo):
+            continue
+        while hi / lo > 1.0 + 1e-4:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if covered(mid) else (mid, hi)
+        need = max(need, hi)
     return need
 
 
