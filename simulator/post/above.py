@@ -84,10 +84,15 @@ class RecoveredField:
         one material around the vertex), i.e. the patch average plus a gradient correction
         (superconvergent patch recovery, Zienkiewicz & Zhu 1992, Int. J. Numer. Meth. Eng.
         33:1331). A patch whose centroids do not span 3-D (eigenvalue ratio below FLAT)
-        keeps the plain average."""
+        keeps the plain average. The value is limited to the range of the patch's cell
+        values: on a material's boundary the patch lies on one side of the vertex and the
+        plane's extrapolation can overshoot (seen: -170 V/cm at a tumour-surface vertex whose
+        cells held 930-1170 V/cm), which would count cells above a threshold everywhere as
+        partly below it."""
         mesh = self.mesh
         size = mesh.num_points * self._nm
         acc = np.zeros((14, size))      # W, W dx (3), W E, W dx E (3), W dx dx^T (6)
+        lo, hi = np.full(size, np.inf), np.full(size, -np.inf)     # range of the patch's values
         pairs = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
         for a in range(0, mesh.num_cells, _BLOCK):
             cells = slice(a, a + _BLOCK)
@@ -101,6 +106,8 @@ class RecoveredField:
                     *(vol * dx[:, i] * dx[:, j] for i, j in pairs)]
             for r, c in enumerate(cols):
                 acc[r] += np.bincount(keys, weights=c, minlength=size)
+            np.minimum.at(lo, keys, e)
+            np.maximum.at(hi, keys, e)
         W = acc[0]
         used = W > 0
         Wu = W[used]
@@ -115,7 +122,7 @@ class RecoveredField:
         g = np.zeros((Wu.size, 3))
         g[ok] = np.linalg.solve(C[ok], s[:, ok].T[..., None])[..., 0]
         out = np.zeros(size)
-        out[used] = ebar - np.einsum("ij,ji->i", g, xbar)    # E at dx = 0 (the vertex)
+        out[used] = np.clip(ebar - np.einsum("ij,ji->i", g, xbar), lo[used], hi[used])   # E at dx = 0
         return out
 
     def _keys(self, cells) -> np.ndarray:
