@@ -45,7 +45,8 @@ def lesion_24mm() -> dict:
         "electrode": {"catalogue": "hexagonal-20", "insertion_depth_mm": 11.0},
         "protocol": {"preset": "esope"},
         # the skin Cliniporator's limit, about 1000 V (domain.md 1.4, [R] not confirmed): a single
-        # hexagon would need ~1360 V for this lesion (a round 24 mm one: 1362 V, measured)
+        # hexagon would need ~1360 V for this lesion (a round 24 mm one: 1362 V before the coverage
+        # measure of post.above, 1534.5 V on it, 2026-12-02)
         "generator": {"max_voltage_V": 1000.0},
         "mesh": {"size_mm": 1.5, "far_size_mm": 5.0, "accuracy": 0},
     }
