@@ -44,7 +44,7 @@ def assumptions_of(result: "Result") -> tuple[dict[str, float], dict]:
     from simulator.post.assumptions import assumed_figures, healthy_irreversible_by_material
     sc = result.scenario
     by_material = healthy_irreversible_by_material(result.mesh, result.train.E_max, result.train.weights,
-                                                   result.E_irr)
+                                                   result.E_irr, result.recovered_field())
     figures = assumed_figures(sc.materials, by_material, [t.material for t in sc.tumours], sc.margin_threshold,
                               [layer.material for layer in sc.tissue.layers])
     return by_material, figures
@@ -82,7 +82,7 @@ def cold_regions_of(result: "Result") -> list:
     from simulator.post.diagnosis import diagnose
     sc = result.scenario
     return diagnose(result.mesh, sc.tumours, sc.electrode, sc.tissue, result.train.E_max, result.train.weights,
-                    result.E_rev, sc.margin_threshold)
+                    result.E_rev, sc.margin_threshold, result.recovered_field() if sc.tumours else None)
 
 
 def diagnosis_of(result: "Result") -> dict:
@@ -212,7 +212,8 @@ def add_no_go(report: dict, result: "Result") -> None:
     is above its E_rev."""
     from simulator.post.no_go import no_go_exposure
     sc, tr = result.scenario, result.train
-    rows = no_go_exposure(result.mesh, sc.no_go, tr.E_max, tr.weights, result.E_rev, result.E_irr)
+    rows = no_go_exposure(result.mesh, sc.no_go, tr.E_max, tr.weights, result.E_rev, result.E_irr,
+                          result.recovered_field() if sc.no_go else None)
     if not rows:
         return
     report["no_go"] = [{

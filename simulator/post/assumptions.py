@@ -19,10 +19,12 @@ DOMINATED = 0.5          # a figure more than half of which rests on [A] values 
 
 
 def healthy_irreversible_by_material(mesh: Mesh, E_max: np.ndarray, weights: np.ndarray,
-                                     E_irr: np.ndarray) -> dict[str, float]:
+                                     E_irr: np.ndarray, field: RecoveredField | None = None) -> dict[str, float]:
     """Healthy (non-tumour) volume above its own E_irr per material, m^3 (E in V/m; the
-    clipped recovered field, the measure of ``volumes.healthy_irreversible``)."""
-    irr = RecoveredField(mesh, E_max, weights).volume_above(np.broadcast_to(E_irr, (mesh.num_cells,)))
+    clipped recovered field ``field``, built here when not given: the measure of
+    ``volumes.healthy_irreversible``)."""
+    field = field or RecoveredField(mesh, E_max, weights)
+    irr = field.volume_above(np.broadcast_to(E_irr, (mesh.num_cells,)))
     out: dict[str, float] = {}
     for k, r in enumerate(mesh.regions):
         if r.kind != "tumour":

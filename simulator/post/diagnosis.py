@@ -53,10 +53,13 @@ class ColdRegion:
     cells: np.ndarray                       # cell indices (not reported; figures use them)
 
 
-def cold_volumes(field, E_rev: np.ndarray) -> np.ndarray:
+def cold_volumes(field, E_rev: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
     """(M,) volume (m^3) of each cell below its threshold ``E_rev`` (M,) V/m, on the measure
-    of post.above (``field``: its RecoveredField); a cell is cold when this is > 0."""
-    cold = field.volume - field.volume_above(E_rev)
+    of post.above (``field``: its RecoveredField); a cell is cold when this is > 0. With
+    ``cells`` (indices) only those are measured; the others get 0."""
+    idx = np.arange(len(field.volume)) if cells is None else np.asarray(cells)
+    cold = np.zeros(len(field.volume))
+    cold[idx] = field.volume[idx] - field.volume_above(E_rev[idx], idx)
     return np.where(cold > 1e-9 * field.volume, cold, 0.0)
 
 
@@ -149,11 +152,12 @@ def diagnose(mesh: Mesh, tumours, electrode, tissue, E_max: np.ndarray, weights:
         rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
         own = np.isin(mesh.cell_region, rid)
         region = own | t.contains(centroids, grow=t.margin)
+        cells = np.flatnonzero(region)
         if margin_threshold == "tumour" and own.any():        # coverage's rule: the tumour's E_rev
-            vol = cold_volumes(field, np.full(len(E_rev), E_rev[own].max()))
+            vol = cold_volumes(field, np.full(len(E_rev), E_rev[own].max()), cells)
         else:
-            vol = cold_volumes(field, E_rev)
-        for part in connected_parts(mesh, np.flatnonzero(region & (vol > 0))):
+            vol = cold_volumes(field, E_rev, cells)
+        for part in connected_parts(mesh, np.flatnonzero(vol > 0)):
             v = float(vol[part].sum())
             c = (centroids[part] * vol[part, None]).sum(axis=0) / v
             out.append(ColdRegion(t.name, tuple(float(x) for x in c), v, float(E_max[part].min()),

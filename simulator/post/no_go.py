@@ -24,13 +24,13 @@ class NoGoExposure:
 
 
 def no_go_exposure(mesh: Mesh, regions, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,
-                   E_irr: np.ndarray) -> list[NoGoExposure]:
-    """E_max, weights (M, Q); E_rev, E_irr (M,) V/m. Regions with no cell get volume 0 and a
-    max field of nan."""
+                   E_irr: np.ndarray, field: RecoveredField | None = None) -> list[NoGoExposure]:
+    """E_max, weights (M, Q); E_rev, E_irr (M,) V/m; ``field``: the recovered field of E_max
+    (built here when not given). Regions with no cell get volume 0 and a max field of nan."""
     if not regions:
         return []
     centroids = mesh.centroids()
-    field = RecoveredField(mesh, E_max, weights)
+    field = field or RecoveredField(mesh, E_max, weights)
     out = []
     for r in regions:
         cells = np.flatnonzero(r.contains(centroids))

@@ -136,12 +136,10 @@ def _growth(levels: list[Level]) -> float:
 def local_sizes(res: Result, step: float):
     """The size map of the next level from this level's result (:mod:`simulator.post.size_target`):
     x ``step`` around the contacts, the E_rev / E_irr iso-surfaces and tumour boundaries."""
-    from simulator.post.above import RecoveredField
     from simulator.post.size_target import size_map
     sc = res.scenario
     thresholds = [res.E_rev, res.E_irr] + sorted({sc.materials[t.material].E_rev for t in sc.tumours})
-    field = RecoveredField(res.mesh, res.train.E_max, res.train.weights)
-    return size_map(res.mesh, field, thresholds, step)
+    return size_map(res.mesh, res.recovered_field(), thresholds, step)
 
 
 def missed_warnings(acc: Accuracy) -> list[str]:

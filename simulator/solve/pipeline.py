@@ -187,4 +187,4 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
-                  from_cache, timings, zones, kill, heat)
+                  from_cache, timings, zones, kill, heat, recovered=field)

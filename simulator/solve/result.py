@@ -30,6 +30,15 @@ class Result:
     kill_probability: np.ndarray | None = None         # (M, Q) cell-kill model, None without one
     thermal: object | None = None                      # solve.thermal.ThermalHistory (Pennes), else None
     accuracy: object | None = None  # simulator.solve.accuracy.Accuracy when [mesh] accuracy > 0
+    recovered: object | None = None  # simulator.post.above.RecoveredField of train.E_max (run() builds it)
+
+    def recovered_field(self):
+        """The recovered field of ``train.E_max`` (post.above), the measure of every volume
+        above a threshold: the one run() built for coverage and volumes, else built once here."""
+        if self.recovered is None:
+            from simulator.post.above import RecoveredField
+            self.recovered = RecoveredField(self.mesh, self.train.E_max, self.train.weights)
+        return self.recovered
 
     @property
     def covered(self) -> bool | None:

@@ -45,9 +45,8 @@ def linear_scale_to_cover(result) -> float:
     the measure coverage uses (post.coverage: the recovered field clipped per tet, the margin
     at the tumour's E_rev or each cell's own): the smallest s with margin fraction of s E
     above E_rev >= 1 - tolerance, found by bisection on log s to 1e-4."""
-    from simulator.post.above import RecoveredField
-    sc, mesh, tr = result.scenario, result.mesh, result.train
-    field = RecoveredField(mesh, tr.E_max, tr.weights)
+    sc, mesh = result.scenario, result.mesh
+    field = result.recovered_field()
     centroids = mesh.centroids()
     need = 0.0
     goal = 1.0 - sc.coverage_tolerance - 1e-12
