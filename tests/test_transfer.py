@@ -1,0 +1,76 @@
+"""Transfer of a potential between meshes (simulator.solve.transfer): exact for linear
+fields, and as a Newton start on another mesh it changes the iterations, not the answer."""
+import numpy as np
+import pytest
+
+from simulator.engines.base import PulseConfiguration, SolverSettings
+from simulator.engines.embedded import EmbeddedEngine
+from simulator.physics.conductivity import CellConductivity
+from simulator.solve.transfer import PointLocator, transferred
+from structured import box_mesh
+
+
+def test_linear_field_is_interpolated_exactly_and_outside_points_take_the_nearest_face():
+    coarse = box_mesh(n=(4, 3, 5))
+    fine = box_mesh(n=(7, 6, 4))
+    f = lambda p: 3.0 + 200.0 * p[:, 0] - 50.0 * p[:, 1] + 120.0 * p[:, 2]   # noqa: E731
+    loc = PointLocator(coarse)
+    got = loc.interpolate(f(coarse.points), fine.points)
+    assert np.max(np.abs(got - f(fine.points))) < 1e-12
+    # a point 1 mm beyond the face x = L takes a value on that face: the candidate cell's
+    # barycentrics clipped to [0, 1] put it on the face, within a cell of the point
+    cells, bary = loc.weights(np.array([[0.011, 0.005, -0.005]]))
+    assert np.all(bary >= 0) and bary.sum() == pytest.approx(1.0, abs=1e-14)
+    at = bary[0] @ coarse.points[coarse.tets[cells[0]]]
+    assert at[0] == pytest.approx(0.010, abs=1e-15)
+    assert np.hypot(at[1] - 0.005, at[2] + 0.005) < 0.0035
+
+
+def _law(M):
+    return CellConductivity(np.full(M, 0.2), np.full(M, 0.8), np.full(M, 4e4), np.full(M, 8e4),
+                            np.zeros(M, dtype=np.int64), ("smoothstep",))
+
+
+def test_newton_started_from_another_mesh_converges_to_the_cold_answer_with_less_work():
+    from gmsh_fixtures import needles_mesh
+    pair = [("A", -0.002, 0.0, 0.00035), ("B", 0.002, 0.0, 0.00035)]
+    old = needles_mesh(pair, R=0.02, h=4e-4)
+    new = needles_mesh(pair, R=0.02, h=2.8e-4)
+    cfg = PulseConfiguration(("A",), ("B",), 300.0)        # 750 V/cm between: nonlinear
+    first = EmbeddedEngine(old, SolverSettings()).solve_stationary(cfg, _law(old.num_cells))
+    eng = EmbeddedEngine(new, SolverSettings())
+    cold = eng.solve_stationary(cfg, _law(new.num_cells))
+    start = transferred(first, PointLocator(old), new, eng.dofs)
+    warm = eng.solve_stationary(cfg, _law(new.num_cells), initial=start)
+    assert warm.converged and cold.converged
+    # no initial linear solve, fewer CG iterations in all (measured 71 against 96)
+    assert warm.linear_iterations < 0.85 * cold.linear_iterations
+    assert warm.nonlinear_iterations <= cold.nonlinear_iterations
+    # the energy is convex: both reach the new mesh's minimiser, to the Newton tolerance
+    assert warm.current == pytest.approx(cold.current, rel=1e-7)
+    assert np.max(np.abs(warm.E - cold.E)) < 1e-6 * np.max(cold.E)
+    # a P2 space gets no start (its DOFs are not the vertices)
+    assert transferred(first, PointLocator(old), new, eng.dofs + 1) is None
+
+
+def test_a_start_moved_with_the_electrode_is_closer_than_one_left_in_place():
+    """A placement draw: the same needle pair shifted 0.6 mm. The nominal field sampled in
+    the electrode's frame (to_source = x - shift) is a better start than the field left
+    where it was (fewer CG iterations), and both reach the cold answer."""
+    from gmsh_fixtures import needles_mesh
+    shift = np.array([0.0006, 0.0003, 0.0])
+    pair = [("A", -0.002, 0.0, 0.00035), ("B", 0.002, 0.0, 0.00035)]
+    moved = [(n, x + shift[0], y + shift[1], r) for n, x, y, r in pair]
+    old, new = needles_mesh(pair, R=0.02, h=3e-4), needles_mesh(moved, R=0.02, h=3e-4)
+    cfg = PulseConfiguration(("A",), ("B",), 300.0)
+    nominal = EmbeddedEngine(old, SolverSettings()).solve_stationary(cfg, _law(old.num_cells))
+    eng = EmbeddedEngine(new, SolverSettings())
+    loc = PointLocator(old)
+    cold = eng.solve_stationary(cfg, _law(new.num_cells))
+    in_place = eng.solve_stationary(cfg, _law(new.num_cells), initial=transferred(nominal, loc, new, eng.dofs))
+    framed = eng.solve_stationary(cfg, _law(new.num_cells),
+                                  initial=transferred(nominal, loc, new, eng.dofs, lambda x: x - shift))
+    assert framed.linear_iterations < in_place.linear_iterations
+    assert framed.linear_iterations < cold.linear_iterations
+    for s in (in_place, framed):
+        assert s.current == pytest.approx(cold.current, rel=1e-7)
