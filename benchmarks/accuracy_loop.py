@@ -1,10 +1,12 @@
 """The accuracy loop on an example at the default target: levels, DOFs, time, estimates.
 
-    python benchmarks/accuracy_loop.py EXAMPLE [--local] [--max-dofs N]
+    python benchmarks/accuracy_loop.py EXAMPLE [--local] [--cold] [--max-dofs N]
 
 EXAMPLE is a stem of examples/*.toml (its ``[mesh] accuracy`` forced to 0.02); ``--local``
 sets ``simulator.solve.accuracy.LOCAL`` (size map near contacts, threshold iso-surfaces and
-tumour boundaries, post.size_target) instead of the uniform refinement.
+tumour boundaries, post.size_target) instead of the uniform refinement; ``--cold`` starts
+every level's Newton solves from the linear solve instead of the previous level's fields
+(``simulator.solve.accuracy.WARM_START = False``). Prints wall and CPU time (this process).
 """
 from __future__ import annotations
 
@@ -26,20 +28,24 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("example")
     ap.add_argument("--local", action="store_true")
+    ap.add_argument("--cold", action="store_true")
     ap.add_argument("--max-dofs", type=int)
     a = ap.parse_args()
     accuracy.LOCAL = a.local
+    accuracy.WARM_START = not a.cold
     raw = tomllib.loads((ROOT / "examples" / f"{a.example}.toml").read_text())
     raw.setdefault("mesh", {})["accuracy"] = 0.02
     if a.max_dofs:
         raw["mesh"]["max_dofs"] = a.max_dofs
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     r = run(scenario_from_dict(raw))
     acc = r.accuracy
-    print(f"{a.example} {'local' if a.local else 'uniform'}: {time.perf_counter() - t:.0f} s, "
+    print(f"{a.example} {'local' if a.local else 'uniform'}{' cold' if a.cold else ' warm'}: "
+          f"{time.perf_counter() - t:.0f} s wall, {time.process_time() - c:.0f} s CPU, "
           f"stopped by {acc.stopped_by}, met {acc.met}")
     for lv in acc.levels:
-        print(f"  sizes x {lv.refinement:.3g}: {lv.dofs} DOFs, {lv.cells} cells, {lv.time:.0f} s, currents "
+        print(f"  sizes x {lv.refinement:.3g}: {lv.dofs} DOFs, {lv.cells} cells, {lv.time:.0f} s, "
+              f"Newton {lv.newton_iterations}, CG {lv.cg_iterations}, currents "
               f"{', '.join(f'{c:.5g}' for c in lv.currents[:3])}{' ...' if len(lv.currents) > 3 else ''} A, "
               f"volumes (mm3) {', '.join(f'{k} {v * 1e9:.5g}' for k, v in lv.volumes.items())}, coverage {lv.tumours}")
     for k, f in acc.figures.items():

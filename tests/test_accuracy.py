@@ -196,3 +196,24 @@ def test_bad_max_dofs_is_refused():
     with pytest.raises(ScenarioError) as exc:
         scenario_from_dict(two_wire(max_dofs=10))
     assert exc.value.field == "mesh.max_dofs" and "10" in str(exc.value)
+
+
+def test_levels_start_newton_from_the_previous_level_and_reach_the_same_figures(monkeypatch):
+    """Each level's Newton solves start from the previous level's converged potential
+    (simulator.solve.transfer): fewer CG iterations from level 1 on, the same meshes and the
+    same figures as cold starts (to the Newton tolerance)."""
+    from simulator.solve import accuracy
+    raw = two_wire(max_dofs=9000)
+    raw["materials"]["gel"] = {**GEL, "sigma1_S_per_m": 0.8, "E_irr_V_per_cm": 600,
+                               "conductivity_model": "smoothstep"}
+    raw["protocol"]["voltage_V"] = 300.0                   # 750 V/cm between: nonlinear
+    warm = run(scenario_from_dict(raw)).accuracy
+    monkeypatch.setattr(accuracy, "WARM_START", False)
+    cold = run(scenario_from_dict(raw)).accuracy
+    assert len(warm.levels) >= 2 and [lv.dofs for lv in warm.levels] == [lv.dofs for lv in cold.levels]
+    assert warm.levels[0].cg_iterations == cold.levels[0].cg_iterations
+    for w, c in zip(warm.levels[1:], cold.levels[1:]):
+        assert w.cg_iterations < 0.8 * c.cg_iterations and w.newton_iterations <= c.newton_iterations
+        assert w.currents == pytest.approx(c.currents, rel=1e-7)
+        for k in w.volumes:
+            assert w.volumes[k] == pytest.approx(c.volumes[k], rel=1e-6)

@@ -64,6 +64,7 @@ def accuracy_block(result: "Result") -> dict:
             "time_s": round(lv.time, 3), "currents_A": [_r(c, 6) for c in lv.currents],
             "volumes_mm3": {k: _r(v / MM3, 6) for k, v in lv.volumes.items()},
             "coverage": {k: {"tumour": _r(a, 6), "margin": _r(b, 6)} for k, (a, b) in lv.tumours.items()},
+            "newton_iterations": lv.newton_iterations, "cg_iterations": lv.cg_iterations,
         } for lv in acc.levels],
     }
 

@@ -37,6 +37,8 @@ LOCAL = False               # refine near contacts, threshold iso-surfaces and t
 BULK_EXPONENT = 0.5         # [A] elsewhere the sizes shrink by step ** this (0.84 for 0.7)
 CURRENT_ORDERS = (1.0, 2.0)     # P1: current ~ energy, O(h^2) smooth; >= 1 with singular corners
 VOLUME_ORDERS = (1.0, 2.0)      # threshold iso-surface position ~ field error
+WARM_START = True           # each level's Newton solves start from the previous level's fields
+#                             (embedded engine; only the start changes, not the converged answer)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Level:
     currents: list[float]
     volumes: dict[str, float]
     tumours: dict[str, tuple[float, float]]     # name -> (tumour, margin) reversible fractions
+    newton_iterations: int = 0      # over the level's distinct configurations
+    cg_iterations: int = 0
 
 
 @dataclass
@@ -89,7 +93,8 @@ def level_of(result: Result, refinement: float, seconds: float) -> Level:
     return Level(refinement, refinement * result.scenario.mesh.size, result.dofs, result.mesh.num_cells, seconds,
                  [abs(g.current) for g in result.train.groups],
                  {k: result.volumes[k] for k in ("reversible", "irreversible", "healthy_irreversible")},
-                 {t.name: (t.reversible_fraction, t.margin_reversible_fraction) for t in result.tumours})
+                 {t.name: (t.reversible_fraction, t.margin_reversible_fraction) for t in result.tumours},
+                 result.train.nonlinear_iterations, result.train.linear_iterations)
 
 
 def estimate(levels: list[Level], target: float) -> dict[str, Figure]:
@@ -122,7 +127,9 @@ def next_factor(figures: dict[str, Figure]) -> float:
     for f in figures.values():
         if f.error is not None and f.error > f.tolerance:
             need = min(need, SAFETY * (f.tolerance / f.error) ** (1.0 / f.order))
-    return min(max(need, FACTOR_RANGE[0]), FACTOR_RANGE[1])
+    # rounded to 0.01: estimates that differ in their last digits (a warm or cold Newton
+    # start, another thread count) choose the same next mesh
+    return round(min(max(need, FACTOR_RANGE[0]), FACTOR_RANGE[1]), 2)
 
 
 def _growth(levels: list[Level]) -> float:
@@ -161,6 +168,17 @@ def missed_warnings(acc: Accuracy) -> list[str]:
     return out
 
 
+def _warm_engines(previous: dict, locator, record: dict):
+    """``make_engine`` for one level: the engine wrapped so that each configuration's Newton
+    solve starts from the previous level's converged potential (:mod:`simulator.solve.transfer`)."""
+    from simulator.engines import create_engine
+    from simulator.solve.transfer import MeshToMeshStarts
+
+    def make(name, mesh, settings):
+        return MeshToMeshStarts(create_engine(name, mesh, settings), mesh, previous, locator, record)
+    return make
+
+
 def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: str | None = None,
                     progress: Callable[[str], None] | None = None,
                     memory_check: Callable | None = None, comm=None, max_memory_gb: float | None = None) -> Result:
@@ -182,14 +200,20 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
     f_bulk = 1.0        # size factor of the scenario's size fields elsewhere
     local = None        # SizeMap of the flagged zones (post.size_target), from the previous level
     result = None
+    warm = WARM_START and (engine or scenario.solver.engine) == "embedded"
+    previous: dict = {}     # configuration -> converged potential of the previous level
+    locator = None          # ... located on the previous level's mesh
     while True:
         k = len(levels)
         level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f_bulk, size_map=local))
         say(f"accuracy level {k}: element sizes x {f:.3g}" + (f" near contacts, thresholds and tumour "
                                                                f"boundaries, x {f_bulk:.3g} elsewhere" if local else ""))
         t0 = time.perf_counter()
+        record: dict = {}
+        starts = _warm_engines(previous, locator, record) if warm else None
         try:
-            res = run(level_sc, engine=engine, progress=say, memory_check=memory_check, max_memory_gb=max_memory_gb)
+            res = run(level_sc, engine=engine, progress=say, memory_check=memory_check, max_memory_gb=max_memory_gb,
+                      make_engine=starts)
         except ResourceError:
             if result is None:
                 raise
@@ -224,6 +248,9 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         else:
             f_bulk *= step
         f *= step
+        if warm:
+            from simulator.solve.transfer import PointLocator
+            previous, locator = record, PointLocator(res.mesh)
         del res
     if not figures:
         figures = estimate(levels, opts.accuracy)

@@ -16,6 +16,7 @@ which is all a start needs.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Callable
 
@@ -86,3 +87,37 @@ def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, do
     empty = np.zeros((0, 1))
     return replace(solution, E=empty, sigma=empty, weights=empty, potential=phi, potential_full=phi,
                    dofs=dofs, nonlinear_iterations=0, linear_iterations=0, timings={})
+
+
+class MeshToMeshStarts:
+    """An engine wrapper for a sequence of meshes of one problem (the accuracy loop's levels):
+    each configuration's stationary Newton solve starts from that configuration's converged
+    potential on the previous mesh (``previous``: configuration -> solution, on the
+    locator's mesh), and the converged vertex potentials of this mesh are recorded in
+    ``record`` for the next one. Solves given their own start, and everything else, pass
+    through to the engine."""
+
+    def __init__(self, engine, mesh: Mesh, previous: dict | None, locator: PointLocator | None, record: dict):
+        self._engine, self._mesh = engine, mesh
+        self._previous, self._locator, self._record = previous or {}, locator, record
+        self._lock = threading.Lock()
+        self.warm = 0
+
+    def __getattr__(self, name):                 # name, dofs, parallel_safe, cancel, settings, ...
+        return getattr(self._engine, name)
+
+    def solve_linear(self, config, sigma):
+        return self._engine.solve_linear(config, sigma)
+
+    def solve_stationary(self, config, law, sigma_floor=None, initial=None, *, rtol=None) -> FieldSolution:
+        start = None
+        if initial is None and sigma_floor is None and self._locator is not None and config in self._previous:
+            start = transferred(self._previous[config], self._locator, self._mesh, self._engine.dofs)
+        sol = self._engine.solve_stationary(config, law, sigma_floor, initial if start is None else start, rtol=rtol)
+        if sigma_floor is None and sol.potential is not None:
+            empty = np.zeros((0, 1))
+            with self._lock:
+                self._record[config] = replace(sol, E=empty, sigma=empty, weights=empty, potential_full=None,
+                                               timings={})
+                self.warm += start is not None
+        return sol
