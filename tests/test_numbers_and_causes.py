@@ -14,6 +14,7 @@ from simulator.meshing.blame import blame, cause_text
 from simulator.meshing.inputs import mesh_input
 from simulator.physics.conductivity import MODELS
 from simulator.post.above import RecoveredField
+from simulator.post.margin import margin_region
 from simulator.post.coverage import tumour_coverage
 from simulator.scenario.checks import segment_distance
 
@@ -139,10 +140,11 @@ def test_the_margin_is_judged_at_the_tumours_E_rev(lesion_outside):
     assert {mesh.regions[k].material for k in np.unique(mesh.cell_region[t.contains(mesh.centroids(), t.margin)])} \
         >= {"fat", "tumour"}                                           # the margin lies partly in fat
     cov = r.tumours[0]
-    margin = np.isin(mesh.cell_region, [mesh.region_id(t.name)]) | t.contains(mesh.centroids(), grow=t.margin)
+    region = margin_region(mesh, t, np.isin(mesh.cell_region, [mesh.region_id(t.name)]))
     E_rev_tumour = sc.materials["tumour"].E_rev
     field = RecoveredField(mesh, tr.E_max, tr.weights)             # the one measure (post.above)
-    expected = field.volume_above(E_rev_tumour, margin).sum() / field.volume[margin].sum()
+    expected = ((field.volume_above(E_rev_tumour, region.cells) * region.weight).sum()
+                / (field.volume[region.cells] * region.weight).sum())     # cells by their fraction inside
     assert cov.margin_reversible_fraction == pytest.approx(expected, abs=1e-12)
     # ~0 (the recovered field's linear interpolant reaches it in a sliver of 2e-6 of the margin
     # on this 1.5 mm mesh), against > 0.3 at fat's own threshold below

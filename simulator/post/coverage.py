@@ -4,7 +4,7 @@
 volume); "irreversible" means max field >= E_irr (design.md section 5). Fractions are by
 volume over sample points (cells for P1, quadrature points for P2). The margin region is
 the tumour grown by ``margin`` (exact offset for spheres, semi-axes + margin for
-ellipsoids), judged at cell centroids. By default (``margin_threshold = "tumour"``) every
+ellipsoids), each cell counted by the fraction of it inside (post.margin). By default (``margin_threshold = "tumour"``) every
 margin cell is judged at the tumour's E_rev, whatever tissue it lies in: the margin exists
 because tumour cells may be there (a margin cell in fat would otherwise count as covered
 at fat's 100 V/cm). ``"tissue"`` judges each margin cell at its own tissue's E_rev.
@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.meshing.mesh import Mesh
 from simulator.post.above import RecoveredField
+from simulator.post.margin import MarginRegion, margin_region
 
 CURVE_THRESHOLDS_V_PER_M = np.arange(0.0, 2000.0 + 1e-9, 10.0) * 100.0   # 0..2000 V/cm
 MARGIN_THRESHOLDS = ("tumour", "tissue")
@@ -52,23 +53,35 @@ def tumour_coverage(mesh: Mesh, tumours, E_max: np.ndarray, weights: np.ndarray,
     out = []
     if tumours and field is None:
         field = RecoveredField(mesh, E_max, weights)
-    centroids = mesh.centroids() if tumours else None
     for i, t in enumerate(tumours):
-        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        in_t = np.isin(mesh.cell_region, rid)
+        in_t = tumour_cells(mesh, i)
         cells = np.flatnonzero(in_t)
-        margin_cells = np.flatnonzero(in_t | t.contains(centroids, grow=t.margin))
-        if margin_threshold == "tumour" and cells.size:
-            frac_m = _fraction(field, margin_cells, E_rev[cells].max())     # one value: the tumour's
-        else:
-            frac_m = _fraction(field, margin_cells, E_rev[margin_cells])
+        region = margin_region(mesh, t, in_t)
+        th = E_rev[cells].max() if margin_threshold == "tumour" and cells.size else E_rev[region.cells]
+        frac_m = margin_fraction(field, region, th)     # "tumour": one value, the tumour's E_rev
         curve = field.fractions_above(CURVE_THRESHOLDS_V_PER_M, cells)
         out.append(TumourCoverage(
             t.name, float(field.volume[cells].sum()), _fraction(field, cells, E_rev[cells]),
             _fraction(field, cells, E_irr[cells]), frac_m,
-            float(field.volume[margin_cells].sum()), float(E_max[cells].min()) if cells.size else float("nan"),
+            region.volume(field.volume), float(E_max[cells].min()) if cells.size else float("nan"),
             bool(frac_m >= 1.0 - tolerance), curve))
     return out
+
+
+def tumour_cells(mesh: Mesh, index: int) -> np.ndarray:
+    """(M,) bool: the cells of the scenario's tumour number ``index``."""
+    rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == index]
+    return np.isin(mesh.cell_region, rid)
+
+
+def margin_fraction(field: RecoveredField, region: MarginRegion, threshold) -> float:
+    """Fraction of the tumour + margin ``region`` (post.margin: cells with the fraction of
+    each inside) where the recovered field is >= ``threshold`` (V/m, scalar or per region
+    cell)."""
+    total = region.volume(field.volume)
+    if total <= 0:
+        return float("nan")
+    return float((field.volume_above(threshold, region.cells) * region.weight).sum() / total)
 
 
 def tissue_volumes(mesh: Mesh, E_max: np.ndarray, weights: np.ndarray, E_rev: np.ndarray,

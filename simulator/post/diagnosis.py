@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
+from simulator.post.margin import margin_region
 
 CAUSES = ("below_needle_tips", "outside_electrode", "low_field_between_needles", "low_field_near_surface",
           "other")
@@ -145,18 +146,18 @@ def diagnose(mesh: Mesh, tumours, electrode, tissue, E_max: np.ndarray, weights:
     if not tumours:
         return []
     from simulator.post.above import RecoveredField
+    from simulator.post.coverage import tumour_cells
     field = field if field is not None else RecoveredField(mesh, E_max, weights)
     centroids = mesh.centroids()
     out = []
     for i, t in enumerate(tumours):
-        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        own = np.isin(mesh.cell_region, rid)
-        region = own | t.contains(centroids, grow=t.margin)
-        cells = np.flatnonzero(region)
+        own = tumour_cells(mesh, i)
+        region = margin_region(mesh, t, own)        # coverage's region: cells with their fraction inside
         if margin_threshold == "tumour" and own.any():        # coverage's rule: the tumour's E_rev
-            vol = cold_volumes(field, np.full(len(E_rev), E_rev[own].max()), cells)
+            vol = cold_volumes(field, np.full(len(E_rev), E_rev[own].max()), region.cells)
         else:
-            vol = cold_volumes(field, E_rev, cells)
+            vol = cold_volumes(field, E_rev, region.cells)
+        vol[region.cells] *= region.weight
         for part in connected_parts(mesh, np.flatnonzero(vol > 0)):
             v = float(vol[part].sum())
             c = (centroids[part] * vol[part, None]).sum(axis=0) / v

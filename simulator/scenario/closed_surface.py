@@ -72,6 +72,20 @@ class ClosedSurface:
         inside[cand] = res
         return inside
 
+    def level(self, points: np.ndarray, grow: float = 0.0) -> np.ndarray:
+        """A signed level (m), <= 0 exactly where :meth:`contains` holds: outside, the
+        distance to the nearest vertex minus ``grow``; inside, minus that distance minus
+        ``grow`` (continuous across the surface, where both are -grow)."""
+        from scipy.spatial import cKDTree
+        points = np.asarray(points, dtype=float)
+        d, _ = cKDTree(self.vertices).query(points)
+        inside = np.zeros(len(points), dtype=bool)
+        lo, hi = self.bounds()
+        cand = np.flatnonzero(np.all((points >= lo) & (points <= hi), axis=1))
+        if cand.size:
+            inside[cand] = self._parity(points[cand])
+        return np.where(inside, -d - grow, d - grow)
+
     def _bins(self, n: int = 128):
         """Triangles binned by the xy columns their projection overlaps (cached): CSR
         (start, triangle ids) over n x n columns, with the grid origin and step."""

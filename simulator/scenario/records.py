@@ -217,6 +217,26 @@ class Tumour:
             inside &= points[:, 2] >= self.base_z - grow
         return inside
 
+    def level(self, points: np.ndarray, grow: float = 0.0) -> np.ndarray:
+        """A signed level (m) of the tumour grown by ``grow``: <= 0 exactly where
+        :meth:`contains` holds, continuous, and distance-like near its zero (the exact
+        signed distance for a sphere; for an ellipsoid the normalised radius minus one times
+        the smallest grown semi-axis; a dome takes the max with the base plane's). Linear
+        interpolants of it cut cells smoothly (post.margin)."""
+        points = np.asarray(points, dtype=float)
+        if self.surface is not None:
+            return self.surface.level(points, grow)
+        a = np.asarray(self.semi_axes) + grow
+        d = points - np.asarray(self.centre)
+        if np.all(a == a[0]):
+            out = np.sqrt((d * d).sum(axis=1)) - a[0]
+        else:
+            q = d / a
+            out = (np.sqrt((q * q).sum(axis=1)) - 1.0) * a.min()
+        if self.base_z is not None:
+            out = np.maximum(out, (self.base_z - grow) - points[:, 2])
+        return out
+
 
 @dataclass(frozen=True)
 class NoGo:

@@ -22,6 +22,9 @@ from typing import Callable
 
 import numpy as np
 
+from simulator.post.coverage import margin_fraction, tumour_cells
+from simulator.post.margin import margin_region
+
 REL_TOL = 0.01          # bracket width / voltage at which the bisection stops
 SAFE = 0.1              # a guessed step stays this fraction of the bracket away from its ends
 MIN_VOLTAGE = 1.0       # V: below this nothing is searched
@@ -47,22 +50,19 @@ def linear_scale_to_cover(result) -> float:
     above E_rev >= 1 - tolerance, found by bisection on log s to 1e-4."""
     sc, mesh = result.scenario, result.mesh
     field = result.recovered_field()
-    centroids = mesh.centroids()
     need = 0.0
     goal = 1.0 - sc.coverage_tolerance - 1e-12
     for i, t in enumerate(sc.tumours):
-        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        own = np.isin(mesh.cell_region, rid)
-        cells = np.flatnonzero(own | t.contains(centroids, grow=t.margin))
-        total = field.volume[cells].sum()
-        if cells.size == 0 or total <= 0:
+        own = tumour_cells(mesh, i)
+        region = margin_region(mesh, t, own)
+        if region.cells.size == 0 or region.volume(field.volume) <= 0:
             continue
-        E_rev = result.E_rev[cells]
+        E_rev = result.E_rev[region.cells]
         if getattr(sc, "margin_threshold", "tissue") == "tumour" and own.any():
             E_rev = np.full(E_rev.shape, result.E_rev[own].max())
 
         def covered(scale: float) -> bool:          # fraction of (scale x field) >= E_rev
-            return field.volume_above(E_rev / scale, cells).sum() / total >= goal
+            return margin_fraction(field, region, E_rev / scale) >= goal
         lo, hi = 1e-6, 1e6
         if not covered(hi):
             return math.inf

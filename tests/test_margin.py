@@ -1,0 +1,54 @@
+"""The tumour + margin region as cell fractions (simulator.post.margin): its volume converges
+to the exact grown-sphere volume at second order and moves smoothly with the mesh, where
+whole cells judged at their centroids jump."""
+import math
+
+import numpy as np
+
+from simulator.post.margin import margin_region
+from simulator.scenario.records import Tumour
+from structured import box_mesh, volumes
+
+R, MARGIN = 2e-3, 1e-3
+EXACT = 4.0 / 3.0 * math.pi * (R + MARGIN) ** 3
+
+
+def _sphere(centre=(0.005, 0.005, -0.005)):
+    return Tumour(name="T1", shape="sphere", semi_axes=(R, R, R), centre=centre, material="tumour",
+                  margin=MARGIN)
+
+
+def _errors(n_list, centre=(0.005, 0.005, -0.005)):
+    clipped, whole = [], []
+    t = _sphere(centre)
+    for n in n_list:
+        mesh = box_mesh(n=(n, n, n))
+        vol = volumes(mesh)
+        region = margin_region(mesh, t, np.zeros(mesh.num_cells, dtype=bool))
+        assert np.all((region.weight > 0) & (region.weight <= 1))
+        clipped.append(region.volume(vol) / EXACT - 1)
+        whole.append(vol[t.contains(mesh.centroids(), grow=MARGIN)].sum() / EXACT - 1)
+    return np.array(clipped), np.array(whole)
+
+
+def test_region_volume_converges_at_second_order():
+    n = [8, 16, 32]
+    clipped, _ = _errors(n)
+    order = np.polyfit(np.log(1.0 / np.array(n)), np.log(np.abs(clipped)), 1)[0]
+    # measured -8.8, -2.15, -0.54 %: the chords of a convex level cut a little inside, O(h^2)
+    assert abs(clipped[-1]) < 1e-2 and np.all(np.diff(np.abs(clipped)) < 0)
+    assert order > 1.7, (clipped, order)
+
+
+def test_region_volume_moves_smoothly_with_the_mesh():
+    """The sphere shifted by fractions of a cell: the clipped volume varies far less than the
+    whole-cell count (which jumps by cells)."""
+    shifts = np.linspace(0.0, 0.3e-3, 7)         # cells of 0.625 mm (n = 16)
+    clipped, whole = [], []
+    for s in shifts:
+        c, w = _errors([16], centre=(0.005 + s, 0.005 + 0.5 * s, -0.005))
+        clipped.append(c[0])
+        whole.append(w[0])
+    # measured: a spread of 2.6e-4 against 1.0e-2 for whole cells
+    assert np.ptp(clipped) < 0.1 * np.ptp(whole), (clipped, whole)
+    assert np.ptp(clipped) < 1e-3
