@@ -88,7 +88,7 @@ class DolfinxEngine:
             tets = np.ascontiguousarray(mesh.tets, dtype=np.int64)
             contacts = {k: np.sort(np.asarray(v, dtype=np.int64), axis=1)
                         for k, v in mesh.contact_facets.items()}
-            meta = dict(M=mesh.num_cells, N=mesh.num_points, regions=mesh.regions,
+            meta = dict(M=mesh.num_cells, N=mesh.num_points, regions=mesh.regions, order=mesh.order,
                         contacts=contacts,
                         diameter=float(np.linalg.norm(points.max(0) - points.min(0))))
             self._volumes = mesh.volumes()
@@ -100,6 +100,9 @@ class DolfinxEngine:
             meta = None
             self._volumes = None
         meta = comm.bcast(meta, root=0)
+        if meta["order"] != 1:                  # every rank raises (no rank left waiting)
+            raise ScenarioError("mesh.order", "2 (curved cells) is implemented on the embedded engine only: "
+                                "use solver.engine = \"embedded\" or mesh.order = 1")
         self.num_cells, self.num_points = meta["M"], meta["N"]
         self.regions = meta["regions"]
         self.contact_names = tuple(meta["contacts"])
