@@ -190,8 +190,6 @@ CASES = [
     case("mesh-order-float", edit("size_mm = 2.5", "size_mm = 2.5\norder = 2.0"), "mesh.order", "2.0"),
     case("mesh-order-2-with-p1", edit("size_mm = 2.5", "size_mm = 2.5\norder = 2"), "mesh.order",
          "solver.degree = 2, got 1"),
-    case("mesh-order-2-on-dolfinx", edit("size_mm = 2.5", "size_mm = 2.5\norder = 2", "degree = 1", "degree = 2",
-                                         'engine = "embedded"', 'engine = "dolfinx"'), "mesh.order", "'dolfinx'"),
     case("rtol-zero", edit("degree = 1", "degree = 1\nrtol = 0"), "solver.rtol", "0"),
     case("max-iterations-zero", edit("degree = 1", "degree = 1\nmax_iterations = 0"), "solver.max_iterations", "0"),
     case("tolerance-absurd", edit("", "", append="[coverage]\ntolerance = 2\n"), "coverage.tolerance", "2"),

@@ -1,5 +1,6 @@
 """Second-order (curved) cells, ``[mesh] order = 2`` (issue 11, item 4): the mesh's mid-edge
-nodes on the needle cylinders, the isoparametric P2 space, the cache, the refusals.
+nodes on the needle cylinders, the isoparametric P2 space (embedded, and DOLFINx's P2
+coordinate element against it), the cache, the validation.
 
 The mesh: two needles (0.7 mm, 4 mm apart) through a 2 mm gel slab, contact size 0.4 mm
 (~5.5 segments around a needle: coarse enough that gmsh's high-order optimiser has to
@@ -108,14 +109,28 @@ def test_mesh_order_is_validated():
         assert exc.value.field == "mesh.order" and text in str(exc.value)
     with pytest.raises(ScenarioError, match="set solver.degree = 2, got 1"):
         scenario_from_dict(two_wire(order=2))
-    with pytest.raises(ScenarioError, match="embedded engine only"):
-        scenario_from_dict({**two_wire(order=2), "solver": {"degree": 2, "engine": "dolfinx"}})
 
 
-def test_dolfinx_engine_refuses_a_curved_mesh(meshes):
+@pytest.mark.dolfinx
+def test_dolfinx_p2_geometry_agrees_with_the_embedded_isoparametric_space(meshes):
+    """DOLFINx's own P2 coordinate element on the same 10-node cells: the same sample-point
+    volumes, current, potential and field (an independent implementation of the map)."""
     pytest.importorskip("dolfinx")
-    from simulator.engines.base import SolverSettings
+    from simulator.engines.base import PulseConfiguration, SolverSettings
     from simulator.engines.dolfinx.engine import DolfinxEngine
-    with pytest.raises(ScenarioError) as exc:
-        DolfinxEngine(meshes[1], SolverSettings(degree=2))
-    assert exc.value.field == "mesh.order" and "embedded engine only" in str(exc.value)
+    from simulator.engines.embedded import EmbeddedEngine
+    from simulator.physics.conductivity import CellConductivity
+    mesh = meshes[1]
+    M = mesh.num_cells
+    law = CellConductivity(np.full(M, 0.2), np.full(M, 0.6), np.full(M, 4e4), np.full(M, 8e4),
+                           np.zeros(M, dtype=np.int64), ("smoothstep",))
+    cfg = PulseConfiguration(("A",), ("B",), 500.0)
+    dfx, emb = DolfinxEngine(mesh, SolverSettings(degree=2)), EmbeddedEngine(mesh, SolverSettings(degree=2))
+    s1, s2 = dfx.solve_stationary(cfg, law), emb.solve_stationary(cfg, law)
+    print(f"dolfinx vs embedded, curved P2: current {s1.current / s2.current - 1:+.1e}, weights "
+          f"{np.abs(s1.weights - s2.weights).max() / s2.weights.max():.1e}")
+    np.testing.assert_allclose(s1.weights, s2.weights, rtol=1e-10)
+    assert s1.current == pytest.approx(s2.current, rel=1e-10)
+    assert s1.dofs == s2.dofs
+    np.testing.assert_allclose(s1.potential_full, s2.potential_full, rtol=0, atol=1e-10 * 500.0)
+    np.testing.assert_allclose(s1.E, s2.E, rtol=1e-10, atol=1e-10 * s2.E.max())

@@ -443,20 +443,11 @@ def read_mesh(t: Table) -> MeshOptions:
                        accuracy, max_dofs, order)
 
 
-CURVED_ENGINES = ("embedded",)     # engines whose P2 space maps curved (10-node) cells
-
-
 def check_mesh_order(mesh: MeshOptions, solver: SolverOptions) -> None:
     """``[mesh] order = 2`` (curved cells) is the geometry of the isoparametric P2 space: it
-    needs ``[solver] degree = 2`` (P1 would use the straight corner tets only) and an engine
-    that maps curved cells."""
-    if mesh.order == 1:
-        return
-    if solver.degree != 2:
+    needs ``[solver] degree = 2`` (P1 would use the straight corner tets only)."""
+    if mesh.order != 1 and solver.degree != 2:
         raise ScenarioError("mesh.order", f"2 (curved cells) is for P2: set solver.degree = 2, got {solver.degree}")
-    if solver.engine not in CURVED_ENGINES:
-        raise ScenarioError("mesh.order", f"2 (curved cells) is implemented on the embedded engine only, "
-                            f"got solver.engine = {solver.engine!r}")
 
 
 def read_solver(t: Table) -> SolverOptions:
