@@ -134,3 +134,17 @@ def test_dolfinx_p2_geometry_agrees_with_the_embedded_isoparametric_space(meshes
     assert s1.dofs == s2.dofs
     np.testing.assert_allclose(s1.potential_full, s2.potential_full, rtol=0, atol=1e-10 * 500.0)
     np.testing.assert_allclose(s1.E, s2.E, rtol=1e-10, atol=1e-10 * s2.E.max())
+
+
+def test_a_curved_run_reports_its_order_and_writes_its_files(meshes, tmp_path):
+    """Through run(), the report and the field files (which use the straight corner tets)."""
+    from simulator.output import write_outputs
+    from simulator.output.report import build_report, summary_table
+    from simulator.solve.pipeline import run
+    res = run(scenario(2), mesh=meshes[1])
+    report = build_report(res)
+    assert report["solver"]["mesh_order"] == 2 and report["solver"]["degree"] == 2
+    assert "P2 on curved cells" in summary_table(report)
+    assert build_report(run(scenario(1), mesh=meshes[0]))["solver"]["mesh_order"] == 1
+    files = write_outputs(res, tmp_path / "out", figures=False)
+    assert any(p.suffix == ".vtu" for p in files)

@@ -21,7 +21,7 @@ from simulator.meshing.inputs import (ALGORITHM_2D, ALGORITHM_3D, FALLBACK_ALGOR
                                       MeshInput, mesh_input)
 from simulator.meshing.size_field import apply_size_fields
 from simulator.meshing.geometry import build_model
-from simulator.meshing.extract import extract_mesh
+from simulator.meshing.extract import TET10, extract_mesh
 from simulator.meshing.relabel import relabel_layers
 from simulator.meshing.session import gmsh_session
 from simulator.meshing.session import one_line
@@ -56,7 +56,7 @@ def _second_order(gmsh, say: Callable[[str], None]) -> None:
     offending cells (``optimize("HighOrder")``); a mesh still folded after it is refused."""
     say("meshing: second-order nodes")
     gmsh.model.mesh.setOrder(2)
-    tags, _ = gmsh.model.mesh.getElementsByType(11)
+    tags, _ = gmsh.model.mesh.getElementsByType(TET10)
 
     def worst() -> tuple[float, int]:
         q = np.asarray(gmsh.model.mesh.getElementQualities(tags, "minSJ")) if len(tags) else np.ones(1)
