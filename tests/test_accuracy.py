@@ -9,6 +9,9 @@ checked against exact solutions, the report block, the cap warning, determinism.
   README "Accuracy"; the volume of a threshold zone is a sum over whole cells.)
 * Plates clamping a block: the uniform field is reproduced exactly by P1 at every level,
   so the estimate must be ~0 (the estimator invents no error).
+* P2 on curved (second-order) cells, ``[mesh] order = 2``: the fitted order of the two-needle
+  current error is at least P1's + 0.5 (and P2 on straight cells', whose polygonal needles
+  hold it near P1's), with smaller errors at every size.
 """
 import dataclasses
 import math
@@ -183,6 +186,34 @@ def test_verdict_certain_uses_the_error_bar():
                               "scenario": type("S", (), {"coverage_tolerance": 1e-3})()})()
     assert verdict_certain(result(0.002)) is True           # 0.993..0.997: wholly below 0.999
     assert verdict_certain(result(0.01)) is False           # 0.985..1.005 straddles 0.999
+
+
+CURVED_SIZES = (0.4, 0.28, 0.2)       # mm at the contacts (the fine zone 2.5x that)
+
+
+def curved_case(contact_size_mm: float, degree: int, order: int) -> dict:
+    """The two-needle slab in a 400 mm block: the insulating walls' effect on the current
+    (~c / R^2) is ~-0.08 % at the 100 mm block, ~-0.007 % at 400 mm (measured, P2 curved at
+    contact 0.14 mm: 100 / 200 / 400 mm blocks give -0.083, -0.002, +0.019 %), a tenth of
+    the finest error fitted here."""
+    raw = two_wire(size_mm=2.5 * contact_size_mm, contact_size_mm=contact_size_mm, accuracy=0, order=order)
+    raw["tissue"]["size_mm"] = [400, 400, 2]
+    raw["solver"] = {"degree": degree}
+    return raw
+
+
+def test_p2_on_curved_cells_converges_at_a_higher_order():
+    exact = two_wire_current(D, A, U, SIGMA, L)
+    rows = {}
+    for degree, order in ((1, 1), (2, 1), (2, 2)):
+        cur = [run(scenario_from_dict(curved_case(h, degree, order))).train.groups[0].current for h in CURVED_SIZES]
+        rows[degree, order] = (cur, order_fit(list(CURVED_SIZES), cur, exact))
+    for (degree, order), (cur, p) in rows.items():
+        print(f"P{degree} {'curved' if order == 2 else 'straight'}: current error "
+              + ", ".join(f"{c / exact - 1:+.3%}" for c in cur) + f" (contact {CURVED_SIZES} mm); order {p:.2f}")
+    (c1, p1), (c2, p2), (cc, pc) = rows[1, 1], rows[2, 1], rows[2, 2]
+    assert pc >= p1 + 0.5 and pc >= p2 + 0.5
+    assert all(abs(c - exact) < min(abs(a - exact), abs(b - exact)) for a, b, c in zip(c1, c2, cc))
 
 
 @pytest.mark.parametrize("value, message", [(-0.1, "-0.1"), (0.0005, "0.0005"), ("high", "'high'")])

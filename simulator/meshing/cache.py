@@ -32,7 +32,7 @@ from simulator.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
-MESH_FORMAT_VERSION = 2       # bump when build_mesh or the file layout changes its output
+MESH_FORMAT_VERSION = 3       # bump when build_mesh or the file layout changes its output
 
 
 def cache_dir() -> Path:
@@ -108,6 +108,8 @@ def save_mesh(mesh: Mesh, path: Path, key: str = "") -> None:
     }
     for i, name in enumerate(names):
         arrays[f"contact_{i}"] = mesh.contact_facets[name]
+    if mesh.edges is not None:                      # second-order mesh: its mid-edge nodes
+        arrays["edges"], arrays["edge_points"] = mesh.edges, mesh.edge_points
     path.parent.mkdir(parents=True, exist_ok=True)
     # the PID in the name lets a later run remove it if this process is killed (simulator.leftovers)
     fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
@@ -135,14 +137,18 @@ def load_mesh(path: Path, key: str | None = None) -> Mesh:
                       for i, n in enumerate(z["contact_name"])}
             points = np.asarray(z["points"], dtype=np.float64)
             it = np.int32 if len(points) < 2**31 - 1 else np.int64      # as geometry._extract
+            curved = "edges" in z.files
             mesh = Mesh(points, np.asarray(z["tets"], dtype=it),
-                        np.asarray(z["cell_region"], dtype=np.int32), regions, facets)
+                        np.asarray(z["cell_region"], dtype=np.int32), regions, facets,
+                        np.asarray(z["edges"], dtype=np.int64) if curved else None,
+                        np.asarray(z["edge_points"], dtype=np.float64) if curved else None)
     except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"unreadable mesh file {path}: {exc}") from exc
     n = mesh.num_points
     if mesh.num_cells == 0 or mesh.tets.min() < 0 or mesh.tets.max() >= n \
             or mesh.cell_region.min() < 0 or mesh.cell_region.max() >= len(regions) \
-            or any(f.size and (f.min() < 0 or f.max() >= n) for f in facets.values()):
+            or any(f.size and (f.min() < 0 or f.max() >= n) for f in facets.values()) \
+            or (mesh.edges is not None and (mesh.edges.min() < 0 or mesh.edges.max() >= n)):
         raise ValueError(f"inconsistent mesh file {path}")
     return mesh
 

@@ -1,10 +1,11 @@
 """gmsh's arrays -> the engine-neutral :class:`~simulator.meshing.mesh.Mesh` (nodes
-renumbered, tetrahedra positively oriented, contact facets by name).
+renumbered, tetrahedra positively oriented, contact facets by name; for second-order
+meshes the mid-edge node of every edge).
 """
 from __future__ import annotations
 import numpy as np
 from simulator.errors import GeometryError
-from simulator.meshing.mesh import Mesh, Region
+from simulator.meshing.mesh import TET_EDGES, Mesh, Region, edge_table
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
 
@@ -18,6 +19,22 @@ def _signed6(points: np.ndarray, tets: np.ndarray) -> np.ndarray:
 
 
 _BLOCK = 1 << 17     # cells per block (bounds the temporaries of the orientation check)
+TET4, TET10, TRI3, TRI6 = 4, 11, 2, 9       # gmsh element types
+
+
+def _mid_edge_slots(gmsh) -> np.ndarray:
+    """(6,) for each of gmsh's mid-edge nodes 4..9 of a 10-node tet, the index k of its edge
+    in ``TET_EDGES``: read from the reference coordinates gmsh gives (each one is the midpoint
+    of two reference vertices), not from a transcribed node-order table."""
+    ref = np.asarray(gmsh.model.mesh.getElementProperties(TET10)[4], dtype=float).reshape(10, 3)
+    verts = ref[:4]
+    slots = []
+    for x in ref[4:]:
+        k = [e for e, (a, b) in enumerate(TET_EDGES) if np.allclose((verts[a] + verts[b]) / 2, x)]
+        if len(k) != 1:
+            raise GeometryError("mesh.order", f"unexpected 10-node tetrahedron layout from gmsh: {ref.tolist()}")
+        slots.append(k[0])
+    return np.array(slots)
 
 
 def extract_mesh(gmsh, regions: list[Region], model: OccModel) -> Mesh:
@@ -37,16 +54,19 @@ def extract_mesh(gmsh, regions: list[Region], model: OccModel) -> Mesh:
     rank = np.full(top, -1, dtype=it)                            # gmsh tag -> rank among all tags
     rank[node_tags[order]] = np.arange(n_all, dtype=it)
     del node_tags
-    tet_blocks, reg_blocks = [], []
+    tet_blocks, reg_blocks, mid_blocks = [], [], []
     for r, vols in enumerate(model.region_volumes):
         for v in vols:
             types, _, nodes = gmsh.model.mesh.getElements(3, v)
             for etype in types:
-                if etype != 4:
+                if etype not in (TET4, TET10):
                     raise GeometryError("mesh", f"unexpected element type {etype} in volume {v}")
             while nodes:
-                en = nodes.pop(0)
-                tet_blocks.append(rank[np.asarray(en).reshape(-1, 4)])
+                etype = types[len(types) - len(nodes)]
+                en = np.asarray(nodes.pop(0)).reshape(-1, 4 if etype == TET4 else 10)
+                tet_blocks.append(rank[en[:, :4]])
+                if etype == TET10:
+                    mid_blocks.append(rank[en[:, 4:]])              # ranks among all nodes
                 del en
                 reg_blocks.append(np.full(len(tet_blocks[-1]), r, dtype=np.int32))
     if not tet_blocks:
@@ -59,6 +79,13 @@ def extract_mesh(gmsh, regions: list[Region], model: OccModel) -> Mesh:
     used = np.flatnonzero(mask)                                # ranks = sorted gmsh tags
     del mask
     points = coords[order[used]] / S
+    mids = None
+    if mid_blocks:
+        mids = np.concatenate(mid_blocks)                      # (M, 6) gmsh mid-edge nodes
+        del mid_blocks
+        if len(mids) != len(tets):
+            raise GeometryError("mesh", "a mesh mixes 4-node and 10-node tetrahedra")
+        mid_xyz = coords[order[mids]] / S                      # (M, 6, 3)
     del coords, order
     if len(used) < n_all:                                      # nodes of no tetrahedron: drop
         renum = np.full(n_all + 1, -1, dtype=it)               # [-1] maps unknown tags to -1
@@ -67,6 +94,19 @@ def extract_mesh(gmsh, regions: list[Region], model: OccModel) -> Mesh:
         rank = renum[rank]
         del renum
     del used
+    edges = edge_points = None
+    if mids is not None:
+        # the cell -> edge map of the unswapped tets (the edge set does not depend on orientation)
+        edges, cell_edges = edge_table(tets, len(points))
+        edge_points = np.empty((len(edges), 3))
+        edge_node = np.empty(len(edges), dtype=np.int64)
+        slots = _mid_edge_slots(gmsh)
+        for j, k in enumerate(slots):
+            edge_points[cell_edges[:, k]] = mid_xyz[:, j]
+            edge_node[cell_edges[:, k]] = mids[:, j]
+        if any((edge_node[cell_edges[:, k]] != mids[:, j]).any() for j, k in enumerate(slots)):
+            raise GeometryError("mesh", "gmsh gave one edge two different mid-edge nodes")
+        del mids, mid_xyz, cell_edges, edge_node
     for a in range(0, len(tets), _BLOCK):
         blk = tets[a:a + _BLOCK]                               # a view: swapped in place
         neg = np.flatnonzero(_signed6(points, blk) < 0)
@@ -77,10 +117,11 @@ def extract_mesh(gmsh, regions: list[Region], model: OccModel) -> Mesh:
         for s in surfaces:
             types, _, nodes = gmsh.model.mesh.getElements(2, s)
             for etype, en in zip(types, nodes):
-                if etype == 2:
-                    blocks.append(rank[np.asarray(en, dtype=np.int64).reshape(-1, 3)].astype(np.int64))
+                if etype in (TRI3, TRI6):                     # vertices first, then mid-edge nodes
+                    en = np.asarray(en, dtype=np.int64).reshape(-1, 3 if etype == TRI3 else 6)[:, :3]
+                    blocks.append(rank[en].astype(np.int64))
         f = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
         if (f < 0).any():
             raise GeometryError("electrode", f"contact {name!r} has nodes not attached to the tissue mesh")
         facets[name] = f
-    return Mesh(points, tets, cell_region, tuple(regions), facets)
+    return Mesh(points, tets, cell_region, tuple(regions), facets, edges, edge_points)

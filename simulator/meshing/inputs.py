@@ -33,6 +33,7 @@ class MeshInput:
     sizes: Sizes                        # element sizes (fine, far, per contact)
     embedded_needles: bool = False      # several applications: needles stay tissue, contacts inside
     size_map: SizeMap | None = None     # local target sizes (refinement loop), min with the fields
+    order: int = 1                      # 2: second-order tets, mid-edge nodes on the CAD surfaces
     algorithm_2d: int = ALGORITHM_2D
     algorithm_3d: int = ALGORITHM_3D
     random_seed: int = RANDOM_SEED
@@ -61,4 +62,4 @@ def mesh_input(scenario: Scenario) -> MeshInput:
     e = scenario.electrode
     return MeshInput(scenario.tissue, tuple(scenario.tumours), e.type, tuple(e.contacts), bool(e.clamped),
                      float(e.distance), sizes(scenario), embedded_needles=bool(scenario.applications),
-                     size_map=scenario.mesh.size_map)
+                     size_map=scenario.mesh.size_map, order=scenario.mesh.order)

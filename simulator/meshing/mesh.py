@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _BLOCK = 1 << 17     # cells per block in the per-cell loops (bounds the temporaries)
+TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])   # local vertex pairs of a tet's edges
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,19 @@ class Region:
 
 @dataclass(frozen=True, eq=False)
 class Mesh:
-    """Linear tetrahedral mesh.
+    """Tetrahedral mesh: linear, or second-order (curved) when it carries mid-edge nodes.
 
-    points: (N, 3) float64 m; tets: (M, 4) int32 (int64 past 2**31 nodes; other meshes
-    may use int64), positively oriented; cell_region: (M,)
-    int32 index into ``regions``; contact_facets: contact name -> (K, 3) int64 node
+    points: (N, 3) float64 m, the vertices; tets: (M, 4) int32 (int64 past 2**31 nodes; other
+    meshes may use int64), positively oriented (as straight tets); cell_region: (M,)
+    int32 index into ``regions``; contact_facets: contact name -> (K, 3) int64 vertex
     indices of the boundary triangles on that contact surface.
+
+    Second-order meshes (``[mesh] order = 2``) also have ``edges`` (E, 2) int64, the sorted
+    vertex pairs of every tet edge in the order of :func:`edge_table`, and ``edge_points``
+    (E, 3) m, the mid-edge node of each (gmsh puts those of boundary edges on the CAD
+    surface: on a needle's cylinder, not on its straight chord). Only an isoparametric P2
+    space reads them; everything else (P1, volumes, centroids, recovered fields, field files)
+    uses the straight corner tets [A].
     """
 
     points: np.ndarray
@@ -38,6 +46,8 @@ class Mesh:
     cell_region: np.ndarray
     regions: tuple[Region, ...]
     contact_facets: dict[str, np.ndarray] = field(default_factory=dict)
+    edges: np.ndarray | None = None
+    edge_points: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.points.ndim != 2 or self.points.shape[1] != 3:
@@ -46,6 +56,17 @@ class Mesh:
             raise ValueError(f"tets must be (M, 4), got {self.tets.shape}")
         if self.cell_region.shape != (self.tets.shape[0],):
             raise ValueError(f"cell_region must be ({self.tets.shape[0]},), got {self.cell_region.shape}")
+        if (self.edges is None) != (self.edge_points is None):
+            raise ValueError("edges and edge_points come together (a second-order mesh) or not at all")
+        if self.edges is not None and (self.edges.ndim != 2 or self.edges.shape[1] != 2
+                                       or self.edge_points.shape != (self.edges.shape[0], 3)):
+            raise ValueError(f"edges must be (E, 2) and edge_points (E, 3), got {self.edges.shape} "
+                             f"and {self.edge_points.shape}")
+
+    @property
+    def order(self) -> int:
+        """Geometric order of the cells: 1 (straight) or 2 (mid-edge nodes, curved)."""
+        return 1 if self.edge_points is None else 2
 
     @property
     def num_points(self) -> int:
@@ -94,12 +115,23 @@ class Mesh:
     def digest(self) -> str:
         """A hash of the mesh arrays (determinism checks)."""
         h = hashlib.sha256()
-        for a in (self.points, self.tets, self.cell_region):
+        for a in (self.points, self.tets, self.cell_region) + (
+                () if self.edges is None else (self.edges, self.edge_points)):
             h.update(np.ascontiguousarray(a).tobytes())
         for name in sorted(self.contact_facets):
             h.update(name.encode())
             h.update(np.ascontiguousarray(self.contact_facets[name]).tobytes())
         return h.hexdigest()
+
+
+def edge_table(tets: np.ndarray, num_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of a tet mesh: ((E, 2) int64 sorted vertex pairs, in increasing
+    lo * N + hi order, and (M, 6) int64 the edge of each cell's local edge ``TET_EDGES[k]``)."""
+    pairs = np.sort(tets[:, TET_EDGES].astype(np.int64), axis=2)     # (M, 6, 2)
+    keys = pairs[..., 0] * num_points + pairs[..., 1]
+    del pairs
+    uniq, inv = np.unique(keys.ravel(), return_inverse=True)
+    return np.stack([uniq // num_points, uniq % num_points], axis=1), inv.reshape(-1, 6)
 
 
 def tet_geometry(points: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,8 @@ voxel) of where the data put it; tumours, electrodes and a label image's enclose
 (:mod:`simulator.scenario.label_layers`) stay conformal and untouched."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
@@ -32,4 +34,4 @@ def relabel_layers(mesh: Mesh, tissue) -> Mesh:
             continue
         inside = s.surface.contains(centroids)
         region[cells[inside]] = n_base + i
-    return Mesh(mesh.points, mesh.tets, region, mesh.regions, mesh.contact_facets)
+    return dataclasses.replace(mesh, cell_region=region)

@@ -173,7 +173,7 @@ def build_report(result: "Result") -> dict:
             "engine": result.engine, "degree": sc.solver.degree, "model": sc.solver.model,
             "conductivity_models": {name: m.conductivity_model for name, m in sorted(sc.materials.items())},
             "idle_contacts": sc.solver.idle_contacts,
-            "dofs": result.dofs, "cells": result.mesh.num_cells,
+            "dofs": result.dofs, "cells": result.mesh.num_cells, "mesh_order": result.mesh.order,
             "nonlinear_iterations": tr.nonlinear_iterations, "linear_iterations": tr.linear_iterations,
             "distinct_configurations": tr.distinct_configurations,
             "converged": tr.converged, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
@@ -243,7 +243,8 @@ def summary_table(report: dict) -> str:
     def num(x, spec):                   # None: a non-finite value (see the report's warnings)
         return "n/a" if x is None else format(x, spec)
 
-    lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}, {s['model']} model, "
+    curved = " on curved cells" if s.get("mesh_order") == 2 else ""
+    lines = [f"scenario {report['name']}: engine {s['engine']} P{s['degree']}{curved}, {s['model']} model, "
              f"{s['dofs']} DOFs, {s['cells']} cells, {s['nonlinear_iterations']} "
              f"{'Newton iterations' if s['model'] == 'stationary' else 'sequential steps'}"]
     sm = report.get("summary")

@@ -20,7 +20,7 @@ from simulator.scenario.names import check_name
 from simulator.scenario.sections import read_electrode
 from simulator.scenario.sections import read_generator
 from simulator.scenario.sections import read_materials
-from simulator.scenario.sections import read_mesh
+from simulator.scenario.sections import check_mesh_order, read_mesh
 from simulator.scenario.sections import read_protocol
 from simulator.scenario.sections import read_solver
 from simulator.scenario.sections import read_thermal
@@ -85,6 +85,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
                                  catalogue_entry.protocol if catalogue_entry else None)
     mesh = read_mesh(Table(top.get("mesh", {}), "mesh"))
     solver = read_solver(Table(top.get("solver", {}), "solver"))
+    check_mesh_order(mesh, solver)
     generator = read_generator(Table(top.get("generator", {}), "generator"))
     cov = Table(top.get("coverage", {}), "coverage")
     tol = cov.number("tolerance", 1e-3, allow_zero=True, maximum=0.5)

@@ -291,6 +291,7 @@ class MeshOptions:
     cache: bool = True
     accuracy: float = 0.02             # relative target of currents and volumes; 0: one fixed mesh
     max_dofs: int = 500_000          # cap of the refinement loop (simulator.solve.accuracy)
+    order: int = 1                     # 2: second-order (curved) tetrahedra, nodes on the CAD surfaces (P2)
     refinement: float = 1.0            # all sizes x this (set by the refinement loop, not read)
     size_map: SizeMap | None = None    # local sizes from the previous level (refinement loop, not read)
 

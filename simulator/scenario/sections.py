@@ -437,9 +437,17 @@ def read_mesh(t: Table) -> MeshOptions:
     if 0 < accuracy < 1e-3:
         raise ScenarioError("mesh.accuracy", f"must be 0 (one fixed mesh) or >= 0.001, got {accuracy:g}")
     max_dofs = t.integer("max_dofs", 500_000, minimum=1000, maximum=100_000_000)
+    order = t.integer("order", 1, minimum=1, maximum=2)
     t.finish()
     return MeshOptions(size * MM, None if cs is None else cs * MM, None if fs is None else fs * MM, cache,
-                       accuracy, max_dofs)
+                       accuracy, max_dofs, order)
+
+
+def check_mesh_order(mesh: MeshOptions, solver: SolverOptions) -> None:
+    """``[mesh] order = 2`` (curved cells) is the geometry of the isoparametric P2 space: it
+    needs ``[solver] degree = 2`` (P1 would use the straight corner tets only)."""
+    if mesh.order != 1 and solver.degree != 2:
+        raise ScenarioError("mesh.order", f"2 (curved cells) is for P2: set solver.degree = 2, got {solver.degree}")
 
 
 def read_solver(t: Table) -> SolverOptions:

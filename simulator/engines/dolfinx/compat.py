@@ -44,16 +44,19 @@ except ImportError:  # pragma: no cover - old stacks
     _basix_ufl = None
 
 
-def coordinate_domain():
-    """UFL domain of an affine tetrahedral mesh in 3-D."""
+def coordinate_domain(degree: int = 1):
+    """UFL domain of a tetrahedral mesh in 3-D: affine (degree 1) or with a P2 coordinate
+    element (degree 2: 10-node curved cells)."""
     if NEW_API:
-        return ufl.Mesh(_basix_ufl.element("Lagrange", "tetrahedron", 1, shape=(3,)))
-    return ufl.Mesh(ufl.VectorElement("Lagrange", ufl.tetrahedron, 1))
+        return ufl.Mesh(_basix_ufl.element("Lagrange", "tetrahedron", degree, shape=(3,)))
+    return ufl.Mesh(ufl.VectorElement("Lagrange", ufl.tetrahedron, degree))
 
 
-def create_mesh(comm, cells: np.ndarray, x: np.ndarray):
-    """Distributed mesh from (possibly empty on ranks > 0) cell and point arrays."""
-    return dolfinx.mesh.create_mesh(comm, cells, x, coordinate_domain())
+def create_mesh(comm, cells: np.ndarray, x: np.ndarray, degree: int = 1):
+    """Distributed mesh from (possibly empty on ranks > 0) cell and point arrays; ``cells``
+    (M, 4) or, for ``degree`` 2, (M, 10) in DOLFINx node order (vertices, then the edges
+    in basix's reference order)."""
+    return dolfinx.mesh.create_mesh(comm, cells, x, coordinate_domain(degree))
 
 
 def function_space(msh, family: str, degree: int):
@@ -92,13 +95,17 @@ def original_cell_index(msh) -> np.ndarray:
 
 
 def geometry_dofmap(msh) -> np.ndarray:
-    """(num local cells, 4) geometry node indices per cell."""
+    """(num local cells, nodes per cell) geometry node indices per cell (4, or 10 on a
+    second-order mesh: vertices first)."""
     dm = msh.geometry.dofmap
     if hasattr(dm, "array") and hasattr(dm, "offsets"):
-        return np.asarray(dm.array).reshape(-1, 4)
+        off = np.asarray(dm.offsets)
+        width = int(off[1] - off[0]) if off.size > 1 else 4
+        return np.asarray(dm.array).reshape(-1, width)
     if isinstance(dm, (list, tuple)):
         dm = dm[0]
-    return np.asarray(dm).reshape(-1, 4)
+    dm = np.asarray(dm)
+    return dm if dm.ndim == 2 else dm.reshape(-1, 4)
 
 
 def adjacency_array(adj, width: int) -> np.ndarray:

@@ -25,6 +25,10 @@ Algebra (both problems share it):
 * Sample points: P1 one per cell (centroid, quadrature degree 0 -- exact for P1 with
   cellwise sigma); P2 the 4-point degree-2 rule (the forms use the same rule, so the
   sigma at the sample points is the sigma of the discrete problem).
+* A second-order mesh (``mesh.order == 2``) is created with a P2 coordinate element from
+  its 10-node cells (:func:`curved_cells`): the forms then integrate on the curved cells and
+  the sample-point volumes are |det J| x the rule's weights, as the embedded engine's
+  isoparametric P2 space (the two agree to ~1e-14, tests/test_curved.py).
 """
 from __future__ import annotations
 
@@ -60,6 +64,19 @@ def basix_topology_edges():
     return basix.topology(basix.CellType.tetrahedron)[1]
 
 
+def curved_cells(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """A second-order mesh as DOLFINx input: (M, 10) cells (the 4 vertices, then the mid-edge
+    node of each edge in basix's reference order) and the (N + E, 3) nodes (vertices, then
+    ``mesh.edge_points``)."""
+    from simulator.meshing.mesh import TET_EDGES, edge_table
+    edges, cell_edges = edge_table(mesh.tets, mesh.num_points)
+    if not np.array_equal(edges, mesh.edges):
+        raise ValueError("the mesh's edges are not those of its tets (edge_table order)")
+    slot = [int(np.flatnonzero((TET_EDGES == sorted(e)).all(axis=1))[0]) for e in basix_topology_edges()]
+    cells = np.concatenate([mesh.tets, mesh.num_points + cell_edges[:, slot]], axis=1).astype(np.int64)
+    return cells, np.ascontiguousarray(np.concatenate([mesh.points, mesh.edge_points]), dtype=np.float64)
+
+
 def keys_of_mesh_edges(tets: np.ndarray, n: int) -> np.ndarray:
     """lo * n + hi of the 6 edges of every tetrahedron (with repeats)."""
     pairs = tets[:, [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]]
@@ -88,7 +105,7 @@ class DolfinxEngine:
             tets = np.ascontiguousarray(mesh.tets, dtype=np.int64)
             contacts = {k: np.sort(np.asarray(v, dtype=np.int64), axis=1)
                         for k, v in mesh.contact_facets.items()}
-            meta = dict(M=mesh.num_cells, N=mesh.num_points, regions=mesh.regions,
+            meta = dict(M=mesh.num_cells, N=mesh.num_points, regions=mesh.regions, order=mesh.order,
                         contacts=contacts,
                         diameter=float(np.linalg.norm(points.max(0) - points.min(0))))
             self._volumes = mesh.volumes()
@@ -100,13 +117,18 @@ class DolfinxEngine:
             meta = None
             self._volumes = None
         meta = comm.bcast(meta, root=0)
+        self.order = int(meta["order"])
+        if self.order == 2 and rank == 0:       # 10-node cells: vertices, then basix's edges
+            tets, points = curved_cells(mesh)
         self.num_cells, self.num_points = meta["M"], meta["N"]
         self.regions = meta["regions"]
         self.contact_names = tuple(meta["contacts"])
         self.diameter = meta["diameter"]
 
         # --- distributed mesh and the maps back to input numbering
-        msh = dc.create_mesh(comm, tets, points)
+        if self.order == 2 and rank != 0:
+            tets = np.empty((0, 10), dtype=np.int64)
+        msh = dc.create_mesh(comm, tets, points, self.order)
         self.msh = msh
         top = msh.topology
         top.create_connectivity(3, 0)
@@ -114,7 +136,7 @@ class DolfinxEngine:
         self.cell_orig = dc.original_cell_index(msh)            # local cell -> input cell
         n_local_cells = self.cell_orig.shape[0]
         c2v = dc.adjacency_array(top.connectivity(3, 0), 4)[:n_local_cells]
-        gdm = dc.geometry_dofmap(msh)[:n_local_cells]
+        gdm = dc.geometry_dofmap(msh)[:n_local_cells, :4]          # the vertices
         igi = np.asarray(msh.geometry.input_global_indices, dtype=np.int64)
         nverts = top.index_map(0).size_local + top.index_map(0).num_ghosts
         vorig = np.full(nverts, -1, dtype=np.int64)
@@ -170,6 +192,7 @@ class DolfinxEngine:
         self.eps = dolfinx.fem.Constant(msh, PETSc.ScalarType(1.0))
         g = ufl.grad(self.u)
         self._Eexpr = dc.expression(ufl.sqrt(ufl.inner(g, g)), self.qpoints)
+        self._weights = self._sample_weights(qw)
 
         # linear forms (sigma given at sample points)
         self.sig_lin = dolfinx.fem.Function(self.Vq)
@@ -202,6 +225,24 @@ class DolfinxEngine:
         self.setup_time = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ helpers
+    def _sample_weights(self, qw: np.ndarray) -> np.ndarray | None:
+        """(M, Q) volume (m^3) of each sample point, input cell order, on rank 0: the cell's
+        volume x the rule's fraction (straight cells), or |det J| x the reference weight at
+        each point of a curved cell (as the embedded isoparametric space)."""
+        qw = np.asarray(qw, dtype=float)[self.qorder]
+        if self.order == 1:
+            return self._volumes[:, None] * (6.0 * qw)[None, :] if self.comm.rank == 0 else None
+        e = dc.expression(abs(ufl.JacobianDeterminant(self.msh)), self.qpoints)
+        own = np.arange(self.n_own_cells, dtype=np.int32)
+        det = dc.eval_expression(e, self.msh, own).reshape(-1, self.Q)[:, self.qorder]
+        parts = self.comm.gather((self.cell_orig[: self.n_own_cells], det), root=0)
+        if self.comm.rank != 0:
+            return None
+        out = np.empty((self.num_cells, self.Q))
+        for ci, v in parts:
+            out[ci] = v
+        return out * qw[None, :]
+
     def local_facets(self, tri: np.ndarray) -> np.ndarray:
         """Local indices of the facets (owned and ghost) whose sorted input-vertex triples are
         rows of ``tri`` (K, 3)."""
@@ -631,7 +672,7 @@ class DolfinxEngine:
                 sigma = law.sigma(E)
                 if floor is not None:
                     sigma = np.maximum(sigma, floor)
-            weights = self._volumes[:, None] * self.qweights[None, :]
+            weights = self._weights
         else:
             E = pot = sigma = weights = None
         E = _bcast_array(comm, E)

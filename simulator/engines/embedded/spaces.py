@@ -5,6 +5,14 @@ points B (M, Q, 3, nb) in 1/m (P1 on meshes above ``KEEP_P1_GRADIENTS_CELLS`` ce
 stored, rebuilt per block of cells from the points by ``p1_gradients``) and the quadrature
 weights w (M, Q) in m^3. Everything the
 embedded engine assembles is a contraction of these arrays.
+
+On a second-order mesh (``mesh.order == 2``, curved cells) the P2 space is isoparametric:
+the map from the reference tet is x(xi) = sum_n x_n N_n(xi) over the 10 nodes (vertices and
+mid-edge nodes), with Jacobian J = sum_n x_n (grad_xi N_n)^T at each quadrature point, weights
+w = det J * (reference weight) and gradients J^-T grad_xi N_n (e.g. Ciarlet & Raviart 1972,
+isoparametric elements; Ciarlet, The Finite Element Method for Elliptic Problems, 4.3-4.4).
+[A] The same 4-point degree-2 rule: exact for the straight P2 stiffness, and of the degree
+2k - 2 that keeps the isoparametric P2 energy error at its order (Ciarlet 4.4).
 """
 from __future__ import annotations
 
@@ -12,12 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.meshing.mesh import Mesh
+from simulator.meshing.mesh import TET_EDGES, Mesh, edge_table
 
 # Degree-2 rule on the tetrahedron (exact for P2 stiffness): 4 points, equal weights.
 _A, _B = 0.5854101966249685, 0.1381966011250105
 QUAD2_BARY = np.array([[_A, _B, _B, _B], [_B, _A, _B, _B], [_B, _B, _A, _B], [_B, _B, _B, _A]])
-TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+REFERENCE_VOLUME = 1.0 / 6.0                                     # of the reference tetrahedron
+_DLAM = np.array([[-1.0, -1.0, -1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # d lambda_i / d xi
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +116,40 @@ def _geometry(points: np.ndarray, tets: np.ndarray, full: bool = True) -> tuple[
     return vol, grads
 
 
+def p2_reference_gradients(lam: np.ndarray) -> np.ndarray:
+    """(Q, 10, 3) gradients in reference coordinates xi = (lambda_1, lambda_2, lambda_3) of the
+    P2 basis at barycentric points ``lam`` (Q, 4): vertex functions lambda_i (2 lambda_i - 1),
+    then edge functions 4 lambda_i lambda_j in ``TET_EDGES`` order (the DOF order of the space)."""
+    G = np.empty((lam.shape[0], 10, 3))
+    for i in range(4):
+        G[:, i] = (4.0 * lam[:, i] - 1.0)[:, None] * _DLAM[i]
+    for e, (i, j) in enumerate(TET_EDGES):
+        G[:, 4 + e] = 4.0 * (lam[:, j, None] * _DLAM[i] + lam[:, i, None] * _DLAM[j])
+    return G
+
+
+def _curved_p2(mesh: Mesh, cell_edges: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Isoparametric P2 geometry of a second-order mesh: basis gradients B (M, Q, 3, 10) in 1/m
+    and weights w (M, Q) in m^3 (see the module docstring), in blocks of cells."""
+    G = p2_reference_gradients(lam)                              # (Q, 10, 3)
+    Q, M = lam.shape[0], mesh.num_cells
+    wq = REFERENCE_VOLUME / Q                                   # equal weights
+    B = np.empty((M, Q, 3, 10))
+    w = np.empty((M, Q))
+    for a in range(0, M, _BLOCK):
+        sl = slice(a, a + _BLOCK)
+        X = np.concatenate([mesh.points[mesh.tets[sl]], mesh.edge_points[cell_edges[sl]]], axis=1)  # (K, 10, 3)
+        J = np.einsum("kna,qnb->kqab", X, G)                    # dx_a / dxi_b
+        det = np.linalg.det(J)
+        if not (det > 0).all():
+            raise ValueError(f"{int((det <= 0).any(axis=1).sum())} curved cells have a non-positive Jacobian "
+                             "at a quadrature point")
+        Jinv = np.linalg.inv(J)                                  # (K, Q, 3, 3): dxi_b / dx_a
+        B[sl] = np.einsum("kqba,qnb->kqan", Jinv, G)            # J^-T grad_xi N
+        w[sl] = det * wq
+    return B, w
+
+
 def build_space(mesh: Mesh, degree: int) -> Space:
     """P1 or P2 space on ``mesh``."""
     N = mesh.num_points
@@ -115,15 +158,18 @@ def build_space(mesh: Mesh, degree: int) -> Space:
         vol, grads = _geometry(mesh.points, mesh.tets, full=keep)    # (M,), (M, 3, 4) or None
         return Space(1, mesh.tets, None if grads is None else grads[:, None], vol[:, None], N, N,
                      points=mesh.points)
-    vol, grads = _geometry(mesh.points, mesh.tets)             # (M,), (M, 3, 4)
     if degree != 2:
         raise ValueError(f"degree must be 1 or 2, got {degree}")
-    pairs = np.sort(mesh.tets[:, TET_EDGES].astype(np.int64), axis=2)   # (M, 6, 2)
-    keys = pairs[..., 0] * N + pairs[..., 1]
-    uniq, inv = np.unique(keys.ravel(), return_inverse=True)
-    edges = np.stack([uniq // N, uniq % N], axis=1)
-    cell_dofs = np.concatenate([mesh.tets, N + inv.reshape(-1, 6)], axis=1).astype(np.int64)
+    edges, cell_edges = edge_table(mesh.tets, N)
+    cell_dofs = np.concatenate([mesh.tets, N + cell_edges], axis=1).astype(np.int64)
     lam = QUAD2_BARY                                              # (Q, 4)
+    if mesh.order == 2:
+        if not np.array_equal(edges, mesh.edges):
+            raise ValueError("the mesh's edges are not those of its tets (edge_table order)")
+        B, w = _curved_p2(mesh, cell_edges, lam)
+        return Space(2, cell_dofs, B, w, N + len(edges), N, edges=edges)
+    del cell_edges
+    vol, grads = _geometry(mesh.points, mesh.tets)             # (M,), (M, 3, 4)
     Q = lam.shape[0]
     B = np.empty((mesh.num_cells, Q, 3, 10))
     for q in range(Q):
