@@ -13,13 +13,20 @@ pulse-train code.
 
 A nonlinear law has no such shortcut, but the runs of a voltage sweep on one mesh are a
 continuation in V: each configuration's Newton solve starts from the previous voltages'
-potentials (scaled by V2/V1 from one, extrapolated linearly in V from two). These starts
+potentials (scaled by V2/V1 from one, extrapolated linearly in V from two), and, with the
+embedded engine, from the last voltage's AMG hierarchy refreshed for its first Jacobian
+(``warm_state``; half the cost of a new setup, the same CG iterations). These starts
 converge to ``WARM_RTOL`` times the scenario's tolerance, so that the answer does not depend
 on where Newton started beyond ~1e-11 relative (a cold solve stops at the scenario's rtol,
 usually well below it: Newton converges quadratically). Measured on the hexagonal example
 (benchmarks/sweep_speed.py --check): 3-4 Newton iterations per warm start against 5 and an
 initial linear solve cold; max |E| per cell within 8.6e-12 and currents within 3.0e-12 of
-single runs, rows (report digits) equal.
+single runs, rows (report digits) equal. Measured and not kept (benchmarks/CHANGES.md):
+quadratic, exact-tangent and Hermite predictors (first residual 0.13 -> 0.06 at best, still
+3 Newton iterations: the voltage step is wider than the law's curvature), and the scenario's
+own rtol for warm solves (3.11 instead of 3.22 iterations; max |E| off single runs by
+1.4e-10, and by 8.4e-9 with the quadratic start: a solve that stops just below rtol is off
+by about rtol).
 """
 from __future__ import annotations
 
