@@ -5,13 +5,15 @@
                                      [--json out.json]
 
 For each conductivity model given (default: constant, then the scenario's own), times one
-run (mesh from the cache, as a sweep's first point would be) and a sweep of ``--points``
+run (mesh from the cache, as a sweep's first point would be; with its report and table row,
+as every point of a sweep has them: ``one_run_without_report_s`` is run() alone; the same
+thread count for both) and a sweep of ``--points``
 voltages from 0.6x to 1.4x the scenario's voltage, and prints the ratio sweep / one run,
 in wall time and in CPU time of this process (all its threads; steadier than wall time on a
 shared machine). With constant conductivity a sweep solves each configuration once and
 scales it, so the ratio is far below the number of points; a nonlinear law needs one Newton
 solve per point and configuration, each started from the previous voltages' potentials
-(studies.scaling), so a point costs about half a cold one. ``--check`` also runs every
+(studies.scaling), so a point costs ~0.4 of a cold one. ``--check`` also runs every
 point alone on the sweep's mesh and records the largest relative difference of any number
 in its row (the issue's 1e-9; rows hold the report's 6 significant digits) and of the raw
 fields behind them (max |E| of every cell, every group's current).
@@ -89,6 +91,8 @@ def measure(path: str, points: int, size_mm: float | None, models: list[str | No
         run(sc)                                   # fills the mesh cache
         t0, c0 = time.perf_counter(), time.process_time()
         one = run(sc)
+        t_run, c_run = time.perf_counter() - t0, time.process_time() - c0
+        report_row(build_report(one))             # what a sweep does for each of its points
         t_one, c_one = time.perf_counter() - t0, time.process_time() - c0
         v0 = sc.protocol.max_voltage
         volts = [round(v0 * (0.6 + 0.8 * k / max(points - 1, 1)), 3) for k in range(points)]
@@ -98,6 +102,7 @@ def measure(path: str, points: int, size_mm: float | None, models: list[str | No
         t_sweep, c_sweep = time.perf_counter() - t0, time.process_time() - c0
         row = {"scenario": path, "conductivity_model": model or "as in the scenario",
                "dofs": one.dofs, "points": points, "one_run_s": round(t_one, 3),
+               "one_run_without_report_s": round(t_run, 3), "one_run_without_report_cpu_s": round(c_run, 3),
                "sweep_s": round(t_sweep, 3), "ratio": round(t_sweep / t_one, 2),
                "one_run_cpu_s": round(c_one, 3), "sweep_cpu_s": round(c_sweep, 3),
                "cpu_ratio": round(c_sweep / c_one, 2),

@@ -4,6 +4,8 @@ Contacts "A" (x = 0) and "B" (x = L) clamp the box: the field between them is un
 P1 and P2 are exact, also with a nonlinear sigma(E); two materials in series give a 1-D
 nonlinear problem whose exact current follows from continuity of J (root finding).
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.optimize import brentq
@@ -144,3 +146,38 @@ def test_kept_gradients_same_bits_and_warm_start_reaches_the_cold_answer(monkeyp
     assert warm.current == pytest.approx(series_exact("smoothstep", 700.0), rel=1e-8)
     assert warm.current == pytest.approx(cold.current, rel=1e-10)
     assert np.max(np.abs(warm.E - cold.E)) <= 1e-10 * np.max(cold.E)
+
+
+def test_warm_start_refreshes_its_starts_hierarchy(monkeypatch):
+    """A warm start carrying ``warm_state`` (keep_state=True on the solve it starts from)
+    builds no new AMG hierarchy: the start's aggregates and prolongators with Galerkin coarse
+    operators of the new Jacobian. It reaches the cold answer with no more CG iterations than
+    the same start with a new hierarchy (+1), and nothing keeps the state unless asked
+    (``cold``: a tight solve, the reference)."""
+    from simulator.studies.scaling import extrapolated
+    mesh = box_mesh(n=(24, 8, 8), region_of=lambda c: c[:, 0] > 0.6 * L)
+    r = mesh.cell_region
+    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
+                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    eng = EmbeddedEngine(mesh, SolverSettings())
+    cfg = PulseConfiguration(("A",), ("B",), 700.0)
+    cold = eng.solve_stationary(cfg, law, rtol=1e-12)
+    low = eng.solve_stationary(PulseConfiguration(("A",), ("B",), 600.0), law, keep_state=True)
+    assert cold.warm_state is None and low.warm_state is not None
+    n, hierarchy, _ = low.warm_state
+    assert len(hierarchy.levels) >= 2 and hierarchy.levels[0].A is None      # detached from its Jacobian
+    start = extrapolated([(600.0, low)], 700.0)
+    setups = []
+    real = EmbeddedEngine._amg
+    monkeypatch.setattr(EmbeddedEngine, "_amg", lambda self, A: setups.append(1) or real(self, A))
+    refreshed = eng.solve_stationary(cfg, law, initial=start, rtol=1e-10)
+    assert setups == []
+    fresh = eng.solve_stationary(cfg, law, initial=extrapolated([(600.0, replace(low, warm_state=None))], 700.0),
+                                 rtol=1e-10)
+    assert setups == [1]
+    assert refreshed.nonlinear_iterations == fresh.nonlinear_iterations
+    assert refreshed.linear_iterations <= fresh.linear_iterations + 1
+    for sol in (refreshed, fresh):
+        assert sol.residual <= 1e-10
+        assert sol.current == pytest.approx(cold.current, rel=1e-10)
+        assert np.max(np.abs(sol.E - cold.E)) <= 1e-10 * np.max(cold.E)

@@ -58,6 +58,10 @@ class FieldSolution:
     timings: dict[str, float] = field(default_factory=dict)
     dofs: int = 0
     potential_full: np.ndarray | None = None   # all DOFs (P2: vertices, then edges)
+    # engine-specific state that a warm start of the same configuration at another voltage
+    # may reuse (the embedded engine: its AMG hierarchy); set only on request
+    # (``keep_state``), not part of the answer
+    warm_state: object | None = None
 
 
 class Engine(Protocol):

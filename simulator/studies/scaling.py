@@ -13,13 +13,20 @@ pulse-train code.
 
 A nonlinear law has no such shortcut, but the runs of a voltage sweep on one mesh are a
 continuation in V: each configuration's Newton solve starts from the previous voltages'
-potentials (scaled by V2/V1 from one, extrapolated linearly in V from two). These starts
+potentials (scaled by V2/V1 from one, extrapolated linearly in V from two), and, with the
+embedded engine, from the last voltage's AMG hierarchy refreshed for its first Jacobian
+(``warm_state``; half the cost of a new setup, the same CG iterations). These starts
 converge to ``WARM_RTOL`` times the scenario's tolerance, so that the answer does not depend
 on where Newton started beyond ~1e-11 relative (a cold solve stops at the scenario's rtol,
 usually well below it: Newton converges quadratically). Measured on the hexagonal example
 (benchmarks/sweep_speed.py --check): 3-4 Newton iterations per warm start against 5 and an
 initial linear solve cold; max |E| per cell within 8.6e-12 and currents within 3.0e-12 of
-single runs, rows (report digits) equal.
+single runs, rows (report digits) equal. Measured and not kept (benchmarks/CHANGES.md):
+quadratic, exact-tangent and Hermite predictors (first residual 0.13 -> 0.06 at best, still
+3 Newton iterations: the voltage step is wider than the law's curvature), and the scenario's
+own rtol for warm solves (3.11 instead of 3.22 iterations; max |E| off single runs by
+1.4e-10, and by 8.4e-9 with the quadratic start: a solve that stops just below rtol is off
+by about rtol).
 """
 from __future__ import annotations
 
@@ -34,6 +41,8 @@ from simulator.engines.base import FieldSolution, PulseConfiguration
 from simulator.solve.train import configuration_of
 
 WARM_RTOL = 1e-2     # a warm-started Newton solve stops at this times the scenario's rtol
+WARM_STATE_DOFS = 4_000_000   # engine states (AMG hierarchies) kept for warm starts: one per chain
+                              # while DOFs x chains stay below this (~60 bytes per DOF each, measured)
 
 
 def is_linear(scenario) -> bool:
@@ -124,6 +133,7 @@ class SharedSolutions:
 
     def __init__(self, engine, family: str, linear: bool, uses: Counter):
         self._engine, self._family, self._linear, self._uses = engine, family, linear, uses
+        self._chains = len({replace(key[1], voltage=1.0) for key in uses if key[0] == family})
         self._kept: dict[tuple, tuple[float, FieldSolution]] = {}
         self._past: dict[PulseConfiguration, list[tuple[float, FieldSolution]]] = {}
         self._lock = threading.Lock()
@@ -163,12 +173,24 @@ class SharedSolutions:
         with self._lock:
             past = list(self._past.get(chain, ()))
         start = extrapolated(past, config.voltage)
+        keep = {"keep_state": True} if self._keep_states() else {}
         if start is None:
-            sol = self._engine.solve_stationary(config, law)
+            sol = self._engine.solve_stationary(config, law, **keep)
         else:
             rtol = self._engine.settings.rtol * WARM_RTOL      # the scenario's rtol (run() sets it)
-            sol = self._engine.solve_stationary(config, law, initial=start, rtol=rtol)
+            sol = self._engine.solve_stationary(config, law, initial=start, rtol=rtol, **keep)
+        kept = _slim(sol)
+        sol = replace(sol, warm_state=None) if sol.warm_state is not None else sol   # not into the train
         with self._lock:
-            self._past[chain] = (past + [(config.voltage, _slim(sol))])[-2:]
+            # the engine's state (AMG hierarchy) only with the last voltage: the next start's
+            self._past[chain] = [(v, replace(s, warm_state=None)) for v, s in past[-1:]] + [(config.voltage, kept)]
             self.warm += start is not None
         return sol
+
+    def _keep_states(self) -> bool:
+        """Whether the engine keeps warm states (embedded: its AMG hierarchies), one per chain:
+        when DOFs x chains (the family's configurations at 1 V) fit ``WARM_STATE_DOFS``
+        (memory). Decided from the plan, not from what ran first (determinism)."""
+        if not getattr(self._engine, "keeps_warm_state", False):
+            return False
+        return self._engine.dofs * max(self._chains, 1) <= WARM_STATE_DOFS     # the same for every solve

@@ -56,10 +56,40 @@ E_FLOOR = 1e-12   # V/m: below this the direction of grad phi is undefined; sigm
 REDUCED_CACHE = 3  # reduced structures (per pulse configuration) kept, least recently used dropped
 REDUCED_CACHE_DOFS = 1_000_000  # ... or as many as fit this many DOFs in all (a study's 12
                                 # configurations on a small mesh: not rebuilt at every point)
+REUSE_WARM_HIERARCHY = True  # a warm start reuses its start's AMG aggregates (Galerkin refreshed)
 INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton corrects the rest)
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
 BLOCK = 1 << 20   # cells per partial bincount (each one costs a pass over the edge/DOF array)
+
+
+class _VCycle:
+    """One V-cycle of a pyamg hierarchy as a preconditioner (called directly, without
+    pyamg's per-call residual norms)."""
+
+    def __init__(self, ml):
+        self.ml = ml
+        self._cycle = getattr(ml, "_MultilevelSolver__solve", None)
+        if self._cycle is None or len(ml.levels) < 2:      # pragma: no cover - pyamg internals changed
+            self._cycle = None
+            self._op = ml.aspreconditioner(cycle="V")
+
+    def __call__(self, b: np.ndarray) -> np.ndarray:
+        if self._cycle is None:                             # pragma: no cover
+            return self._op.matvec(b)
+        x = np.zeros_like(b)
+        self._cycle(0, x, b, "V")
+        return x
+
+    def detached(self):
+        """The hierarchy (a pyamg MultilevelSolver) without the finest operator (the Jacobian it
+        was built for) and the coarsest factorisation, for :meth:`EmbeddedEngine._refresh`
+        (memory: what a warm start keeps is the prolongators and the coarse levels)."""
+        ml = copy.copy(self.ml)
+        ml.levels = [copy.copy(lvl) for lvl in self.ml.levels]
+        ml.levels[0].A = None
+        ml.coarse_solver = None
+        return ml
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,6 +102,7 @@ class EmbeddedEngine:
 
     name = "embedded"
     parallel_safe = True        # solve_* may run concurrently from several threads
+    keeps_warm_state = True     # solve_stationary(..., keep_state=True) sets FieldSolution.warm_state
 
     def __init__(self, mesh: Mesh, settings: SolverSettings | None = None):
         t0 = time.perf_counter()
@@ -307,16 +338,23 @@ class EmbeddedEngine:
                     delattr(lvl, key)
             if getattr(lvl, "P", None) is not None and sp.issparse(lvl.P):
                 lvl.R = lvl.P.T
-        cycle = getattr(ml, "_MultilevelSolver__solve", None)
-        if cycle is None or len(ml.levels) < 2:      # pragma: no cover - pyamg internals changed
-            op = ml.aspreconditioner(cycle="V")
-            return op.matvec
+        return _VCycle(ml)
 
-        def vcycle(b: np.ndarray) -> np.ndarray:
-            x = np.zeros_like(b)
-            cycle(0, x, b, "V")
-            return x
-        return vcycle
+    @staticmethod
+    def _refresh(old, A: sp.csr_matrix) -> "_VCycle":
+        """The hierarchy ``old`` (from :meth:`_VCycle.detached`) for the matrix ``A`` of the
+        same structure: aggregates, prolongators and smoothers kept, the coarse operators
+        rebuilt as Galerkin products R A P from ``A`` down, the coarsest factorised anew.
+        Half the cost of a new setup here (29 vs 59 ms CPU, hexagonal example, 18 k
+        unknowns) and, between the voltages of a sweep, the same CG iterations as a new
+        hierarchy (benchmarks/CHANGES.md); not seeded: nothing in it is random."""
+        ml = copy.copy(old)
+        ml.levels = [copy.copy(lvl) for lvl in old.levels]
+        ml.levels[0].A = A
+        for lvl, nxt in zip(ml.levels[:-1], ml.levels[1:]):
+            nxt.A = (lvl.R @ (lvl.A @ lvl.P)).tocsr()
+        ml.coarse_solver = pyamg.multilevel.coarse_grid_solver("splu")
+        return _VCycle(ml)
 
     def _cg(self, A, b, precond, x0=None, rtol=None) -> tuple[np.ndarray, int]:
         """Preconditioned CG; stops at |r| <= rtol |b| (like scipy's cg with atol = 0)."""
@@ -395,7 +433,8 @@ class EmbeddedEngine:
 
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
-                         initial: FieldSolution | None = None, *, rtol: float | None = None) -> FieldSolution:
+                         initial: FieldSolution | None = None, *, rtol: float | None = None,
+                         keep_state: bool = False) -> FieldSolution:
         """Newton on the convex energy W(phi) = int Psi(|grad phi|), Psi'(E) = sigma(E) E.
 
         sigma = max(law.sigma(E), sigma_floor). The Jacobian sigma I + sigma'(E)/E g g^T is
@@ -403,15 +442,18 @@ class EmbeddedEngine:
         convexity) makes every step decrease W. Stops when |F_free| <= rtol |F_Dirichlet|
         (``rtol``: the settings' unless given).
 
-        ``initial``: start from its potential instead of the linear solve at sigma(E = 0).
-        (A study's hierarchy kept from the previous voltage of the same configuration was
-        measured as a preconditioner: 2-3x the CG iterations of a fresh one, which costs more
-        than its setup; so each solve builds its own.)
+        ``initial``: start from its potential instead of the linear solve at sigma(E = 0);
+        when it carries a ``warm_state`` (its solve ran with ``keep_state=True``, same contact
+        roles), the first Jacobian's preconditioner is that solve's AMG hierarchy refreshed
+        for the new Jacobian (:meth:`_refresh`) instead of a new setup. (The hierarchy kept
+        as it was, not refreshed, needed 2-3x the CG iterations of a new one.)
+        ``keep_state``: set ``warm_state`` on the solution (the last hierarchy used).
         """
         with single_threaded_blas():
-            return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol)
+            return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol,
+                                keep_state)
 
-    def _newton(self, config, law, sigma_floor, initial, rtol) -> FieldSolution:
+    def _newton(self, config, law, sigma_floor, initial, rtol, keep_state=False) -> FieldSolution:
         st = self.settings
         tim = {"assemble": 0.0, "preconditioner": 0.0, "linear_solve": 0.0, "line_search": 0.0}
         red = self._reduce(config)
@@ -449,6 +491,9 @@ class EmbeddedEngine:
         # the Jacobian's own hierarchy (sigma(E) is far from sigma0), reused while CG stays fast
         ml = None
         ml_rate = 0.0
+        state = getattr(initial, "warm_state", None) if REUSE_WARM_HIERARCHY else None
+        if state is not None and state[0] != red.n:
+            state = None
         it = 0
         res = np.inf
         g = self._gradient(u)
@@ -462,6 +507,7 @@ class EmbeddedEngine:
             res = np.sqrt(_dot(Fr, Fr)) / max(scale, 1e-300)
             if not np.isfinite(res):
                 raise ConvergenceError("nonlinear solve (Newton)", it, float("nan"), "NaN in the residual")
+            log.debug("Newton %d: residual %.3e (rtol %.1e)", it, res, rtol)
             if res <= rtol:
                 break
             if it >= st.max_iterations:
@@ -476,7 +522,10 @@ class EmbeddedEngine:
             del dsE
             tb = time.perf_counter()
             fresh = ml is None
-            if fresh:
+            if fresh and state is not None:
+                ml, ml_rate, fresh = self._refresh(state[1], J), state[2], False
+                state = None
+            elif fresh:
                 ml = self._amg(J)
             tc = time.perf_counter()
             # inexact Newton: solve to a tolerance tied to the nonlinear residual
@@ -502,6 +551,8 @@ class EmbeddedEngine:
             tim["line_search"] += te - td
         sol = self._solution(red, u, g, s, F, it, lin_its, float(res), True)
         sol.timings = tim
+        if keep_state and ml is not None:
+            sol.warm_state = (red.n, ml.detached(), ml_rate)
         return sol
 
     def _line_search(self, s, g, delta, laws, cell_E):
