@@ -3,6 +3,8 @@ voltage of the same configuration (continuation) or from the single application'
 moved onto a session's mesh gives the same answer as a cold start with fewer Newton
 iterations; the tiling is searched fewest applications first; the count bound from one
 application's run never exceeds a count that covers, and grows when the voltage drops."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,46 @@ def test_grids_come_fewest_applications_first():
     assert counts == sorted(counts) and len(gs) >= 2
     assert all(g1 != g2 for i, g1 in enumerate(gs) for g2 in gs[i + 1:])
     assert [len(g) for g in grids(sc, ext, 50, lower_bound=counts[-1])] == [n for n in counts if n >= counts[-1]]
+
+
+@pytest.fixture(scope="module")
+def tiled_plan():
+    """The two nodules under a 1000 V generator, linear-10 only: no single array covers both."""
+    from simulator.studies.plan import PlanOptions, plan
+    data = copy.deepcopy(TWO_NODULES)
+    data["generator"] = {"max_voltage_V": 1000.0}
+    return plan(data, PlanOptions(electrodes="linear-10", max_applications=4))
+
+
+def test_plan_tiles_at_the_generator_maximum_then_lowers_the_voltage(tiled_plan):
+    from simulator.studies.tiling import subset_covered
+    rep = tiled_plan.report
+    best = rep["best"]
+    assert rep["feasible"] and best["amplitude"] == "tiling-min" and len(best["applications"]) >= 2
+    top = next(e for e in rep["candidates"] if e["amplitude"] == "tiling-max")
+    assert top["feasible"] and {a["voltage_V"] for a in top["applications"]} == {1000.0}
+    volts = {a["voltage_V"] for a in best["applications"]}
+    assert len(volts) == 1 and volts.pop() < 1000.0
+    # sessions fewest applications first; every one with fewer applications than the plan failed
+    sessions = [r for r in rep["stages"] if r["stage"].endswith("tiling-max")]
+    counts = [r["applications"] for r in sessions]
+    assert counts == sorted(counts) and counts[-1] == len(best["applications"]) and sessions[-1]["covered"]
+    assert not any(r["covered"] for r in sessions if r["applications"] < counts[-1])
+    # each session's Newton solves started from the single array's field moved there, and each
+    # voltage of the minimum-voltage search from the last ones: no cold start after the singles
+    assert all(r["starts"]["cold"] == 0 and r["starts"]["seeded"] == r["solves"] for r in sessions)
+    lows = [r for r in rep["stages"] if r["stage"].endswith("tiling-min")]
+    assert lows and all(r["starts"]["continued"] == r["solves"] for r in lows)
+    # the planned voltage covers and 5 % less does not (a cold run on the tiling's mesh);
+    # removing any one application uncovers part of the lesion
+    data, result = tiled_plan.results[("linear-10", "tiling-min")]
+    sc = scenario_from_dict(data)
+    assert result.covered
+    v = sc.protocol.max_voltage
+    assert not run(sc.with_voltage(0.95 * v), mesh=result.mesh).covered
+    n = len(sc.applications)
+    assert all(not subset_covered(result, [j for j in range(n) if j != k]) for k in range(n))
+    assert rep["timings_s"]["tiling-max"]["runs"] == len(sessions)
+    # planned.toml's scenario, run from scratch (meshed again, cold Newton), is covered
+    again = run(scenario_from_dict(tiled_plan.best_data))
+    assert again.covered and again.mesh.num_cells == result.mesh.num_cells

@@ -1,21 +1,28 @@
 """``plan(data) -> Plan``: which electrode, voltage and placement cover a lesion (``epsim plan``).
 
-Steps (each candidate is meshed once; every voltage of it reuses that mesh):
+Steps (each candidate is meshed once; every voltage of it reuses that mesh and starts
+Newton from the last voltages' fields, studies.warm):
 
 1. the scenario's own electrode and placement: a run at its own voltage (the diagnosis says
    why it fails, if it does) and the minimum covering voltage (studies.minimum_voltage);
 2. every selected catalogue electrode centred over the lesion (studies.candidates) at its
    ESOPE amplitude and at its minimum covering amplitude (up to the generator's maximum);
-   a tiling (several applications, below) likewise at the ESOPE amplitude (``tiling``; when
-   no grid covers there, the grids at the generator's maximum: ``tiling-max``) and at its
-   minimum covering amplitude (``tiling-min``, one voltage for every application);
-3. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
+3. when none covers and ``max_applications`` > 1: a tiling (several applications,
+   studies.tiling) of the catalogue electrodes with the best single coverage, searched at
+   the generator's maximum (``tiling-max``: coverage grows with the voltage [A], so the
+   fewest applications that cover at any allowed voltage cover there, and no grid that
+   fails there is tried again lower), fewest applications first, grids below the count
+   bound of the single application's run skipped, each session's Newton solves seeded
+   from the single application's fields moved with it; then the tiling's minimum covering
+   amplitude (``tiling-min``, one voltage for every application, on the tiling's mesh);
+4. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
 
 Candidates with the same electrode geometry and protocol (e.g. hexagonal-20 and -30 when
 both are inserted to the same depth) are evaluated once and share the numbers.
-When no single application covers and ``max_applications`` > 1, the catalogue electrodes
-with the best single coverage are tiled over the lesion (studies.tiling);
 ``applications_lower_bound`` bounds from below how many applications any union needs.
+``stages`` records every run (stage, applications, voltage, cells, DOFs, solves and how
+they started, Newton and CG iterations, wall and CPU s; studies.records) and
+``timings_s`` sums them per stage.
 """
 from __future__ import annotations
 
@@ -118,7 +125,7 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     names = select(options.electrodes)
     cands = [own_candidate(data, scenario)] + [catalogue_candidate(n, data, scenario) for n in names]
     entries, skipped, results, seen = [], [], {}, {}
-    sources: dict[str, SingleSource] = {}           # candidate -> its runs (seeds for a tiling)
+    singles: dict[str, SingleSource] = {}           # candidate -> its runs (seeds for a tiling)
     stages: list[dict] = []                         # one record per run (studies.records)
 
     def recorded(stage: str, engine: WarmEngine):
@@ -156,7 +163,7 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
         run_fn = recorded(f"{cand.name}: single", warm)
         first = run_fn(sc, mesh)
         mv = minimum_voltage(sc, mesh=mesh, first=first, rel_tol=options.rel_tol, run_fn=run_fn, progress=say)
-        sources[cand.name] = SingleSource(sc, mesh, warm.engine)
+        singles[cand.name] = SingleSource(sc, mesh, warm.engine)
         own = cand.name == "scenario"
         mine = [_entry(cand, cand.data, first, "scenario" if own else "esope", options.reposition_s)]
         results[(cand.name, mine[0]["amplitude"])] = (cand.data, first)
@@ -198,7 +205,7 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             say(f"tiling with {cand.name} at {top:g} V (at least {bound} applications)")
             tiling_tried.append(cand.name)
             t = tile(with_voltage(cand.data, top), options.max_applications, progress=say,
-                     lower_bound=bound, source=sources.get(src))
+                     lower_bound=bound, source=singles.get(src))
             stages += [{**r, "stage": f"{cand.name}: tiling-max"} for r in (t.sessions if t else [])]
             if t is None:
                 continue
