@@ -20,14 +20,15 @@ def start_counts(engine) -> dict[str, int]:
 def run_record(result, stage: str, wall_s: float, cpu_s: float, starts: dict[str, int] | None = None) -> dict:
     """One run: its stage, applications, voltage (V), covered, mesh size, solves (``starts``:
     how many Newton solves started cold, continued from another voltage or seeded from
-    another mesh), Newton and CG iterations, wall and CPU seconds."""
+    another mesh), Newton and CG iterations, the run's phases (mesh, engine setup, solve,
+    post; wall s) and its wall and CPU seconds."""
     sc, tr = result.scenario, result.train
     return {"stage": stage, "applications": max(1, len(sc.applications)),
             "voltage_V": round(sc.protocol.max_voltage, 4), "covered": bool(result.covered),
             "cells": int(result.mesh.num_cells), "dofs": int(result.dofs),
             "solves": int(tr.distinct_configurations), "starts": dict(starts or {}),
             "newton_iterations": int(tr.nonlinear_iterations), "cg_iterations": int(tr.linear_iterations),
-            "mesh_s": round(result.timings.get("mesh", 0.0), 3),
+            "phases_s": {k: round(result.timings.get(k, 0.0), 3) for k in ("mesh", "setup", "solve", "post")},
             "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3)}
 
 

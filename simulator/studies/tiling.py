@@ -35,7 +35,7 @@ import numpy as np
 
 from simulator.errors import GeometryError, ScenarioError
 from simulator.units import MM
-from simulator.studies.records import cpu_time, delta, run_record, start_counts
+from simulator.studies.records import cpu_time, run_record, start_counts
 
 PITCH_FACTORS = (1.0, 0.9, 0.8, 0.7)  # grid spacing / tile size, tried in order [A]
 
