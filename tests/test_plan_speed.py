@@ -57,11 +57,15 @@ def test_seeded_tiling_is_the_cold_tiling_with_fewer_newton_iterations(seeded):
 
 
 def test_count_bound_is_at_most_a_covering_count_and_grows_at_lower_voltage(seeded):
+    from simulator.studies.tiling import reach_bound, slab_bound
     _, hot, r1 = seeded
-    bound = count_lower_bound(r1)
-    assert 1 <= bound <= len(hot.centres_mm)
-    low = run(scenario_from_dict(TWO_NODULES).with_voltage(60.0), mesh=r1.mesh)
-    assert count_lower_bound(low) > max(bound, 2)
+    # 600 V: the pair's reach is shorter than the nodules' distance: 2, the tiling found
+    assert reach_bound(r1) == count_lower_bound(r1) == len(hot.centres_mm) == 2
+    sc = scenario_from_dict(TWO_NODULES)
+    low = run(sc.with_voltage(60.0), mesh=r1.mesh)
+    assert slab_bound(low) > 2                       # at 60 V one pair covers little volume
+    high = run(sc.with_voltage(3000.0), mesh=r1.mesh)
+    assert high.covered and count_lower_bound(high) == 1     # one covers: no bound above 1
     # a bound above every grid's count: no grid is tried
     assert tile(TWO_NODULES, 4, lower_bound=5) is None
 

@@ -214,32 +214,45 @@ def subset_covered(result, keep: list[int]) -> bool:
 
 
 SLABS = 3        # the lesion's depth range is also cut into this many slabs for the count bound
+DIRECTIONS = 12  # directions on the skin along which the reach bound is taken (0-165 deg)
 
 
 def count_lower_bound(result) -> int:
     """A lower bound on how many applications of ``result``'s electrode at its voltage any
-    union covering every tumour + margin needs, from that one application's run: in a
-    horizontal slab of the lesion's depth range (the whole range, and ``SLABS`` parts of it,
-    cells taken by centroid), the union must cover the lesion's volume there less what the
-    coverage tolerance leaves uncovered in all, and one application covers at most its own
-    volume above the lowest threshold any lesion cell of the slab is judged at. Assumes an
-    application covers no more of a slab where it is moved than where it was run (tissue
-    alike across the skin [A]). The max over tumours and slabs, at least 1."""
+    union covering every tumour + margin needs, from that one application's run: the larger
+    of :func:`slab_bound` (volume) and :func:`reach_bound` (shape). Both assume that an
+    application covers no more where it is moved or turned than where it was run (tissue
+    alike across the skin [A])."""
+    return max(slab_bound(result), reach_bound(result))
+
+
+def _lesion(result, i, t):
+    """Tumour i's tumour + margin cells (bool) and the threshold each cell is judged at (post.coverage)."""
+    sc, mesh = result.scenario, result.mesh
+    rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
+    own = np.isin(mesh.cell_region, rid)
+    lesion = own | t.contains(mesh.centroids(), grow=t.margin)
+    if getattr(sc, "margin_threshold", "tumour") == "tumour" and own.any():
+        threshold = np.full(mesh.num_cells, result.E_rev[own].max())
+    else:
+        threshold = np.asarray(result.E_rev, dtype=float)
+    return lesion, threshold
+
+
+def slab_bound(result) -> int:
+    """Volume bound: in a horizontal slab of the lesion's depth range (the whole range, and
+    ``SLABS`` parts of it, cells taken by centroid), the union must cover the lesion's volume
+    there less what the coverage tolerance leaves uncovered in all, and one application
+    covers at most its own volume above the lowest threshold any lesion cell of the slab is
+    judged at. The max over tumours and slabs, at least 1."""
     sc, mesh = result.scenario, result.mesh
     field = result.recovered_field()
-    centroids = mesh.centroids()
-    cz = centroids[:, 2]
+    cz = mesh.centroids()[:, 2]
     best = 1
     for i, t in enumerate(sc.tumours):
-        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        own = np.isin(mesh.cell_region, rid)
-        lesion = own | t.contains(centroids, grow=t.margin)
+        lesion, threshold = _lesion(result, i, t)
         if not lesion.any():
             continue
-        if getattr(sc, "margin_threshold", "tumour") == "tumour" and own.any():
-            threshold = np.full(mesh.num_cells, result.E_rev[own].max())     # post.coverage's rule
-        else:
-            threshold = np.asarray(result.E_rev, dtype=float)
         slack = sc.coverage_tolerance * field.volume[lesion].sum()
         lo, hi = cz[lesion].min(), np.nextafter(cz[lesion].max(), np.inf)
         edges = np.linspace(lo, hi, SLABS + 1)
@@ -252,4 +265,61 @@ def count_lower_bound(result) -> int:
             if one <= 0:
                 return 10 ** 6                      # nothing of the slab is covered at this voltage
             best = max(best, math.ceil(need / one - 1e-9))
+    return best
+
+
+def reach_bound(result) -> int:
+    """Shape bound: D is the diameter on the skin of what one application covers in the
+    lesion's depth range (the vertices of every cell with a part above the lowest lesion
+    threshold; over-estimated, so the bound stays a bound), plus the widest lesion cell
+    (cells are placed by centroid, their covered parts lie anywhere in them). Along a
+    direction u, pieces of the lesion (every tumour + margin) are cut greedily from one end:
+    each the shortest run of cells (by centroid along u) holding more of one tumour + margin
+    than its coverage tolerance lets go uncovered, the next starting more than D further
+    on. Each piece needs an application that touches it, and none touches two: the number
+    of pieces bounds the count. The max over ``DIRECTIONS`` directions, at least 1."""
+    from scipy.spatial import ConvexHull, QhullError
+    sc, mesh = result.scenario, result.mesh
+    field = result.recovered_field()
+    centroids = mesh.centroids()
+    parts = [_lesion(result, i, t) for i, t in enumerate(sc.tumours)]
+    parts = [(lesion, threshold) for lesion, threshold in parts if lesion.any()]
+    if not parts:
+        return 1
+    anywhere = np.logical_or.reduce([lesion for lesion, _ in parts])
+    lowest = min(threshold[lesion].min() for lesion, threshold in parts)
+    lo, hi = centroids[anywhere, 2].min(), centroids[anywhere, 2].max()
+    reached = np.flatnonzero((centroids[:, 2] >= lo) & (centroids[:, 2] <= hi))
+    reached = reached[field.volume_above(lowest, reached) > 0]
+    if reached.size == 0:
+        return 10 ** 6                               # nothing of the lesion's depth is covered
+    pts = np.unique(mesh.points[mesh.tets[reached].ravel(), :2], axis=0)
+    try:
+        pts = pts[ConvexHull(pts).vertices]
+    except QhullError:                               # degenerate (collinear) hull: all points
+        pass
+    D = float(np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2)).max())
+    cells = np.flatnonzero(anywhere)
+    corners = mesh.points[mesh.tets[cells], :2]
+    D += float(np.sqrt(((corners[:, :, None, :] - corners[:, None, :, :]) ** 2).sum(axis=3)).max())
+    vol = field.volume[cells]
+    member = [lesion[cells] for lesion, _ in parts]
+    slack = [sc.coverage_tolerance * field.volume[lesion].sum() for lesion, _ in parts]
+    best = 1
+    for k in range(DIRECTIONS):
+        ang = math.pi * k / DIRECTIONS
+        u = centroids[cells, 0] * math.cos(ang) + centroids[cells, 1] * math.sin(ang)
+        order = np.argsort(u, kind="stable")
+        us = u[order]
+        cums = [np.cumsum(np.where(m[order], vol[order], 0.0)) for m in member]
+        pieces, start = 0, 0                         # index of the first cell of the next piece
+        while start < len(us):
+            # the first index past which one tumour + margin holds more than its slack
+            end = min(int(np.searchsorted(c, (c[start - 1] if start else 0.0) + sl, side="right"))
+                      for c, sl in zip(cums, slack))
+            if end >= len(us):
+                break
+            pieces += 1
+            start = int(np.searchsorted(us, us[end] + D, side="right"))
+        best = max(best, pieces)
     return best
