@@ -90,17 +90,18 @@ def _entry(cand, data: dict, result, amplitude: str, reposition_s: float) -> dic
     }
 
 
-def applications_lower_bound(margin_volume: float, entries: list[dict], covered: bool, slab_bound: int = 1) -> int:
+def applications_lower_bound(margin_volume: float, entries: list[dict], covered: bool, field_bound: int = 1) -> int:
     """A lower bound on the applications whose union covers: 1 when one covers; otherwise
     ceil(tumour + margin volume / the largest reversible volume of any single application at
     the generator's maximum) - an application cannot cover more tissue than it electroporates
     (placed anywhere, as long as the tissue around it is alike [A]); 1 without such a run;
-    and at least ``slab_bound`` (studies.tiling.count_lower_bound of those runs)."""
+    and at least ``field_bound`` (the smallest studies.tiling.count_lower_bound of those
+    runs over the electrodes: a union of any of them, mixed too, needs that many)."""
     if covered:
         return 1
     largest = max((e["reversible_mm3"] for e in entries
                    if e["amplitude"] == "maximum" and len(e["applications"]) == 1), default=0.0)
-    return max(1, slab_bound, math.ceil(margin_volume / largest) if largest > 0 else 1)
+    return max(1, field_bound, math.ceil(margin_volume / largest) if largest > 0 else 1)
 
 
 def _single_bound(data_result) -> int:
@@ -248,7 +249,7 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
         "hierarchy": list(options.hierarchy),
         "applications_lower_bound": applications_lower_bound(
             margin_volume, entries, any(len(e["applications"]) == 1 and e["feasible"] for e in entries),
-            max((_single_bound(v) for k, v in results.items() if k[1] == "maximum"), default=1)),
+            min((_single_bound(v) for k, v in results.items() if k[1] == "maximum"), default=1)),
         "tiling_tried": tiling_tried,
         "max_applications": options.max_applications,
         "treatment": {"reposition_s": options.reposition_s, "drug_window_min": [DRUG_WINDOW_S[0] / 60,
