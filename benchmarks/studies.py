@@ -10,7 +10,9 @@ in one process (``python -m benchmarks.runner CASE OUT.json`` as for the solver 
 * ``plan-24mm-hexagonal`` (target 600 s, full run only): ``epsim plan`` of a 24 mm long,
   10 mm wide, 6 mm thick lesion (ellipsoid semi-axes 12 x 5 x 3 mm, centre 5 mm deep, 1 mm
   margin) with ``--electrodes hexagonal-20 --max-applications 6`` and a 1000 V generator:
-  no single hexagon (needles on a 7.3 mm circle) covers it within 1000 V, a tiling does.
+  no single hexagon (needles on a 7.3 mm circle) covers it within 1000 V, a tiling does
+  (two hexagons at 785.1 V: README, worked example 4; ``plan.json`` ``stages`` says where
+  the time went).
 
 ``EPSIM_BENCH_OUT=DIR`` also writes the plan's files (plan.json, planned.toml, plan.png)
 there (inside the timing: a few seconds). Each record has ``wall_s``, ``cpu_s`` (this process and its children), ``target_s``,

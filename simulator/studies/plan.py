@@ -1,21 +1,28 @@
 """``plan(data) -> Plan``: which electrode, voltage and placement cover a lesion (``epsim plan``).
 
-Steps (each candidate is meshed once; every voltage of it reuses that mesh):
+Steps (each candidate is meshed once; every voltage of it reuses that mesh and starts
+Newton from the last voltages' fields, studies.warm):
 
 1. the scenario's own electrode and placement: a run at its own voltage (the diagnosis says
    why it fails, if it does) and the minimum covering voltage (studies.minimum_voltage);
 2. every selected catalogue electrode centred over the lesion (studies.candidates) at its
    ESOPE amplitude and at its minimum covering amplitude (up to the generator's maximum);
-   a tiling (several applications, below) likewise at the ESOPE amplitude (``tiling``; when
-   no grid covers there, the grids at the generator's maximum: ``tiling-max``) and at its
-   minimum covering amplitude (``tiling-min``, one voltage for every application);
-3. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
+3. when none covers and ``max_applications`` > 1: a tiling (several applications,
+   studies.tiling) of the catalogue electrodes with the best single coverage, searched at
+   the generator's maximum (``tiling-max``: coverage grows with the voltage [A], so the
+   fewest applications that cover at any allowed voltage cover there, and no grid that
+   fails there is tried again lower), fewest applications first, grids below the count
+   bound of the single application's run skipped, each session's Newton solves seeded
+   from the single application's fields moved with it; then the tiling's minimum covering
+   amplitude (``tiling-min``, one voltage for every application, on the tiling's mesh);
+4. all entries ranked by the hierarchy (studies.ranking); the best one is the plan.
 
 Candidates with the same electrode geometry and protocol (e.g. hexagonal-20 and -30 when
 both are inserted to the same depth) are evaluated once and share the numbers.
-When no single application covers and ``max_applications`` > 1, the catalogue electrodes
-with the best single coverage are tiled over the lesion (studies.tiling);
 ``applications_lower_bound`` bounds from below how many applications any union needs.
+``stages`` records every run (stage, applications, voltage, cells, DOFs, solves and how
+they started, Newton and CG iterations, wall and CPU s; studies.records) and
+``timings_s`` sums them per stage.
 """
 from __future__ import annotations
 
@@ -29,7 +36,9 @@ from simulator.units import MM
 from simulator.studies.candidates import catalogue_candidate, own_candidate, select, with_voltage
 from simulator.studies.minimum_voltage import REL_TOL, minimum_voltage
 from simulator.studies.ranking import DEFAULT_HIERARCHY, rank
-from simulator.studies.tiling import tile
+from simulator.studies.records import cpu_time, delta, run_record, start_counts
+from simulator.studies.tiling import SingleSource, count_lower_bound, tile
+from simulator.studies.warm import WarmEngine
 from simulator.studies.treatment_time import DRUG_WINDOW_S, REPOSITION_S, drug_window_warning, treatment_time
 
 MM3 = MM**3
@@ -81,26 +90,34 @@ def _entry(cand, data: dict, result, amplitude: str, reposition_s: float) -> dic
     }
 
 
-def applications_lower_bound(margin_volume: float, entries: list[dict], covered: bool) -> int:
+def applications_lower_bound(margin_volume: float, entries: list[dict], covered: bool, field_bound: int = 1) -> int:
     """A lower bound on the applications whose union covers: 1 when one covers; otherwise
     ceil(tumour + margin volume / the largest reversible volume of any single application at
     the generator's maximum) - an application cannot cover more tissue than it electroporates
-    (placed anywhere, as long as the tissue around it is alike [A]); 1 without such a run."""
+    (placed anywhere, as long as the tissue around it is alike [A]); 1 without such a run;
+    and at least ``field_bound`` (the smallest studies.tiling.count_lower_bound of those
+    runs over the electrodes: a union of any of them, mixed too, needs that many)."""
     if covered:
         return 1
     largest = max((e["reversible_mm3"] for e in entries
                    if e["amplitude"] == "maximum" and len(e["applications"]) == 1), default=0.0)
-    return max(1, math.ceil(margin_volume / largest)) if largest > 0 else 1
+    return max(1, field_bound, math.ceil(margin_volume / largest) if largest > 0 else 1)
+
+
+def _single_bound(data_result) -> int:
+    """studies.tiling.count_lower_bound of a single application's run at the generator's
+    maximum ((data, result) of ``results``), 1 without one."""
+    return 1 if data_result is None else count_lower_bound(data_result[1])
 
 
 def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[str], None] | None = None,
          bar: Callable[[int, int, str], None] | None = None) -> Plan:
     """Plan a lesion from a scenario dict (the parsed TOML); see the module docstring."""
     from simulator.scenario import scenario_from_dict
-    from simulator.solve.pipeline import build_mesh_for, run
+    from simulator.solve.pipeline import build_mesh_for
     say = progress or (lambda _m: None)
     tick = bar or (lambda _i, _n, _name: None)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_time()
     scenario = scenario_from_dict(data)
     if not scenario.tumours:
         raise ScenarioError("tumours", "epsim plan needs at least one tumour to cover")
@@ -109,6 +126,19 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     names = select(options.electrodes)
     cands = [own_candidate(data, scenario)] + [catalogue_candidate(n, data, scenario) for n in names]
     entries, skipped, results, seen = [], [], {}, {}
+    singles: dict[str, SingleSource] = {}           # candidate -> its runs (seeds for a tiling)
+    stages: list[dict] = []                         # one record per run (studies.records)
+
+    def recorded(stage: str, engine: WarmEngine):
+        """``run_fn`` of minimum_voltage on ``engine`` that records each run in ``stages``."""
+        def run_fn(sc, mesh):
+            before = start_counts(engine.engine)
+            w, c = time.perf_counter(), cpu_time()
+            r = engine.run(sc, mesh)
+            stages.append(run_record(r, stage, time.perf_counter() - w, cpu_time() - c,
+                                     delta(start_counts(engine.engine), before)))
+            return r
+        return run_fn
     min_v = None
     own_diagnosis = None
     for i, cand in enumerate(cands):
@@ -126,9 +156,15 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
                                 "needle_length_mm": cand.needle_length_mm, "same_as": e["electrode"]})
             continue
         say(f"{cand.name}: meshing")
+        w, c = time.perf_counter(), cpu_time()
         mesh, _ = build_mesh_for(sc)
-        first = run(sc, mesh=mesh)
-        mv = minimum_voltage(sc, mesh=mesh, first=first, rel_tol=options.rel_tol, progress=say)
+        stages.append({"stage": "mesh", "electrode": cand.name, "cells": int(mesh.num_cells),
+                       "wall_s": round(time.perf_counter() - w, 3), "cpu_s": round(cpu_time() - c, 3)})
+        warm = WarmEngine()                         # every voltage of this candidate continues the last
+        run_fn = recorded(f"{cand.name}: single", warm)
+        first = run_fn(sc, mesh)
+        mv = minimum_voltage(sc, mesh=mesh, first=first, rel_tol=options.rel_tol, run_fn=run_fn, progress=say)
+        singles[cand.name] = SingleSource(sc, mesh, warm.engine)
         own = cand.name == "scenario"
         mine = [_entry(cand, cand.data, first, "scenario" if own else "esope", options.reposition_s)]
         results[(cand.name, mine[0]["amplitude"])] = (cand.data, first)
@@ -162,29 +198,33 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
                 order.append(e)
         for e in order[:TILING_ELECTRODES]:
             cand = by_name[e["electrode"]]
-            say(f"tiling with {cand.name}")
+            src = e.get("same_as", e["electrode"])
+            top = scenario_from_dict(cand.data).generator.max_voltage
+            # fewest applications first, at the generator's maximum (coverage grows with V [A]):
+            # no grid that fails there covers at a lower voltage, ESOPE's included
+            bound = _single_bound(results.get((src, "maximum")))
+            say(f"tiling with {cand.name} at {top:g} V (at least {bound} applications)")
             tiling_tried.append(cand.name)
-            t = tile(cand.data, options.max_applications, progress=say)
-            label = "tiling"
-            if t is None:                 # no grid covers at ESOPE: the same grids at the generator's maximum
-                top = scenario_from_dict(cand.data).generator.max_voltage
-                say(f"tiling with {cand.name} at {top:g} V")
-                t = tile(with_voltage(cand.data, top), options.max_applications, progress=say)
-                label = "tiling-max"
-            if t is not None:
-                entry = _entry(cand, t.data, t.result, label, options.reposition_s)
-                entries.append(entry)
-                results[(cand.name, label)] = (t.data, t.result)
-                # the same tiling at its minimum covering amplitude (one voltage for every
-                # application, on the tiling's mesh; at most the amplitude that covered)
-                tsc = scenario_from_dict(t.data)
-                mv = minimum_voltage(tsc, mesh=t.result.mesh, first=t.result, rel_tol=options.rel_tol,
-                                     limit=tsc.protocol.max_voltage, progress=say)
-                if mv.voltage is not None and mv.voltage < tsc.protocol.max_voltage:
-                    d = with_voltage(t.data, mv.voltage)
-                    entries.append(_entry(cand, d, mv.result, "tiling-min", options.reposition_s))
-                    results[(cand.name, "tiling-min")] = (d, mv.result)
-                break
+            t = tile(with_voltage(cand.data, top), options.max_applications, progress=say,
+                     lower_bound=bound, source=singles.get(src))
+            stages += [{**r, "stage": f"{cand.name}: tiling-max"} for r in (t.sessions if t else [])]
+            if t is None:
+                continue
+            label = "tiling-max"
+            entry = _entry(cand, t.data, t.result, label, options.reposition_s)
+            entries.append(entry)
+            results[(cand.name, label)] = (t.data, t.result)
+            # the same tiling at its minimum covering amplitude (one voltage for every
+            # application, on the tiling's mesh, each voltage continuing the last)
+            tsc = scenario_from_dict(t.data)
+            mv = minimum_voltage(tsc, mesh=t.result.mesh, first=t.result, rel_tol=options.rel_tol,
+                                 limit=tsc.protocol.max_voltage, run_fn=recorded(f"{cand.name}: tiling-min", t.engine),
+                                 progress=say)
+            if mv.voltage is not None and mv.voltage < tsc.protocol.max_voltage:
+                d = with_voltage(t.data, mv.voltage)
+                entries.append(_entry(cand, d, mv.result, "tiling-min", options.reposition_s))
+                results[(cand.name, "tiling-min")] = (d, mv.result)
+            break
     ranked = rank(entries, options.hierarchy)
     best = ranked[0] if ranked else None
     feasible = bool(best and best["feasible"])
@@ -207,9 +247,9 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
         "candidates": ranked,
         "skipped": skipped,
         "hierarchy": list(options.hierarchy),
-        "applications_lower_bound": applications_lower_bound(margin_volume, entries,
-                                                             any(len(e["applications"]) == 1 and e["feasible"]
-                                                                 for e in entries)),
+        "applications_lower_bound": applications_lower_bound(
+            margin_volume, entries, any(len(e["applications"]) == 1 and e["feasible"] for e in entries),
+            min((_single_bound(v) for k, v in results.items() if k[1] == "maximum"), default=1)),
         "tiling_tried": tiling_tried,
         "max_applications": options.max_applications,
         "treatment": {"reposition_s": options.reposition_s, "drug_window_min": [DRUG_WINDOW_S[0] / 60,
@@ -217,7 +257,8 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
                       "source": "IV bleomycin 8-28 min after injection, ESOPE SOP 2006 / Gehl 2018 [R]; "
                                 "repositioning time [A]"},
         "warnings": warnings,
-        "timings_s": {"total": round(time.perf_counter() - t0, 3)},
+        "timings_s": _stage_times(stages, time.perf_counter() - t0, cpu_time() - c0),
+        "stages": stages,
     }
     best_data = best_result = None
     if best is not None:
@@ -229,6 +270,20 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
             if best["amplitude"] in ("minimum", "maximum"):
                 best_data = with_voltage(best_data, best["applications"][0]["voltage_V"])
     return Plan(report, best_data, best_result, results)
+
+
+def _stage_times(stages: list[dict], wall: float, cpu: float) -> dict:
+    """Wall and CPU seconds per stage kind (mesh, single, tiling-max, tiling-min) and in all."""
+    out: dict = {"total": round(wall, 3), "total_cpu": round(cpu, 3)}
+    for r in stages:
+        kind = r["stage"].split(": ")[-1]
+        row = out.setdefault(kind, {"runs": 0, "solves": 0, "newton_iterations": 0, "wall_s": 0.0, "cpu_s": 0.0})
+        row["runs"] += kind != "mesh"
+        row["solves"] += r.get("solves", 0)
+        row["newton_iterations"] += r.get("newton_iterations", 0)
+        row["wall_s"] = round(row["wall_s"] + r["wall_s"], 3)
+        row["cpu_s"] = round(row["cpu_s"] + r["cpu_s"], 3)
+    return out
 
 
 def _margin_volume(results: dict) -> float:
