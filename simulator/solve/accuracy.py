@@ -13,11 +13,13 @@ or the memory guard (then the targets missed are listed as warnings).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+import numpy as np
 import psutil
 
 from simulator.errors import ResourceError
@@ -34,6 +36,8 @@ VOLUME_FLOOR = 0.01         # [A] a volume below 1 % of the reversible volume is
 #                             absolute error of accuracy x that 1 % (a relative error of a
 #                             near-zero volume says nothing)
 LOCAL = False               # refine near contacts, threshold iso-surfaces and tumour boundaries
+INDICATOR = False           # levels >= 1 mesh with the error-equidistributing size map
+#                             (post.error_indicator) instead of the scenario's sizes x f
 BULK_EXPONENT = 0.5         # [A] elsewhere the sizes shrink by step ** this (0.84 for 0.7)
 CURRENT_ORDERS = (1.0, 2.0)     # P1: current ~ energy, O(h^2) smooth; >= 1 with singular corners
 VOLUME_ORDERS = (1.0, 2.0)      # threshold iso-surface position ~ field error
@@ -83,6 +87,7 @@ class Accuracy:
     figures: dict[str, Figure]
     stopped_by: str | None = None   # None: target met; "max_dofs" | "memory" | "levels"
     warnings: list[str] = field(default_factory=list)
+    mode: str = "uniform"           # how levels >= 1 were sized: "uniform" | "local" | "indicator"
 
     @property
     def met(self) -> bool:
@@ -149,6 +154,27 @@ def local_sizes(res: Result, step: float):
     return size_map(res.mesh, res.recovered_field(), thresholds, step)
 
 
+def indicator_sizes(res: Result, cells_wanted: float):
+    """The size map of the next level from this level's result (:mod:`simulator.post.error_indicator`):
+    ``cells_wanted`` cells spread to equidistribute the ZZ indicator, replacing the scenario's
+    size field; capped at the far size, and in the tumours at their level-0 size (gmsh needs
+    TUMOUR_ELEMENTS_ACROSS elements across a tumour). Returns (SizeMap, predicted cells)."""
+    from simulator.meshing.size_field import sizes
+    from simulator.post.error_indicator import indicator_of, indicator_size_map
+    sc = res.scenario
+    base = sizes(replace(sc, mesh=replace(sc.mesh, refinement=1.0, size_map=None)))
+    sm, count = indicator_size_map(res.mesh, indicator_of(res), cells_wanted, sc.solver.degree, h_max=base.far)
+    tumour_regions = {k: r.index for k, r in enumerate(res.mesh.regions) if r.kind == "tumour"}
+    if tumour_regions and base.tumour:
+        cap = np.full(res.mesh.num_points, np.inf)
+        for k, i in tumour_regions.items():
+            np.minimum.at(cap, res.mesh.tets[res.mesh.cell_region == k].ravel(), base.tumour[i])
+        size = np.minimum(sm.size, cap)
+        if not np.array_equal(size, sm.size):
+            sm = replace(sm, size=size, sha256=hashlib.sha256(sm.sha256.encode() + size.tobytes()).hexdigest())
+    return sm, count
+
+
 def missed_warnings(acc: Accuracy) -> list[str]:
     """One line per figure that misses its target (empty when met)."""
     why = {"max_dofs": "the DOF cap mesh.max_dofs", "memory": "the memory guard",
@@ -203,11 +229,16 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
     warm = WARM_START and (engine or scenario.solver.engine) == "embedded"
     previous: dict = {}     # configuration -> converged potential of the previous level
     locator = None          # ... located on the previous level's mesh
+    calibration = 1.0       # cells gmsh made / cells the last size map predicted (indicator mode)
+    predicted = None
     while True:
         k = len(levels)
         level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f_bulk, size_map=local))
-        say(f"accuracy level {k}: element sizes x {f:.3g}" + (f" near contacts, thresholds and tumour "
-                                                               f"boundaries, x {f_bulk:.3g} elsewhere" if local else ""))
+        if local is not None and local.replace:
+            say(f"accuracy level {k}: the error-equidistributing size map, ~{predicted * calibration:.0f} cells")
+        else:
+            say(f"accuracy level {k}: element sizes x {f:.3g}" + (f" near contacts, thresholds and tumour "
+                                                                   f"boundaries, x {f_bulk:.3g} elsewhere" if local else ""))
         t0 = time.perf_counter()
         record: dict = {}
         starts = _warm_engines(previous, locator, record) if warm else None
@@ -221,8 +252,13 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
             break
         result = res
         levels.append(level_of(res, f, time.perf_counter() - t0))
+        if predicted is not None:
+            calibration = res.mesh.num_cells / predicted
+            say(f"accuracy level {k}: {res.mesh.num_cells} cells, the size map predicted {predicted:.0f}")
         if local is not None:       # locally refined: the size in Richardson is that of the DOFs
             levels[-1].size = levels[0].size * (levels[0].dofs / res.dofs) ** (1.0 / 3.0)
+            if local.replace:       # no size factor: the DOF-equivalent one
+                levels[-1].refinement = levels[-1].size / levels[0].size
         if len(levels) >= 2:
             figures = estimate(levels, opts.accuracy)
             if all(fig.met for fig in figures.values()):
@@ -231,7 +267,7 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
             stopped = "levels"
             break
         step = FIRST_FACTOR if len(levels) < 2 else next_factor(figures)
-        growth = step ** -_growth(levels)
+        growth = step ** -(3.0 if INDICATOR else _growth(levels))
         if res.dofs * growth > opts.max_dofs:
             stopped = "max_dofs"
             break
@@ -242,7 +278,10 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         if too_big:
             stopped = "memory"
             break
-        if LOCAL:
+        if INDICATOR:     # the Richardson h ~ N^(-1/3) shrinks by step: step^-3 x the cells
+            local, predicted = indicator_sizes(res, res.mesh.num_cells * growth / calibration)
+            f_bulk = 1.0
+        elif LOCAL:
             local = local_sizes(res, step)
             f_bulk *= step ** BULK_EXPONENT
         else:
@@ -254,7 +293,8 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         del res
     if not figures:
         figures = estimate(levels, opts.accuracy)
-    acc = Accuracy(opts.accuracy, COVERAGE_PER_ACCURACY * opts.accuracy, levels, figures, stopped)
+    acc = Accuracy(opts.accuracy, COVERAGE_PER_ACCURACY * opts.accuracy, levels, figures, stopped,
+                   mode="indicator" if INDICATOR else "local" if LOCAL else "uniform")
     acc.warnings = missed_warnings(acc)
     result.scenario = scenario
     result.accuracy = acc
