@@ -38,6 +38,8 @@ VOLUME_FLOOR = 0.01         # [A] a volume below 1 % of the reversible volume is
 LOCAL = False               # refine near contacts, threshold iso-surfaces and tumour boundaries
 INDICATOR = False           # levels >= 1 mesh with the error-equidistributing size map
 #                             (post.error_indicator) instead of the scenario's sizes x f
+GOALS = True                # ... of the figures' errors over their tolerances (post.error_indicator
+#                             .goal_indicator), else of the energy (current) error alone
 BULK_EXPONENT = 0.5         # [A] elsewhere the sizes shrink by step ** this (0.84 for 0.7)
 CURRENT_ORDERS = (1.0, 2.0)     # P1: current ~ energy, O(h^2) smooth; >= 1 with singular corners
 VOLUME_ORDERS = (1.0, 2.0)      # threshold iso-surface position ~ field error
@@ -154,16 +156,18 @@ def local_sizes(res: Result, step: float):
     return size_map(res.mesh, res.recovered_field(), thresholds, step)
 
 
-def indicator_sizes(res: Result, cells_wanted: float):
+def indicator_sizes(res: Result, cells_wanted: float, target: float):
     """The size map of the next level from this level's result (:mod:`simulator.post.error_indicator`):
     ``cells_wanted`` cells spread to equidistribute the ZZ indicator, replacing the scenario's
     size field; capped at the far size, and in the tumours at their level-0 size (gmsh needs
     TUMOUR_ELEMENTS_ACROSS elements across a tumour). Returns (SizeMap, predicted cells)."""
     from simulator.meshing.size_field import sizes
-    from simulator.post.error_indicator import indicator_of, indicator_size_map
+    from simulator.post.error_indicator import goal_indicator, indicator_of, indicator_size_map
     sc = res.scenario
     base = sizes(replace(sc, mesh=replace(sc.mesh, refinement=1.0, size_map=None)))
-    sm, count = indicator_size_map(res.mesh, indicator_of(res), cells_wanted, sc.solver.degree, h_max=base.far)
+    share = goal_indicator(res, target, COVERAGE_PER_ACCURACY * target, VOLUME_FLOOR) \
+        if GOALS else indicator_of(res)
+    sm, count = indicator_size_map(res.mesh, share, cells_wanted, sc.solver.degree, h_max=base.far)
     tumour_regions = {k: r.index for k, r in enumerate(res.mesh.regions) if r.kind == "tumour"}
     if tumour_regions and base.tumour:
         cap = np.full(res.mesh.num_points, np.inf)
@@ -279,7 +283,7 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
             stopped = "memory"
             break
         if INDICATOR:     # the Richardson h ~ N^(-1/3) shrinks by step: step^-3 x the cells
-            local, predicted = indicator_sizes(res, res.mesh.num_cells * growth / calibration)
+            local, predicted = indicator_sizes(res, res.mesh.num_cells * growth / calibration, opts.accuracy)
             f_bulk = 1.0
         elif LOCAL:
             local = local_sizes(res, step)
