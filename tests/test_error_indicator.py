@@ -15,12 +15,12 @@ import pytest
 
 from simulator.meshing.cache import mesh_key
 from simulator.physics.analytic import two_wire_current
-from simulator.post.error_indicator import (RATIO_MAX, RATIO_MIN, cell_sizes, equidistributed_ratios, indicator_of,
-                                            indicator_size_map, zz_indicator)
+from simulator.post.error_indicator import (EDGE_PER_SIZE, RATIO_MAX, RATIO_MIN, indicator_of, indicator_size_map,
+                                            vertex_sizes, zz_indicator)
 from simulator.post.above import RecoveredField
 from simulator.scenario import scenario_from_dict
 from simulator.solve import accuracy
-from simulator.solve.accuracy import estimate
+from simulator.solve.accuracy import estimate, indicator_sizes
 from simulator.solve.pipeline import run
 from test_accuracy import A, D, L, SIGMA, U, exact_volume_above, two_wire
 
@@ -49,10 +49,14 @@ def test_indicator_is_zero_for_a_field_the_recovery_reproduces(level0):
 
 
 def test_map_refines_at_the_contacts_and_coarsens_elsewhere(level0):
+    """The loop's map (accuracy.indicator_sizes: the goal-weighted indicator) over 3x the
+    cells: every contact vertex finer than now, and somewhere coarser; the cell count it
+    predicts is the one asked for."""
     mesh = level0.mesh
     cells = mesh.num_cells
-    ratio, count = equidistributed_ratios(mesh, indicator_of(level0), 3.0 * cells)
+    sm, count = indicator_sizes(level0, 3.0 * cells, 0.02)
     assert count == pytest.approx(3.0 * cells, rel=1e-3)
+    ratio = sm.size * EDGE_PER_SIZE / vertex_sizes(mesh)        # wanted edge / edge now
     on_contact = np.unique(np.concatenate([np.asarray(f).ravel() for f in mesh.contact_facets.values()]))
     off = np.setdiff1d(np.arange(mesh.num_points), on_contact)
     print(f"ratio at contact vertices: median {np.median(ratio[on_contact]):.3f}, max {ratio[on_contact].max():.3f}; "
@@ -61,18 +65,16 @@ def test_map_refines_at_the_contacts_and_coarsens_elsewhere(level0):
     assert ratio[on_contact].max() < 1.0                 # every contact vertex refines
     assert np.median(ratio[on_contact]) < np.median(ratio[off])
     assert (ratio > 1.2).any()                          # and somewhere coarsens
-    assert RATIO_MIN - 1e-12 <= ratio.min() and ratio.max() <= RATIO_MAX + 1e-12
-    # the mesh from it: finer at the needles, coarser somewhere, keyed by the map
-    sm, _ = indicator_size_map(mesh, indicator_of(level0), 3.0 * cells)
+    assert RATIO_MIN - 1e-9 <= ratio.min() and ratio.max() <= RATIO_MAX + 1e-9
     sc = level0.scenario
     fine = dataclasses.replace(sc, mesh=dataclasses.replace(sc.mesh, size_map=sm))
     assert sm.replace and mesh_key(fine) != mesh_key(sc)
 
 
 def test_map_is_deterministic(level0):
-    a, _ = indicator_size_map(level0.mesh, indicator_of(level0), 40000.0)
+    a, _ = indicator_sizes(level0, 40000.0, 0.02)
     again = run(scenario_from_dict(two_wire(accuracy=0)))
-    b, _ = indicator_size_map(again.mesh, indicator_of(again), 40000.0)
+    b, _ = indicator_sizes(again, 40000.0, 0.02)
     assert a.sha256 == b.sha256 and np.array_equal(a.size, b.size)
 
 
