@@ -1,12 +1,13 @@
 """The accuracy loop on an example at the default target: levels, DOFs, time, estimates.
 
-    python benchmarks/accuracy_loop.py EXAMPLE [--local | --indicator] [--cold] [--max-dofs N]
+    python benchmarks/accuracy_loop.py EXAMPLE [--uniform | --local | --indicator] [--cold] [--max-dofs N]
 
-EXAMPLE is a stem of examples/*.toml (its ``[mesh] accuracy`` forced to 0.02); ``--local``
-sets ``simulator.solve.accuracy.LOCAL`` (size map near contacts, threshold iso-surfaces and
-tumour boundaries, post.size_target) instead of the uniform refinement; ``--indicator`` sets
-``simulator.solve.accuracy.INDICATOR`` (levels >= 1 from the error-equidistributing size map
-of post.error_indicator, replacing the scenario's size field); ``--cold`` starts
+EXAMPLE is a stem of examples/*.toml (its ``[mesh] accuracy`` forced to 0.02). The levels are
+sized as by default (``simulator.solve.accuracy.INDICATOR``: levels >= 1 from the
+error-equidistributing size map of post.error_indicator, replacing the scenario's size
+field), or: ``--uniform`` all sizes x a factor per level; ``--local`` the flagged-zone map
+of post.size_target (``LOCAL``, min with the scenario's sizes); ``--indicator`` the
+default's map; ``--cold`` starts
 every level's Newton solves from the linear solve instead of the previous level's fields
 (``simulator.solve.accuracy.WARM_START = False``). Prints wall and CPU time (this process).
 """
@@ -30,13 +31,18 @@ from simulator.solve.pipeline import run              # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("example")
-    ap.add_argument("--local", action="store_true")
-    ap.add_argument("--indicator", action="store_true")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--uniform", action="store_true")
+    mode.add_argument("--local", action="store_true")
+    mode.add_argument("--indicator", action="store_true")
     ap.add_argument("--cold", action="store_true")
     ap.add_argument("--max-dofs", type=int)
     a = ap.parse_args()
+    if a.uniform or a.local:
+        accuracy.INDICATOR = False
     accuracy.LOCAL = a.local
-    accuracy.INDICATOR = a.indicator
+    if a.indicator:
+        accuracy.INDICATOR = True
     accuracy.WARM_START = not a.cold
     raw = tomllib.loads((ROOT / "examples" / f"{a.example}.toml").read_text())
     raw.setdefault("mesh", {})["accuracy"] = 0.02

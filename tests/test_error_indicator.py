@@ -15,8 +15,8 @@ import pytest
 
 from simulator.meshing.cache import mesh_key
 from simulator.physics.analytic import two_wire_current
-from simulator.post.error_indicator import (EDGE_PER_SIZE, RATIO_MAX, RATIO_MIN, indicator_of, indicator_size_map,
-                                            vertex_sizes, zz_indicator)
+from simulator.post.error_indicator import (EDGE_PER_SIZE, RATIO_MAX, RATIO_MIN, vertex_sizes,
+                                            zz_indicator)
 from simulator.post.above import RecoveredField
 from simulator.scenario import scenario_from_dict
 from simulator.solve import accuracy
@@ -86,6 +86,8 @@ def test_map_is_deterministic(level0):
 
 @pytest.fixture(scope="module")
 def indicator_run():
+    """The default target with the size map (the default mode), capped at 40,000 DOFs to keep
+    the test fast (three levels; uncapped it goes on to 76,873 DOFs), twice."""
     mp = pytest.MonkeyPatch()
     mp.setattr(accuracy, "INDICATOR", True)
     try:
@@ -95,6 +97,10 @@ def indicator_run():
 
 
 def test_indicator_loop_estimate_brackets_the_true_error(indicator_run):
+    """The estimates over the map's levels (accuracy.richardson_levels) within 0.5-3x the
+    true error, for the current and the reversible volume; the level-1 estimate (across
+    level 0's graded mesh and the map's, only used to size the next level) may overstate,
+    never understate (effectivity >= 1)."""
     res = indicator_run[0]
     acc = res.accuracy
     levels = acc.levels
@@ -105,10 +111,14 @@ def test_indicator_loop_estimate_brackets_the_true_error(indicator_run):
         rows.append((levels[k - 1].dofs, figs["current[0]"].error / abs(levels[k - 1].currents[0] - exact_I),
                      figs["volumes.reversible"].error / abs(levels[k - 1].volumes["reversible"] - exact_V)))
     print("indicator mode: DOFs, effectivity current, reversible volume:", rows,
-          "current errors", [lv.currents[0] / exact_I - 1 for lv in levels])
+          "current errors", [lv.currents[0] / exact_I - 1 for lv in levels],
+          "volume errors", [lv.volumes["reversible"] / exact_V - 1 for lv in levels])
     assert acc.mode == "indicator" and len(levels) >= 3
-    for dofs, eff_I, _ in rows:
+    assert [lv.mapped for lv in levels] == [False] + [True] * (len(levels) - 1)
+    assert rows[0][1] >= 1.0 and rows[0][2] >= 1.0     # level 1: across the two families
+    for dofs, eff_I, eff_V in rows[1:]:
         assert 0.5 <= eff_I <= 3.0, (dofs, eff_I)
+        assert 0.5 <= eff_V <= 3.0, (dofs, eff_V)
     assert abs(res.train.groups[0].current / exact_I - 1) < 0.02 and acc.figures["current[0]"].met
     # h from the DOFs (non-uniform meshes)
     assert [lv.size for lv in levels[1:]] == pytest.approx(

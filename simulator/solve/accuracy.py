@@ -1,9 +1,15 @@
 """An accuracy target: solve on meshes of decreasing size until the error estimate of every
 headline figure meets ``[mesh] accuracy`` (wraps the single-mesh :func:`pipeline.run`).
 
-Level k meshes with every element size (fine zone, contacts, far field) times f_k
-(f_0 = 1: the scenario's sizes; f_1 = 0.7; then a factor chosen from the estimates and
-their orders, 0.5-0.8). After each level from the second on, Richardson extrapolation over
+Level 0 meshes with the scenario's sizes. By default (``INDICATOR``) level k >= 1 meshes
+from the error-equidistributing size map of level k-1's solution
+(:mod:`simulator.post.error_indicator`), which replaces the scenario's size field: f_k^-3
+times the cells of level k-1 (f_1 = 0.7, then a factor chosen from the estimates and their
+orders, 0.5-0.8), placed where the indicator of the figures' errors is large and taken
+away where it is small; Richardson's h is then that of the DOFs, h_0 (N_0 / N_k)^(1/3), over
+the map's levels once there are two (:func:`richardson_levels`). Without it (the fallback)
+level k meshes with every element size (fine zone, contacts, far field) times f_k.
+After each level from the second on, Richardson extrapolation over
 the levels (:mod:`simulator.post.richardson`) estimates the error of the finest value of:
 the current of each pulse group and the reversible, irreversible and healthy-irreversible
 volumes (relative target ``accuracy``), the reversible fraction of each tumour and of
