@@ -178,8 +178,9 @@ def local_sizes(res: Result, step: float):
 
 def indicator_sizes(res: Result, cells_wanted: float, target: float):
     """The size map of the next level from this level's result (:mod:`simulator.post.error_indicator`):
-    ``cells_wanted`` cells spread to equidistribute the ZZ indicator, replacing the scenario's
-    size field; capped at the far size, and in the tumours at their level-0 size (gmsh needs
+    ``cells_wanted`` cells spread to equidistribute each cell's share of the figures' errors
+    over their tolerances (``goal_indicator``; with GOALS off the ZZ energy indicator alone),
+    replacing the scenario's size field; capped at the far size, and in the tumours at their level-0 size (gmsh needs
     TUMOUR_ELEMENTS_ACROSS elements across a tumour). Returns (SizeMap, predicted cells)."""
     from simulator.meshing.size_field import sizes
     from simulator.post.error_indicator import goal_indicator, indicator_of, indicator_size_map
