@@ -1,10 +1,13 @@
 """The accuracy loop on an example at the default target: levels, DOFs, time, estimates.
 
-    python benchmarks/accuracy_loop.py EXAMPLE [--local] [--cold] [--max-dofs N]
+    python benchmarks/accuracy_loop.py EXAMPLE [--uniform | --local | --indicator] [--cold] [--max-dofs N]
 
-EXAMPLE is a stem of examples/*.toml (its ``[mesh] accuracy`` forced to 0.02); ``--local``
-sets ``simulator.solve.accuracy.LOCAL`` (size map near contacts, threshold iso-surfaces and
-tumour boundaries, post.size_target) instead of the uniform refinement; ``--cold`` starts
+EXAMPLE is a stem of examples/*.toml (its ``[mesh] accuracy`` forced to 0.02). The levels are
+sized as by default (``simulator.solve.accuracy.INDICATOR``: levels >= 1 from the
+error-equidistributing size map of post.error_indicator, replacing the scenario's size
+field), or: ``--uniform`` all sizes x a factor per level; ``--local`` the flagged-zone map
+of post.size_target (``LOCAL``, min with the scenario's sizes); ``--indicator`` the
+default's map; ``--cold`` starts
 every level's Newton solves from the linear solve instead of the previous level's fields
 (``simulator.solve.accuracy.WARM_START = False``). Prints wall and CPU time (this process
 and its meshing children).
@@ -35,11 +38,18 @@ def _cpu() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("example")
-    ap.add_argument("--local", action="store_true")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--uniform", action="store_true")
+    mode.add_argument("--local", action="store_true")
+    mode.add_argument("--indicator", action="store_true")
     ap.add_argument("--cold", action="store_true")
     ap.add_argument("--max-dofs", type=int)
     a = ap.parse_args()
+    if a.uniform or a.local:
+        accuracy.INDICATOR = False
     accuracy.LOCAL = a.local
+    if a.indicator:
+        accuracy.INDICATOR = True
     accuracy.WARM_START = not a.cold
     raw = tomllib.loads((ROOT / "examples" / f"{a.example}.toml").read_text())
     raw.setdefault("mesh", {})["accuracy"] = 0.02
@@ -48,7 +58,8 @@ def main() -> None:
     t, c = time.perf_counter(), _cpu()
     r = run(scenario_from_dict(raw))
     acc = r.accuracy
-    print(f"{a.example} {'local' if a.local else 'uniform'}{' cold' if a.cold else ' warm'}: "
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{a.example} {acc.mode}{' cold' if a.cold else ' warm'}: "
           f"{time.perf_counter() - t:.0f} s wall, {_cpu() - c:.0f} s CPU (with the meshing children), "
           f"stopped by {acc.stopped_by}, met {acc.met}")
     for lv in acc.levels:

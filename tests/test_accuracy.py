@@ -12,6 +12,8 @@ checked against exact solutions, the report block, the cap warning, determinism.
 * P2 on curved (second-order) cells, ``[mesh] order = 2``: the fitted order of the two-needle
   current error is at least P1's + 0.5 (and P2 on straight cells', whose polygonal needles
   hold it near P1's), with smaller errors at every size.
+All with the uniform refinement (``accuracy.INDICATOR`` off); the default size map is tested
+in tests/test_error_indicator.py.
 """
 import dataclasses
 import math
@@ -33,6 +35,17 @@ GEL = {"sigma0_S_per_m": 0.2, "sigma1_S_per_m": 0.2, "E_rev_V_per_cm": 250, "E_i
 SIGMA, U, L, D, A = 0.2, 100.0, 2e-3, 4e-3, 0.35e-3
 E_REV = 250e2       # V/m: two lobes around the needles (the mid-gap field is 209 V/cm), several
 #                     cells wide from the first level (at 400 V/cm the zone is a 0.15 mm ring)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def uniform_refinement():
+    """These tests (and the README's convergence table) are of the uniform refinement
+    (accuracy.INDICATOR off); the default size map's are in tests/test_error_indicator.py."""
+    from simulator.solve import accuracy
+    mp = pytest.MonkeyPatch()
+    mp.setattr(accuracy, "INDICATOR", False)
+    yield
+    mp.undo()
 
 
 def two_wire(**mesh) -> dict:

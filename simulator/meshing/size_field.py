@@ -156,6 +156,9 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
     X, Y, Z = (v * S for v in mi.tissue.size)
     ramp = (far - h) / GROWTH
     fields = []
+    if mi.size_map is not None and mi.size_map.replace:     # the map alone (error_indicator)
+        _background(gmsh, mi, [_size_map_field(gmsh, mi.size_map)])
+        return
     hull_box = hull(mi)
     if hull_box is not None and not mi.clamped:
         lo, hi = hull_box
@@ -190,6 +193,14 @@ def apply_size_fields(gmsh, mi: MeshInput, model: OccModel) -> None:
         c = fld.add("MathEval")
         fld.setString(c, "F", _n(far))
         fields.append(c)
+    _background(gmsh, mi, fields)
+
+
+def _background(gmsh, mi: MeshInput, fields: list[int]) -> None:
+    """The min of ``fields`` as gmsh's background size, within [MeshSizeMin, far]."""
+    fld = gmsh.model.mesh.field
+    sz = mi.sizes
+    h, far = sz.size * S, sz.far * S
     m = fld.add("Min")
     fld.setNumbers(m, "FieldsList", fields)
     fld.setAsBackgroundMesh(m)

@@ -26,6 +26,15 @@ def _rel(fig) -> float | None:
     return _r(fig.error / abs(fig.value))
 
 
+def _levels(acc) -> str:
+    """How the levels were sized, for the method line."""
+    sizes = ', '.join(f'{lv.refinement:.3g}' for lv in acc.levels)
+    if getattr(acc, "mode", "uniform") == "indicator":
+        return (f"levels >= 1 meshed from an error-equidistributing size map (ZZ indicator weighted by the "
+                f"figures' tolerances), h from the DOFs: h/h0 = {sizes}")
+    return f"all element sizes x {sizes}"
+
+
 def accuracy_block(result: "Result") -> dict:
     acc = result.accuracy
     if acc is None:
@@ -46,8 +55,7 @@ def accuracy_block(result: "Result") -> dict:
         return None if not vals or any(v is None for v in vals) else max(vals)
 
     return {
-        "method": (f"Richardson extrapolation over {n} mesh levels (all element sizes x "
-                   f"{', '.join(f'{lv.refinement:.3g}' for lv in acc.levels)}), the order observed from the "
+        "method": (f"Richardson extrapolation over {n} mesh levels ({_levels(acc)}), the order observed from the "
                    "last three levels per figure (clamped to [1, 2]; 1.5 assumed with two levels, 1 when the "
                    "differences do not shrink); the figures reported are the finest level's"),
         "target": {"relative": acc.target, "coverage_absolute": acc.coverage_target},

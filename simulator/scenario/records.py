@@ -268,16 +268,18 @@ class NoGo:
 @dataclass(frozen=True, eq=False)
 class SizeMap:
     """Target element size (m) at the vertices of a previous mesh, linear in its tets: the
-    refinement loop's local refinement (:mod:`simulator.post.size_target`), handed to gmsh
-    as a background field. ``sha256`` identifies the arrays (the mesh cache key hashes it)."""
+    refinement loop's local refinement (:mod:`simulator.post.size_target`, min with the
+    scenario's size field; :mod:`simulator.post.error_indicator`, ``replace``: instead of
+    it), handed to gmsh as a background field. ``sha256`` identifies the arrays (the mesh cache key hashes it)."""
 
     points: np.ndarray                  # (N, 3) m
     tets: np.ndarray                    # (M, 4)
     size: np.ndarray                    # (N,) m
     sha256: str = ""
+    replace: bool = False               # the map alone sets the sizes (else min with the scenario's)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, SizeMap) and other.sha256 == self.sha256
+        return isinstance(other, SizeMap) and other.sha256 == self.sha256 and other.replace == self.replace
 
     def __hash__(self) -> int:
         return hash(self.sha256)
