@@ -1,0 +1,92 @@
+"""The embedded engine's AMG preconditioner: a pyamg smoothed-aggregation hierarchy whose
+coarse operators can be refreshed for a new fine matrix on the same sparsity pattern.
+
+Newton's Jacobians of one solve share the pattern of the linear start's matrix but not its
+values (sigma(E) and the sigma'(E)/E g g^T term move with the electroporated region). A
+hierarchy built once and reused as it was went stale: CG iterations per Newton step grew
+to 2-3x a fresh hierarchy's (needle pair at 1e6 DOFs: 23, 19, 27, 41 against 9, 8, 11, 17).
+:meth:`Hierarchy.refresh` keeps the aggregates and prolongators P of the first setup and
+recomputes only the Galerkin coarse operators P^T A P and the coarse LU: the same CG
+iterations as a fresh setup at every step (measured on the needle-pair systems at 1e4, 1e5
+and 1e6 DOFs), for a third of a setup's cost. benchmarks/CHANGES.md has the numbers.
+
+Smoothers: symmetric Gauss-Seidel (pointwise: pyamg's default block Gauss-Seidel caches the
+inverse diagonal of the matrix it was set up with, which a refresh would leave stale; on
+1x1 blocks both do the same sweeps). Levels are CSR (pyamg's 1x1-block BSR relaxes ~30 %
+slower) and keep only what the V-cycle needs.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pyamg
+import scipy.sparse as sp
+
+AMG_SEED = 20261129
+_SEED_LOCK = threading.Lock()
+SMOOTHER = ("gauss_seidel", {"sweep": "symmetric"})
+MAX_COARSE = 500            # coarsest level solved by sparse LU
+
+
+class Hierarchy:
+    """Smoothed-aggregation V-cycle for an SPD CSR matrix; ``h(b)`` applies one V-cycle
+    (x = 0 start), ``h.refresh(A)`` re-targets it to a matrix with the same pattern."""
+
+    def __init__(self, A: sp.csr_matrix):
+        # pyamg draws from numpy's global random state (spectral-radius estimates): seed it
+        # for the setup so that the same input gives the same iterations and digits, and
+        # restore it after; the lock keeps concurrent configurations from interleaving.
+        with _SEED_LOCK:
+            state = np.random.get_state()
+            np.random.seed(AMG_SEED)
+            try:
+                ml = pyamg.smoothed_aggregation_solver(A, symmetry="hermitian", max_coarse=MAX_COARSE,
+                                                       coarse_solver="splu", presmoother=SMOOTHER,
+                                                       postsmoother=SMOOTHER)
+            finally:
+                np.random.set_state(state)
+        for lvl in ml.levels:
+            for key in ("A", "P"):
+                op = getattr(lvl, key, None)
+                if op is not None and sp.issparse(op) and op.format != "csr":
+                    setattr(lvl, key, op.tocsr())
+            # memory: the V-cycle needs only A, P, R and the smoothers. Drop the setup's
+            # strength matrix, aggregates, tentative prolongator and candidates (level 0's C
+            # is as large as A), and apply R as the CSC view P^T (no copy; same sums in the
+            # same order as the CSR transpose, so the same bits)
+            for key in ("C", "AggOp", "Cnodes", "T", "B", "BH"):
+                if key in lvl.__dict__:
+                    delattr(lvl, key)
+            if getattr(lvl, "P", None) is not None and sp.issparse(lvl.P):
+                lvl.R = lvl.P.T
+        self.ml = ml
+        self._cycle = getattr(ml, "_MultilevelSolver__solve", None)
+        if self._cycle is None or len(ml.levels) < 2:     # pragma: no cover - pyamg internals changed
+            self._op = ml.aspreconditioner(cycle="V")
+
+    @property
+    def levels(self) -> int:
+        return len(self.ml.levels)
+
+    def __call__(self, b: np.ndarray) -> np.ndarray:
+        if self._cycle is None or len(self.ml.levels) < 2:     # pragma: no cover
+            return self._op.matvec(b)
+        x = np.zeros_like(b)
+        self._cycle(0, x, b, "V")
+        return x
+
+    def refresh(self, A: sp.csr_matrix) -> None:
+        """Galerkin coarse operators P^T A P of a new fine matrix on the kept prolongators
+        (A must have the pattern of the matrix the hierarchy was built for)."""
+        levels = self.ml.levels
+        if A.shape != levels[0].A.shape:
+            raise ValueError("refresh: the matrix has another size than the hierarchy's")
+        levels[0].A = A
+        for fine, coarse in zip(levels[:-1], levels[1:]):
+            AP = fine.A @ fine.P
+            coarse.A = (fine.P.T @ AP).tocsr()
+            del AP
+        self.ml.coarse_solver = pyamg.multilevel.coarse_grid_solver("splu")   # new LU on first use
+        if self._cycle is None or len(levels) < 2:      # pragma: no cover
+            self._op = self.ml.aspreconditioner(cycle="V")
