@@ -21,12 +21,41 @@ import threading
 
 import numpy as np
 import pyamg
+import scipy.linalg as la
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 AMG_SEED = 20261129
 _SEED_LOCK = threading.Lock()
 SMOOTHER = ("gauss_seidel", {"sweep": "symmetric"})
-MAX_COARSE = 500            # coarsest level solved by sparse LU
+MAX_COARSE = 500            # coarsest level: solved directly (dense Cholesky)
+
+
+class _DenseCoarse:
+    """The coarsest level by dense Cholesky (LU if it is not positive definite), factored
+    on first use. At <= MAX_COARSE unknowns it beats sparse LU on these operators, which
+    aggressive aggregation makes nearly dense (needle pair at 1e4 DOFs: 478 unknowns, 23,166
+    entries: 1.2 ms against 9.6 ms for pyamg's "splu"), and each refresh refactors it."""
+
+    DENSE_MAX = 2000            # larger (max_levels reached first): sparse LU
+
+    def __init__(self):
+        self._solve = None
+
+    def __call__(self, A, b):
+        if self._solve is None:
+            if A.shape[0] > self.DENSE_MAX:
+                lu = spla.splu(A.tocsc())
+                self._solve = lu.solve
+            else:
+                D = A.toarray()
+                try:
+                    f = la.cho_factor(D, check_finite=False)
+                    self._solve = lambda r: la.cho_solve(f, r, check_finite=False)
+                except la.LinAlgError:
+                    f = la.lu_factor(D, check_finite=False)
+                    self._solve = lambda r: la.lu_solve(f, r, check_finite=False)
+        return self._solve(np.ravel(b))
 
 
 class Hierarchy:
@@ -42,8 +71,7 @@ class Hierarchy:
             np.random.seed(AMG_SEED)
             try:
                 ml = pyamg.smoothed_aggregation_solver(A, symmetry="hermitian", max_coarse=MAX_COARSE,
-                                                       coarse_solver="splu", presmoother=SMOOTHER,
-                                                       postsmoother=SMOOTHER)
+                                                       presmoother=SMOOTHER, postsmoother=SMOOTHER)
             finally:
                 np.random.set_state(state)
         for lvl in ml.levels:
@@ -60,6 +88,7 @@ class Hierarchy:
                     delattr(lvl, key)
             if getattr(lvl, "P", None) is not None and sp.issparse(lvl.P):
                 lvl.R = lvl.P.T
+        ml.coarse_solver = _DenseCoarse()
         self.ml = ml
         self._cycle = getattr(ml, "_MultilevelSolver__solve", None)
         if self._cycle is None or len(ml.levels) < 2:     # pragma: no cover - pyamg internals changed
@@ -85,8 +114,8 @@ class Hierarchy:
         levels[0].A = A
         for fine, coarse in zip(levels[:-1], levels[1:]):
             AP = fine.A @ fine.P
-            coarse.A = (fine.P.T @ AP).tocsr()
+            coarse.A = fine.P.T.tocsr() @ AP       # CSR R: ~1.5x faster than the CSC view's product
             del AP
-        self.ml.coarse_solver = pyamg.multilevel.coarse_grid_solver("splu")   # new LU on first use
+        self.ml.coarse_solver = _DenseCoarse()    # refactored on first use
         if self._cycle is None or len(levels) < 2:      # pragma: no cover
             self._op = self.ml.aspreconditioner(cycle="V")
