@@ -427,6 +427,7 @@ class EmbeddedEngine:
         if u is None:
             s0, _ = laws(np.zeros(self.space.w.shape), derivative=False)
             lin, ml, _ = self._solve_linear(config, s0, red, rtol=max(st.linear_rtol, INITIAL_RTOL))
+            ml.release()                # keeps its prolongators for the Jacobians, not sigma0's matrix
             u = lin.potential_full
             lin_its += lin.linear_iterations
             for k in tim:
@@ -471,6 +472,7 @@ class EmbeddedEngine:
             # inexact Newton: solve to a tolerance tied to the nonlinear residual
             lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
             dx, its = self._cg(J, -Fr, ml, rtol=lrtol)
+            ml.release()
             del J
             rate = its / max(-np.log10(lrtol), 1.0)        # iterations per decade
             if ml_rate is None:
