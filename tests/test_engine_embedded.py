@@ -165,7 +165,7 @@ def test_warm_start_refreshes_its_starts_hierarchy(monkeypatch):
     low = eng.solve_stationary(PulseConfiguration(("A",), ("B",), 600.0), law, keep_state=True)
     assert cold.warm_state is None and low.warm_state is not None
     n, hierarchy, _ = low.warm_state
-    assert len(hierarchy.levels) >= 2 and hierarchy.levels[0].A is None      # detached from its Jacobian
+    assert hierarchy.levels >= 2 and hierarchy.ml.levels[0].A is None      # released: not its Jacobian
     start = extrapolated([(600.0, low)], 700.0)
     setups = []
     real = EmbeddedEngine._amg

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from simulator.errors import ScenarioError
+from simulator.memory import release_freed_memory
 from simulator.physics.conductivity import CellConductivity
 from simulator.engines import SolverSettings, check_engine_name, create_engine
 from simulator.post.above import RecoveredField
@@ -166,6 +167,9 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
                             monotone_tol=settings.monotone_tol, max_steps=max(scenario.solver.max_iterations, 100),
                             progress=say)
     timings["solve"] = time.perf_counter() - t2
+    dofs = eng.dofs
+    del eng                 # memory: post-processing runs without the engine's structures (~430 MB
+    release_freed_memory()  # at 1e6 DOFs: edge maps, reduced systems), unless the caller keeps it
     t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
                           train.temperature_rise)
@@ -186,5 +190,5 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
                          electrode_axes(mesh, first.anode, first.cathode), field)
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
-    return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, eng.dofs,
+    return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, dofs,
                   from_cache, timings, zones, kill, heat, recovered=field)

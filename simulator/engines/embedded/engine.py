@@ -19,8 +19,8 @@ Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANG
 * Linear algebra: pyamg smoothed aggregation as a V-cycle preconditioner (called directly,
   without pyamg's per-call residual norms) inside a plain CG whose inner products do not go
   through a multithreaded BLAS (threaded level-1 BLAS only slows a loaded 2-core machine).
-  The AMG hierarchy of the initial linear solve is reused across Newton iterations while
-  CG stays fast.
+  One hierarchy per Newton solve (the linear start's); each Jacobian gets its Galerkin
+  coarse operators on the kept prolongators (amg.py: the iterations of a fresh setup).
 * The heavy kernels release the GIL (numpy ufuncs/einsum, scipy sparse products, pyamg
   relaxation), so independent pulse configurations may be solved from several threads
   (``parallel_safe``; simulator/train.py does this for the stationary model).
@@ -35,8 +35,8 @@ from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
-import pyamg
 import scipy.sparse as sp
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from simulator.physics.conductivity import CellConductivity
 from simulator.errors import ConvergenceError
@@ -44,14 +44,14 @@ from simulator.meshing.mesh import Mesh
 from simulator.memory import release_freed_memory
 from simulator.engines.line_search import exact_line_search
 from simulator.engines.base import FieldSolution, PulseConfiguration, SolverSettings
+from simulator.engines.embedded.amg import Hierarchy
 from simulator.engines.embedded.blas import single_threaded_blas
-from simulator.engines.embedded.reduced import Reduced, ReducedEdges, ReducedScatter, itype, unique_pairs
+from simulator.engines.embedded.reduced import (Reduced, ReducedEdges, ReducedScatter, csr_structure, itype,
+                                                unique_pairs)
 from simulator.engines.embedded.spaces import Space, build_space
 
 log = logging.getLogger(__name__)
 
-AMG_SEED = 20261129
-_AMG_SEED_LOCK = threading.Lock()
 E_FLOOR = 1e-12   # V/m: below this the direction of grad phi is undefined; sigma'(E)/E -> 0 there
 REDUCED_CACHE = 3  # reduced structures (per pulse configuration) kept, least recently used dropped
 REDUCED_CACHE_DOFS = 1_000_000  # ... or as many as fit this many DOFs in all (a study's 12
@@ -61,35 +61,6 @@ INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton correc
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
 BLOCK = 1 << 20   # cells per partial bincount (each one costs a pass over the edge/DOF array)
-
-
-class _VCycle:
-    """One V-cycle of a pyamg hierarchy as a preconditioner (called directly, without
-    pyamg's per-call residual norms)."""
-
-    def __init__(self, ml):
-        self.ml = ml
-        self._cycle = getattr(ml, "_MultilevelSolver__solve", None)
-        if self._cycle is None or len(ml.levels) < 2:      # pragma: no cover - pyamg internals changed
-            self._cycle = None
-            self._op = ml.aspreconditioner(cycle="V")
-
-    def __call__(self, b: np.ndarray) -> np.ndarray:
-        if self._cycle is None:                             # pragma: no cover
-            return self._op.matvec(b)
-        x = np.zeros_like(b)
-        self._cycle(0, x, b, "V")
-        return x
-
-    def detached(self):
-        """The hierarchy (a pyamg MultilevelSolver) without the finest operator (the Jacobian it
-        was built for) and the coarsest factorisation, for :meth:`EmbeddedEngine._refresh`
-        (memory: what a warm start keeps is the prolongators and the coarse levels)."""
-        ml = copy.copy(self.ml)
-        ml.levels = [copy.copy(lvl) for lvl in self.ml.levels]
-        ml.levels[0].A = None
-        ml.coarse_solver = None
-        return ml
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -115,6 +86,7 @@ class EmbeddedEngine:
             self._build_edges()
         else:
             self._build_pattern()
+        self._order = self._locality_order()
         self._reduced: OrderedDict[PulseConfiguration, Reduced] = OrderedDict()
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -155,6 +127,24 @@ class EmbeddedEngine:
         del rows, cols
         counts = np.bincount(self._rows, minlength=n)
         self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(it)
+
+    def _locality_order(self) -> np.ndarray:
+        """The DOFs in reverse Cuthill-McKee order of the matrix graph (scipy.sparse.csgraph).
+
+        The reduced systems number their unknowns in this order, so that matrix rows touch
+        nearby vector entries. gmsh's node order is far from local (needle pair at 1e6 DOFs:
+        median |i - j| over the matrix entries 65,714, after RCM 3,402): a matrix-vector
+        product 0.056 -> 0.018 s, AMG setup and CG ~2x faster there (benchmarks/CHANGES.md).
+        """
+        n = self.dofs
+        if self._p1:
+            lo, hi = self._edge_lo, self._edge_hi
+            indptr, indices, _ = csr_structure(np.concatenate([lo, hi]), np.concatenate([hi, lo]), n)
+        else:
+            indptr, indices = self._indptr, self._indices
+        graph = sp.csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, n))
+        order = reverse_cuthill_mckee(graph, symmetric_mode=True)
+        return order.astype(itype(n + 1), copy=False)
 
     def _gradient(self, u: np.ndarray) -> np.ndarray:
         """grad u at the quadrature points, (M, Q, 3)."""
@@ -295,10 +285,10 @@ class EmbeddedEngine:
                 continue
             merged[fd] = True
             groups.append((name, fd))
-        # unmerged free DOFs keep their order, each floating contact is one unknown at the end
+        # unmerged free DOFs in the engine's locality order, each floating contact one unknown at the end
         plain = ~fixed & ~merged
         base = int(plain.sum())
-        rdof[plain] = np.arange(base, dtype=it)
+        rdof[self._order[plain[self._order]]] = np.arange(base, dtype=it)   # in locality order
         for k, (name, fd) in enumerate(groups):
             rdof[fd] = base + k
             floating[name] = base + k
@@ -312,49 +302,8 @@ class EmbeddedEngine:
         return red
 
     # ------------------------------------------------------------------ linear algebra
-    def _amg(self, A: sp.csr_matrix):
-        # pyamg draws from numpy's global random state (spectral-radius estimates): seed it
-        # for the setup so that the same input gives the same iterations and digits, and
-        # restore it after; the lock keeps concurrent configurations from interleaving.
-        with _AMG_SEED_LOCK:
-            state = np.random.get_state()
-            np.random.seed(AMG_SEED)
-            try:
-                ml = pyamg.smoothed_aggregation_solver(A, symmetry="hermitian", max_coarse=500,
-                                                       coarse_solver="splu")
-            finally:
-                np.random.set_state(state)
-        for lvl in ml.levels:              # 1x1-block BSR levels relax ~30 % slower than CSR
-            for key in ("A", "P"):
-                op = getattr(lvl, key, None)
-                if op is not None and sp.issparse(op) and op.format != "csr":
-                    setattr(lvl, key, op.tocsr())
-            # memory: the V-cycle needs only A, P, R and the smoothers. Drop the setup's
-            # strength matrix, aggregates, tentative prolongator and candidates (level 0's C
-            # is as large as A), and apply R as the CSC view P^T (no copy; same sums in the
-            # same order as the CSR transpose, so the same bits)
-            for key in ("C", "AggOp", "Cnodes", "T", "B", "BH"):
-                if key in lvl.__dict__:
-                    delattr(lvl, key)
-            if getattr(lvl, "P", None) is not None and sp.issparse(lvl.P):
-                lvl.R = lvl.P.T
-        return _VCycle(ml)
-
-    @staticmethod
-    def _refresh(old, A: sp.csr_matrix) -> "_VCycle":
-        """The hierarchy ``old`` (from :meth:`_VCycle.detached`) for the matrix ``A`` of the
-        same structure: aggregates, prolongators and smoothers kept, the coarse operators
-        rebuilt as Galerkin products R A P from ``A`` down, the coarsest factorised anew.
-        Half the cost of a new setup here (29 vs 59 ms CPU, hexagonal example, 18 k
-        unknowns) and, between the voltages of a sweep, the same CG iterations as a new
-        hierarchy (benchmarks/CHANGES.md); not seeded: nothing in it is random."""
-        ml = copy.copy(old)
-        ml.levels = [copy.copy(lvl) for lvl in old.levels]
-        ml.levels[0].A = A
-        for lvl, nxt in zip(ml.levels[:-1], ml.levels[1:]):
-            nxt.A = (lvl.R @ (lvl.A @ lvl.P)).tocsr()
-        ml.coarse_solver = pyamg.multilevel.coarse_grid_solver("splu")
-        return _VCycle(ml)
+    def _amg(self, A: sp.csr_matrix) -> Hierarchy:
+        return Hierarchy(A)
 
     def _cg(self, A, b, precond, x0=None, rtol=None) -> tuple[np.ndarray, int]:
         """Preconditioned CG; stops at |r| <= rtol |b| (like scipy's cg with atol = 0)."""
@@ -445,7 +394,7 @@ class EmbeddedEngine:
         ``initial``: start from its potential instead of the linear solve at sigma(E = 0);
         when it carries a ``warm_state`` (its solve ran with ``keep_state=True``, same contact
         roles), the first Jacobian's preconditioner is that solve's AMG hierarchy refreshed
-        for the new Jacobian (:meth:`_refresh`) instead of a new setup. (The hierarchy kept
+        for the new Jacobian (``Hierarchy.refresh``) instead of a new setup. (The hierarchy kept
         as it was, not refreshed, needed 2-3x the CG iterations of a new one.)
         ``keep_state``: set ``warm_state`` on the solution (the last hierarchy used).
         """
@@ -480,20 +429,26 @@ class EmbeddedEngine:
             x = red.restrict(initial.potential_full) / red.restrict(np.ones(self.dofs))
             u = red.values + red.prolong(x)
         lin_its = 0
+        ml = None
         if u is None:
             s0, _ = laws(np.zeros(self.space.w.shape), derivative=False)
-            lin, _, _ = self._solve_linear(config, s0, red, rtol=max(st.linear_rtol, INITIAL_RTOL))
+            lin, ml, _ = self._solve_linear(config, s0, red, rtol=max(st.linear_rtol, INITIAL_RTOL))
+            ml.release()                # keeps its prolongators for the Jacobians, not sigma0's matrix
             u = lin.potential_full
             lin_its += lin.linear_iterations
             for k in tim:
                 tim[k] += lin.timings.get(k, 0.0)
             del lin
-        # the Jacobian's own hierarchy (sigma(E) is far from sigma0), reused while CG stays fast
-        ml = None
-        ml_rate = 0.0
+        # the linear start's aggregates and prolongators serve every Jacobian (sigma(E) is far
+        # from sigma0, so its coarse operators are recomputed: Hierarchy.refresh); a full setup
+        # when there was no linear start, or when CG slowed down (iterations per decade above
+        # 2x + 2 those of the first Jacobian)
+        ml_rate = None
+        # a warm start of a sweep: the previous voltage's hierarchy, its coarse operators
+        # refreshed for this Jacobian (Hierarchy.refresh) instead of a new setup
         state = getattr(initial, "warm_state", None) if REUSE_WARM_HIERARCHY else None
-        if state is not None and state[0] != red.n:
-            state = None
+        if state is not None and state[0] == red.n and ml is None:
+            ml, ml_rate = state[1].copy(), state[2]
         it = 0
         res = np.inf
         g = self._gradient(u)
@@ -521,21 +476,20 @@ class EmbeddedEngine:
             J = red.matrix(self._assemble(s, g, dsE))
             del dsE
             tb = time.perf_counter()
-            fresh = ml is None
-            if fresh and state is not None:
-                ml, ml_rate, fresh = self._refresh(state[1], J), state[2], False
-                state = None
-            elif fresh:
+            if ml is None:
                 ml = self._amg(J)
+            else:
+                ml.refresh(J)
             tc = time.perf_counter()
             # inexact Newton: solve to a tolerance tied to the nonlinear residual
             lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
             dx, its = self._cg(J, -Fr, ml, rtol=lrtol)
+            ml.release()
             del J
             rate = its / max(-np.log10(lrtol), 1.0)        # iterations per decade
-            if fresh:
+            if ml_rate is None:
                 ml_rate = rate
-            elif rate > 2.0 * ml_rate + 2.0:                # sigma moved far from the hierarchy
+            elif rate > 2.0 * ml_rate + 2.0:                # P no longer fits the Jacobians
                 ml = None
             lin_its += its
             td = time.perf_counter()
@@ -552,7 +506,7 @@ class EmbeddedEngine:
         sol = self._solution(red, u, g, s, F, it, lin_its, float(res), True)
         sol.timings = tim
         if keep_state and ml is not None:
-            sol.warm_state = (red.n, ml.detached(), ml_rate)
+            sol.warm_state = (red.n, ml.copy(), ml_rate)
         return sol
 
     def _line_search(self, s, g, delta, laws, cell_E):

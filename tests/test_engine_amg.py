@@ -1,0 +1,111 @@
+"""The embedded engine's AMG hierarchy (refreshed Galerkin coarse operators) and the
+locality orders (mesh extraction, reduced unknowns), issue 11 item 5."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from simulator.engines.base import PulseConfiguration, SolverSettings
+from simulator.engines.embedded import EmbeddedEngine
+from simulator.engines.embedded.amg import Hierarchy
+from simulator.meshing.extract import _local_order, _signed6
+from simulator.physics.conductivity import CellConductivity
+from structured import box_mesh
+
+L = 0.01
+
+
+def _law(M, s0=0.2, s1=0.8, er=4e4, ei=8e4):
+    return CellConductivity(np.full(M, s0), np.full(M, s1), np.full(M, er), np.full(M, ei),
+                            np.zeros(M, dtype=np.int64), ("smoothstep",))
+
+
+def _two_matrices():
+    """Reduced matrices of one box with two conductivity fields (same pattern): uniform,
+    and 20x higher in a slab next to contact A (a moved electroporated zone)."""
+    mesh = box_mesh(n=(16, 12, 12))
+    eng = EmbeddedEngine(mesh)
+    red = eng._reduce(PulseConfiguration(("A",), ("B",), 1.0))
+    x = mesh.centroids()[:, 0]
+    s1 = np.ones((mesh.num_cells, 1))
+    s2 = np.where(x < 0.4 * L, 20.0, 1.0)[:, None]
+    return red.matrix(eng._assemble(s1)), red.matrix(eng._assemble(s2))
+
+
+def test_refresh_gives_the_galerkin_operators_and_fewer_iterations_than_a_stale_hierarchy():
+    A1, A2 = _two_matrices()
+    assert A1.shape[0] > 1000                       # several levels
+    h = Hierarchy(A1)
+    assert h.levels >= 2
+    stale_its = _cg_its(A2, h)                      # levels built for A1, fine level A2
+    h.refresh(A2)
+    for fine, coarse in zip(h.ml.levels[:-1], h.ml.levels[1:]):
+        ref = (fine.P.T @ (fine.A @ fine.P)).toarray()
+        assert np.allclose(coarse.A.toarray(), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    fresh_its = _cg_its(A2, Hierarchy(A2))
+    refreshed_its = _cg_its(A2, h)
+    assert refreshed_its < stale_its
+    assert refreshed_its <= fresh_its + 2
+    h.release()
+    assert h.ml.levels[0].A is None
+    with pytest.raises(ValueError):
+        h.refresh(A2[:-1, :-1])
+
+
+def _cg_its(A, h):
+    """CG iterations to 1e-8 on A with h as preconditioner (stale: fine level swapped only)."""
+    eng = EmbeddedEngine.__new__(EmbeddedEngine)
+    eng.settings = SolverSettings()
+    h.ml.levels[0].A = A
+    b = A @ np.linspace(1.0, 2.0, A.shape[0])
+    x, its = eng._cg(A, b, h, rtol=1e-8)
+    assert np.linalg.norm(A @ x - b) <= 1e-8 * np.linalg.norm(b) * 1.0001
+    return its
+
+
+def test_newton_with_refreshed_coarse_operators_needs_fewer_cg_iterations(monkeypatch):
+    """Against the previous policy (the coarse operators of the first setup kept): the same
+    answer, fewer CG iterations; and the same bits twice."""
+    mesh = box_mesh(n=(14, 10, 10))
+    law = _law(mesh.num_cells)
+    cfg = PulseConfiguration(("A",), ("B",), 600.0)
+    eng = EmbeddedEngine(mesh)
+    new = eng.solve_stationary(cfg, law)
+    again = EmbeddedEngine(mesh).solve_stationary(cfg, law)
+    assert np.array_equal(new.E, again.E) and new.current == again.current
+    monkeypatch.setattr(Hierarchy, "refresh", lambda self, A: setattr(self.ml.levels[0], "A", A))
+    old = EmbeddedEngine(mesh).solve_stationary(cfg, law)
+    assert new.current == pytest.approx(old.current, rel=1e-8)
+    assert new.linear_iterations < old.linear_iterations
+
+
+def test_local_order_renumbers_the_same_mesh_and_makes_cells_compact():
+    mesh = box_mesh(n=(12, 12, 12))
+    rng = np.random.default_rng(1)
+    perm = rng.permutation(mesh.num_points)          # a scrambled numbering, like gmsh's
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    pts = mesh.points[perm]
+    tets = inv[mesh.tets].astype(np.int32)
+    cells = rng.permutation(mesh.num_cells)
+    tets, region = tets[cells], mesh.cell_region[cells]
+    spread0 = np.median(tets.max(1) - tets.min(1))
+    p2, t2, r2, new = _local_order(pts, tets.copy(), region)
+    # the same cells (as coordinate sets), still positively oriented, regions carried along
+    key = lambda p, t: np.sort(np.round(p[t].mean(axis=1), 12).view([("", float)] * 3).ravel())
+    assert np.array_equal(key(pts, tets), key(p2, t2))
+    assert np.all(_signed6(p2, t2) > 0)
+    assert np.array_equal(p2[new], pts)
+    assert np.array_equal(np.sort(r2), np.sort(region))
+    spread = np.median(t2.max(1) - t2.min(1))
+    assert spread < 0.1 * spread0 and spread < 0.05 * len(pts)
+
+
+def test_reduced_unknowns_follow_the_engine_order():
+    mesh = box_mesh(n=(8, 6, 6))
+    eng = EmbeddedEngine(mesh)
+    assert np.array_equal(np.sort(eng._order), np.arange(eng.dofs))
+    red = eng._reduce(PulseConfiguration(("A",), ("B",), 1.0))
+    free = eng._order[red.rdof[eng._order] >= 0]
+    assert np.array_equal(red.rdof[free], np.arange(red.n))
+    A = red.matrix(eng._assemble(np.ones((mesh.num_cells, 1))))
+    assert isinstance(A, sp.csr_matrix) and abs(A - A.T).max() <= 1e-12 * abs(A).max()
