@@ -35,8 +35,9 @@ def test_region_volume_converges_at_second_order():
     n = [8, 16, 32]
     clipped, _ = _errors(n)
     order = np.polyfit(np.log(1.0 / np.array(n)), np.log(np.abs(clipped)), 1)[0]
-    # measured -8.8, -2.15, -0.54 %: the chords of a convex level cut a little inside, O(h^2)
-    assert abs(clipped[-1]) < 1e-2 and np.all(np.diff(np.abs(clipped)) < 0)
+    # measured -2.5, -0.60, -0.15 % (cut cells split in 8: the chords of the convex level
+    # cut a little inside, O(h^2); -8.8, -2.15, -0.54 % without the split)
+    assert abs(clipped[-1]) < 3e-3 and np.all(np.diff(np.abs(clipped)) < 0)
     assert order > 1.7, (clipped, order)
 
 
@@ -49,6 +50,6 @@ def test_region_volume_moves_smoothly_with_the_mesh():
         c, w = _errors([16], centre=(0.005 + s, 0.005 + 0.5 * s, -0.005))
         clipped.append(c[0])
         whole.append(w[0])
-    # measured: a spread of 2.6e-4 against 1.0e-2 for whole cells
+    # measured: a spread of 1.2e-4 against 1.0e-2 for whole cells
     assert np.ptp(clipped) < 0.1 * np.ptp(whole), (clipped, whole)
     assert np.ptp(clipped) < 1e-3
