@@ -138,7 +138,9 @@ def robustness(data: dict, samples: int, spreads: Spreads, seed: int = 0,
         frac = min(t["margin_reversible_fraction"] for t in rep["tumours"])
         fractions[i] = frac
         rows[i] = {"sample": i + 1, "covered": bool(rep["coverage"]["covered"]),
-                   "margin_reversible_fraction": round(frac, 6), **draws[i]}
+                   "margin_reversible_fraction": round(frac, 6), **draws[i],
+                   "newton_iterations": rep["solver"]["nonlinear_iterations"],
+                   "cg_iterations": rep["solver"]["linear_iterations"]}
         done += 1
         if progress:
             progress(done, samples)
