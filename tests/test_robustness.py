@@ -97,3 +97,18 @@ def test_bad_robustness_options_exit_2(src, tmp_path, capsys, args, field):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and field in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_row_report_is_the_full_reports_part():
+    """coverage_report of a coverage-only run (what a row is built from) equals the same
+    keys of the full report of a full run."""
+    from simulator.output.report import build_report, coverage_report
+    from simulator.scenario import scenario_from_dict
+    from simulator.solve.pipeline import run
+    sc = scenario_from_dict({**COVERING, "protocol": {"preset": "esope", "voltage_V": 380.0}})
+    full = build_report(run(sc))
+    light = run(sc, coverage_only=True)
+    assert light.zones == [] and light.volumes == {}             # the rest is not computed
+    row = coverage_report(light)
+    assert row == {k: full[k] for k in row} and set(row) >= {"coverage", "tumours", "solver"}
+    assert 0.99 < row["tumours"][0]["margin_reversible_fraction"] < 1.0

@@ -32,6 +32,7 @@ class Task:
     engine: str | None = None
     families: list[str] = field(default_factory=list)
     warm: str = ""                # key of a studies.warm.Nominal that starts its solves ("": none)
+    coverage_only: bool = False   # reports of coverage, tumours and solver only (output.report.coverage_report)
 
 
 @dataclass
@@ -68,7 +69,7 @@ def run_task(task: Task, meshes: dict | None = None,
              nominals: dict | None = None) -> list[PointResult]:
     """Run the task's points in order, sharing field solutions between them (and starting
     them from the task's nominal run, when it names one)."""
-    from simulator.output.report import build_report
+    from simulator.output.report import build_report, coverage_report
     from simulator.solve.pipeline import run
 
     mesh = (meshes or _MESHES).get(task.mesh_key)          # None: run() meshes the scenario
@@ -88,12 +89,12 @@ def run_task(task: Task, meshes: dict | None = None,
                 wrappers[fam] = SharedSolutions(engine, fam, is_linear(sc), uses)
             return wrappers[fam]
         before = sum(w.solves for w in wrappers.values())
-        result = run(sc, engine=task.engine, mesh=mesh, make_engine=make)
+        result = run(sc, engine=task.engine, mesh=mesh, make_engine=make, coverage_only=task.coverage_only)
         solves = sum(w.solves for w in wrappers.values()) - before
         if not field_keys(sc, fam):
             solves = result.train.distinct_configurations
         curves = {t.name: [float(x) for x in t.curve] for t in result.tumours}
-        point = PointResult(index, build_report(result), curves, solves)
+        point = PointResult(index, (coverage_report if task.coverage_only else build_report)(result), curves, solves)
         del result
         out.append(point)
         if on_point is not None:

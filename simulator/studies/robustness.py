@@ -157,6 +157,7 @@ def robustness(data: dict, samples: int, spreads: Spreads, seed: int = 0,
     tasks = plan_tasks(scenarios, keys, None)
     for task in tasks:
         task.warm = "nominal" if warm else ""
+        task.coverage_only = True            # a row needs the coverage, not volumes, zones or figures
     rows: list[dict | None] = [None] * samples
     fractions: list[float] = [0.0] * samples
     done = 0
