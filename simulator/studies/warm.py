@@ -11,8 +11,11 @@ potential instead of the linear solve at sigma(E = 0):
   the needles, where it is steepest: each sample point x is sampled on the nominal mesh at
   the place that holds the same position relative to the needles (``frame_map``).
 
-The start is scaled by V_sample / V_nominal when the voltages differ. Only the start
-changes: Newton stops at the scenario's own tolerance, as a cold run does (the energy is
+A transferred start's error is mostly mesh-scale noise (two meshes' P1 interpolants
+differ cell by cell: its residual is as large as the linear start's), so its first Newton
+step is solved by ``START_SWEEPS`` Gauss-Seidel sweeps, which remove it, rather than AMG-CG
+(the engines' ``start_sweeps``). The start is scaled by V_sample / V_nominal when the
+voltages differ. Only the start changes: Newton stops at the scenario's own tolerance, as a cold run does (the energy is
 convex and the line search exact, so it reaches the same minimiser from any start; the
 rows agree with cold runs to ~1e-6, tests/test_robustness.py).
 
@@ -31,6 +34,9 @@ import numpy as np
 from simulator.engines.base import FieldSolution, PulseConfiguration
 
 Placement = dict[str, tuple[np.ndarray, np.ndarray]]     # contact -> (entry (3,) m, unit axis (3,))
+START_SWEEPS = 2     # Gauss-Seidel sweeps of a transferred start's first Newton step (engines'
+#                      start_sweeps; hexagonal example moved 1 mm: 2, 5 and 10 sweeps all gave
+#                      4 further Newton iterations instead of 5-6, so the fewest)
 
 
 def placement_of(electrode) -> Placement:
@@ -174,4 +180,6 @@ class WarmStarts:
         if initial is None and sigma_floor is None:
             initial = self._nominal.start(config, self._mesh, self._mesh_key, self._engine.dofs, self._placement)
             self.starts += initial is not None
+            if initial is not None and self._mesh_key != self._nominal.mesh_key:
+                kw.setdefault("start_sweeps", START_SWEEPS)
         return self._engine.solve_stationary(config, law, sigma_floor, initial, **kw)

@@ -395,7 +395,8 @@ class EmbeddedEngine:
 
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
-                         initial: FieldSolution | None = None, *, rtol: float | None = None) -> FieldSolution:
+                         initial: FieldSolution | None = None, *, rtol: float | None = None,
+                         start_sweeps: int = 0) -> FieldSolution:
         """Newton on the convex energy W(phi) = int Psi(|grad phi|), Psi'(E) = sigma(E) E.
 
         sigma = max(law.sigma(E), sigma_floor). The Jacobian sigma I + sigma'(E)/E g g^T is
@@ -404,14 +405,20 @@ class EmbeddedEngine:
         (``rtol``: the settings' unless given).
 
         ``initial``: start from its potential instead of the linear solve at sigma(E = 0).
+        ``start_sweeps`` > 0 (with ``initial``): the first Newton step solves J du = -F by that
+        many symmetric Gauss-Seidel sweeps instead of AMG-CG, for a start interpolated from
+        another mesh (solve.transfer), whose error is mostly mesh-scale noise (residual as
+        large as the linear start's) that the sweeps remove; measured on the hexagonal example
+        moved 1 mm, 2 sweeps: 4 further Newton iterations instead of 5-6, ~25 % less time.
         (A study's hierarchy kept from the previous voltage of the same configuration was
         measured as a preconditioner: 2-3x the CG iterations of a fresh one, which costs more
         than its setup; so each solve builds its own.)
         """
         with single_threaded_blas():
-            return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol)
+            return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol,
+                                start_sweeps if initial is not None else 0)
 
-    def _newton(self, config, law, sigma_floor, initial, rtol) -> FieldSolution:
+    def _newton(self, config, law, sigma_floor, initial, rtol, sweeps=0) -> FieldSolution:
         st = self.settings
         tim = {"assemble": 0.0, "preconditioner": 0.0, "linear_solve": 0.0, "line_search": 0.0}
         red = self._reduce(config)
@@ -475,20 +482,27 @@ class EmbeddedEngine:
             J = red.matrix(self._assemble(s, g, dsE))
             del dsE
             tb = time.perf_counter()
-            fresh = ml is None
-            if fresh:
-                ml = self._amg(J)
-            tc = time.perf_counter()
-            # inexact Newton: solve to a tolerance tied to the nonlinear residual
-            lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
-            dx, its = self._cg(J, -Fr, ml, rtol=lrtol)
-            del J
-            rate = its / max(-np.log10(lrtol), 1.0)        # iterations per decade
-            if fresh:
-                ml_rate = rate
-            elif rate > 2.0 * ml_rate + 2.0:                # sigma moved far from the hierarchy
-                ml = None
-            lin_its += its
+            if sweeps:                                      # a start from another mesh: see above
+                dx = np.zeros_like(Fr)
+                pyamg.relaxation.relaxation.gauss_seidel(J, dx, -Fr, iterations=sweeps, sweep="symmetric")
+                del J
+                sweeps = 0
+                tc = time.perf_counter()
+            else:
+                fresh = ml is None
+                if fresh:
+                    ml = self._amg(J)
+                tc = time.perf_counter()
+                # inexact Newton: solve to a tolerance tied to the nonlinear residual
+                lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
+                dx, its = self._cg(J, -Fr, ml, rtol=lrtol)
+                del J
+                rate = its / max(-np.log10(lrtol), 1.0)        # iterations per decade
+                if fresh:
+                    ml_rate = rate
+                elif rate > 2.0 * ml_rate + 2.0:                # sigma moved far from the hierarchy
+                    ml = None
+                lin_its += its
             td = time.perf_counter()
             delta = red.prolong(dx)
             del dx
