@@ -64,6 +64,24 @@ def frame_map(nominal: Placement, sample: Placement, contacts):
     a tilted array this shear, not a rotation about one point, takes every needle's axis of
     the sample onto its nominal axis. The map is used for one configuration: the contacts
     that fire in it (every application of a session has its own placement)."""
+    frame = _frame(nominal, sample, contacts)
+    return None if frame is None else _map(frame)
+
+
+def _map(frame: tuple[np.ndarray, ...]):
+    shift, z1, a0, a1 = frame
+
+    def to_nominal(x: np.ndarray) -> np.ndarray:
+        d = (z1 - x[:, 2]) / -a1[2]                         # distance along the sample axis
+        return x - shift - d[:, None] * (a1 - a0)           # = x - (e1 + d a1) + (e0 + d a0)
+    return to_nominal
+
+
+def _frame(nominal: Placement, sample: Placement, contacts) -> tuple[np.ndarray, ...] | None:
+    """What :func:`frame_map` depends on: shift e1 - e0, sample entry height e1_z, axes a0
+    and a1, rounded to 1e-12 (m) so that the configurations of one application (their mean
+    entries differ, their motion does not) share one map, whichever is solved first; None
+    when nothing moved."""
     names = [c for c in contacts if c in nominal and c in sample]
     if not names:
         return None
@@ -72,13 +90,10 @@ def frame_map(nominal: Placement, sample: Placement, contacts):
     a0 = np.mean([nominal[c][1] for c in names], axis=0)
     a1 = np.mean([sample[c][1] for c in names], axis=0)
     a0, a1 = a0 / np.linalg.norm(a0), a1 / np.linalg.norm(a1)
-    if np.array_equal(e0, e1) and np.array_equal(a0, a1):
+    shift, a0, a1 = (np.round(v, 12) for v in (e1 - e0, a0, a1))
+    if not shift.any() and np.array_equal(a0, a1):
         return None
-
-    def to_nominal(x: np.ndarray) -> np.ndarray:
-        d = (e1[2] - x[:, 2]) / -a1[2]                      # distance along the sample axis
-        return x - (e1 + d[:, None] * a1) + (e0 + d[:, None] * a0)
-    return to_nominal
+    return shift, np.round(e1[2:], 12), a0, a1
 
 
 def _key(config: PulseConfiguration) -> PulseConfiguration:
@@ -119,6 +134,8 @@ class Nominal:
     placement: Placement
     solutions: dict[PulseConfiguration, tuple[float, FieldSolution]]
     _locator: object = field(default=None, repr=False, compare=False)
+    _weights: dict = field(default_factory=dict, repr=False, compare=False)   # one mesh's located points
+    _lock: object = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def of(cls, mesh_key: str, mesh, electrode, recorder: Recorder) -> "Nominal":
@@ -127,8 +144,12 @@ class Nominal:
 
     def __getstate__(self):                      # the locator is rebuilt where it is used
         state = dict(self.__dict__)
-        state["_locator"] = None
+        state["_locator"], state["_weights"], state["_lock"] = None, {}, None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def locator(self):
         """The point locator of the nominal mesh (built once per process)."""
@@ -153,8 +174,19 @@ class Nominal:
         if mesh_key == self.mesh_key and dofs == sol.dofs:
             start = sol
         else:
-            to_nominal = frame_map(self.placement, placement, config.anode + config.cathode)
-            start = transferred(sol, self.locator(), mesh, dofs, to_nominal)
+            contacts = config.anode + config.cathode
+            frame = _frame(self.placement, placement, contacts)
+            # the configurations of one application share its frame: locate the points once
+            key = (mesh_key, None if frame is None else np.concatenate(frame).tobytes())
+            with self._lock:                            # the configurations may run on threads
+                if key[0] not in {k[0] for k in self._weights}:
+                    self._weights.clear()               # another sample's mesh: let the last go
+                locator = self.locator()
+                if key not in self._weights and dofs == mesh.num_points:
+                    x = mesh.points if frame is None else _map(frame)(mesh.points)
+                    self._weights[key] = locator.weights(x)
+                weights = self._weights.get(key)
+            start = transferred(sol, locator, mesh, dofs, weights=weights)
             if start is None:
                 return None
         if factor == 1.0:
