@@ -77,8 +77,9 @@ def _minimum_voltage() -> dict:
 def _robustness(jobs: int = 2) -> dict:
     from simulator.studies.robustness import Spreads, robustness
     rep, _ = robustness(_example("hexagonal"), 20, Spreads(1.0, 0.0, 0.1, 0.1), seed=1, jobs=jobs)
+    per_sample = [[d["margin_reversible_fraction"], d["newton_iterations"], d["cg_iterations"]] for d in rep["draws"]]
     return {k: rep[k] for k in ("samples", "probability_covered", "margin_coverage_p05", "margin_coverage_mean",
-                                "mesh_reused")} | {"jobs": jobs}
+                                "mesh_reused", "nominal")} | {"jobs": jobs, "margin_newton_cg_per_sample": per_sample}
 
 
 def _plan() -> dict:

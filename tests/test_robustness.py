@@ -55,12 +55,33 @@ def test_seeded_runs_repeat_exactly_and_spread_costs_coverage(src, tmp_path):
 
 
 def test_placement_error_moves_the_electrode(src, tmp_path):
-    # two samples in two workers: each placement draw is meshed in the worker that runs it
-    rep = _robust(src, tmp_path / "p", "--samples", "2", "--placement-sd-mm", "1.0", "--seed", "1", "--jobs", "2")
-    assert not rep["mesh_reused"]
+    # two samples in two workers: each placement draw is meshed in the worker that runs it,
+    # and started from the nominal field moved with the electrode; the same file in one process
+    args = ["--samples", "2", "--placement-sd-mm", "1.0", "--seed", "1"]
+    rep = _robust(src, tmp_path / "p", *args, "--jobs", "2")
+    assert not rep["mesh_reused"] and rep["warm_start"]
     shifts = [tuple(d["shift_mm"][0]) for d in rep["draws"]]
     assert (0.0, 0.0) not in shifts and shifts[0] != shifts[1]
     assert len({d["margin_reversible_fraction"] for d in rep["draws"]}) == 2     # two meshes, two fields
+    assert _robust(src, tmp_path / "q", *args, "--jobs", "1") == rep
+
+
+def test_warm_rows_equal_cold_rows():
+    """Each sample started from the nominal field gives the row of its cold run (the
+    fractions to ~1e-6), in fewer iterations; the nominal row is the unperturbed run's."""
+    from simulator.studies.robustness import Spreads, robustness
+    data = {**COVERING, "protocol": {"preset": "esope", "voltage_V": 380.0}}      # draws: margin 0.95-0.995
+    spreads = Spreads(placement_sd_mm=0.8, tilt_sd_deg=3.0, sigma_rel_sd=0.1, threshold_rel_sd=0.1)
+    warm, _ = robustness(data, 3, spreads, seed=4)
+    cold, _ = robustness(data, 3, spreads, seed=4, warm=False)
+    assert warm["nominal"] == cold["nominal"]
+    solver = ("newton_iterations", "cg_iterations")
+    for w, c in zip(warm["draws"], cold["draws"]):
+        assert {k: v for k, v in w.items() if k not in solver + ("margin_reversible_fraction",)} == \
+            {k: v for k, v in c.items() if k not in solver + ("margin_reversible_fraction",)}
+        assert w["margin_reversible_fraction"] == pytest.approx(c["margin_reversible_fraction"], rel=1e-6, abs=1e-6)
+        assert w["margin_reversible_fraction"] < 0.9999 and w["cg_iterations"] < c["cg_iterations"]
+    assert sum(d["newton_iterations"] for d in warm["draws"]) < sum(d["newton_iterations"] for d in cold["draws"])
 
 
 @pytest.mark.parametrize("args, field", [
@@ -76,3 +97,22 @@ def test_bad_robustness_options_exit_2(src, tmp_path, capsys, args, field):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and field in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_row_report_is_the_full_reports_part():
+    """coverage_report of a coverage-only run (what a row is built from) equals the same
+    keys of the full report of a full run."""
+    from simulator.output.report import build_report, coverage_report
+    from simulator.scenario import scenario_from_dict
+    from simulator.solve.pipeline import run
+    sc = scenario_from_dict({**COVERING, "protocol": {"preset": "esope", "voltage_V": 380.0}})
+    full = build_report(run(sc))
+    light = run(sc, coverage_only=True)
+    assert light.zones == [] and light.volumes == {}             # the rest is not computed
+    row = coverage_report(light)
+    # whether a run met its mesh in the cache depends on the runs before it: the one key
+    # that may differ
+    full["solver"].pop("mesh_from_cache")
+    assert row["solver"].pop("mesh_from_cache") is True          # the second run's mesh: the first's
+    assert row == {k: full[k] for k in row} and set(row) >= {"coverage", "tumours", "solver"}
+    assert 0.99 < row["tumours"][0]["margin_reversible_fraction"] < 1.0

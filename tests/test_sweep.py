@@ -218,11 +218,11 @@ def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypat
     from simulator.studies import executor
     real = executor.run_task
 
-    def stop_after_first(task, meshes=None, on_point=None):
+    def stop_after_first(task, meshes=None, on_point=None, nominals=None):
         def once(p):
             on_point(p)
             raise KeyboardInterrupt
-        return real(task, meshes, once)
+        return real(task, meshes, once, nominals)
     monkeypatch.setattr(executor, "run_task", stop_after_first)
     out = tmp_path / "sw"
     code = main(["sweep", str(_small_file(tmp_path)), "--vary", "protocol.voltage_V=500,600,700",

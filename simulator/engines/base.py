@@ -73,11 +73,12 @@ class Engine(Protocol):
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
                          initial: FieldSolution | None = None, *,
-                         rtol: float | None = None) -> FieldSolution:
+                         rtol: float | None = None, start_sweeps: int = 0) -> FieldSolution:
         """Solve div(sigma(|E|) grad phi) = 0 with sigma = max(sigma(E), sigma_floor).
 
         ``initial``: Newton starts from its potential; ``rtol``: the nonlinear tolerance
-        (default: the settings')."""
+        (default: the settings'); ``start_sweeps``: smoothing sweeps for a start from another
+        mesh (an engine may ignore it, as it may ignore ``initial``)."""
         ...
 
     def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray) -> FieldSolution:

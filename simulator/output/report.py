@@ -104,20 +104,19 @@ def applications_of(result: "Result") -> list[dict]:
     return out
 
 
-def build_report(result: "Result") -> dict:
+def _cov(t) -> dict:
+    return {
+        "tumour_reversible_fraction": _r(t.reversible_fraction) if t else None,
+        "tumour_irreversible_fraction": _r(t.irreversible_fraction) if t else None,
+        "margin_reversible_fraction": _r(t.margin_reversible_fraction) if t else None,
+        "covered": t.covered if t else None,
+    }
+
+
+def _coverage(result: "Result") -> dict:
     sc = result.scenario
-    tr = result.train
     first = result.tumours[0] if result.tumours else None
-
-    def cov(t) -> dict:
-        return {
-            "tumour_reversible_fraction": _r(t.reversible_fraction) if t else None,
-            "tumour_irreversible_fraction": _r(t.irreversible_fraction) if t else None,
-            "margin_reversible_fraction": _r(t.margin_reversible_fraction) if t else None,
-            "covered": t.covered if t else None,
-        }
-
-    coverage = cov(first) if len(result.tumours) <= 1 else {
+    coverage = _cov(first) if len(result.tumours) <= 1 else {
         "tumour_reversible_fraction": _r(min(t.reversible_fraction for t in result.tumours)),
         "tumour_irreversible_fraction": _r(min(t.irreversible_fraction for t in result.tumours)),
         "margin_reversible_fraction": _r(min(t.margin_reversible_fraction for t in result.tumours)),
@@ -126,6 +125,45 @@ def build_report(result: "Result") -> dict:
     coverage["tolerance"] = sc.coverage_tolerance
     coverage["verdict_certain"] = verdict_certain(result)
     coverage["margin_threshold"] = sc.margin_threshold
+    return coverage
+
+
+def _tumours(result: "Result") -> list[dict]:
+    return [{"name": t.name, **_cov(t), "volume_mm3": _r(t.volume / MM3),
+             "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM)}
+            for t in result.tumours]
+
+
+def _solver(result: "Result") -> dict:
+    sc, tr = result.scenario, result.train
+    return {
+        "engine": result.engine, "degree": sc.solver.degree, "model": sc.solver.model,
+        "conductivity_models": {name: m.conductivity_model for name, m in sorted(sc.materials.items())},
+        "idle_contacts": sc.solver.idle_contacts,
+        "dofs": result.dofs, "cells": result.mesh.num_cells, "mesh_order": result.mesh.order,
+        "nonlinear_iterations": tr.nonlinear_iterations, "linear_iterations": tr.linear_iterations,
+        "distinct_configurations": tr.distinct_configurations,
+        "converged": tr.converged, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
+    }
+
+
+def coverage_report(result: "Result") -> dict:
+    """The part of :func:`build_report` a study keeps of each run (``epsim robustness``
+    rows): ``coverage``, ``tumours`` and ``solver``, the same keys and values; nothing else
+    is computed (no volumes, zones, diagnosis or thermal figures: a run made with
+    ``run(..., coverage_only=True)`` has none)."""
+    from simulator.output.finite import finite_report
+    out = {"report_version": REPORT_VERSION, "name": result.scenario.name, "coverage": _coverage(result),
+           "solver": _solver(result)}
+    if result.tumours:
+        out["tumours"] = _tumours(result)
+    return finite_report(out)
+
+
+def build_report(result: "Result") -> dict:
+    sc = result.scenario
+    tr = result.train
+    coverage = _coverage(result)
     pulses = []
     for g in tr.groups:
         pg = g.group
@@ -169,15 +207,7 @@ def build_report(result: "Result") -> dict:
         "generator": {"max_voltage_V": sc.generator.max_voltage, "max_current_A": sc.generator.max_current},
         "thermal": thermal_section(result, fig),
         "warnings": warnings_of(result) + thermal_warnings(fig),
-        "solver": {
-            "engine": result.engine, "degree": sc.solver.degree, "model": sc.solver.model,
-            "conductivity_models": {name: m.conductivity_model for name, m in sorted(sc.materials.items())},
-            "idle_contacts": sc.solver.idle_contacts,
-            "dofs": result.dofs, "cells": result.mesh.num_cells, "mesh_order": result.mesh.order,
-            "nonlinear_iterations": tr.nonlinear_iterations, "linear_iterations": tr.linear_iterations,
-            "distinct_configurations": tr.distinct_configurations,
-            "converged": tr.converged, "rtol": sc.solver.rtol, "mesh_from_cache": result.mesh_from_cache,
-        },
+        "solver": _solver(result),
         "accuracy": accuracy_block(result),
         "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
         "versions": versions(),
@@ -196,10 +226,7 @@ def build_report(result: "Result") -> dict:
     if sc.applications:
         report["applications"] = applications_of(result)
     if result.tumours:
-        report["tumours"] = [{
-            "name": t.name, **cov(t), "volume_mm3": _r(t.volume / MM3),
-            "margin_volume_mm3": _r(t.margin_volume / MM3), "min_field_V_per_cm": _r(t.min_field / V_PER_CM),
-        } for t in result.tumours]
+        report["tumours"] = _tumours(result)
     add_no_go(report, result)
     from simulator.output.summary import registry_summary
     report["summary"] = registry_summary(result, report)

@@ -106,7 +106,7 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
         progress: Callable[[str], None] | None = None,
         memory_check: Callable[[Mesh, int], object] | None = None,
         make_engine: Callable[[str, Mesh, SolverSettings], object] | None = None,
-        max_memory_gb: float | None = None) -> Result:
+        max_memory_gb: float | None = None, coverage_only: bool = False) -> Result:
     """Mesh, solve every pulse configuration, accumulate the train and measure coverage.
 
     ``memory_check(mesh, degree)`` may raise before anything is assembled (resource guard);
@@ -116,6 +116,8 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     (:mod:`simulator.solve.accuracy`).
     ``make_engine(name, mesh, settings)`` replaces :func:`create_engine` (studies reuse one
     engine across runs on the same mesh, or wrap it).
+    ``coverage_only``: post-process only what the tumours' coverage needs (a study that keeps
+    one row per run): no tissue volumes, zones, kill volume or per-application fields.
     """
     if mesh is None and scenario.mesh.accuracy > 0:
         from simulator.solve.accuracy import run_to_accuracy
@@ -173,7 +175,7 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     t3 = time.perf_counter()                    # post: sliver recovery, coverage, volumes
     recover_sliver_fields(mesh, train.E_max, train.sigma_at_max, train.pulses_above_rev, train.pulses_above_irr,
                           train.temperature_rise)
-    for E_app in train.application_E_max:       # each application's own field, likewise
+    for E_app in () if coverage_only else train.application_E_max:     # each application's own field
         recover_sliver_fields(mesh, E_app)
     for k, v in train.timings.items():
         if k != "train":
@@ -181,13 +183,15 @@ def run(scenario: Scenario, *, engine: str | None = None, mesh: Mesh | None = No
     field = RecoveredField(mesh, train.E_max, train.weights)     # one recovery for every threshold volume
     tumours = tumour_coverage(mesh, scenario.tumours, train.E_max, train.weights, law.E_rev, law.E_irr,
                               scenario.coverage_tolerance, scenario.margin_threshold, field)
-    volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, field)
-    kill = cell_kill_of(mesh, scenario, train)
-    if kill is not None:
-        volumes["kill_probability_0_9"] = kill_volume(mesh, scenario, train, field, law.E_rev, 0.9)
-    first = scenario.protocol.groups[0]
-    zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
-                         electrode_axes(mesh, first.anode, first.cathode), field)
+    volumes, kill, zones = {}, None, []
+    if not coverage_only:
+        volumes = tissue_volumes(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, field)
+        kill = cell_kill_of(mesh, scenario, train)
+        if kill is not None:
+            volumes["kill_probability_0_9"] = kill_volume(mesh, scenario, train, field, law.E_rev, 0.9)
+        first = scenario.protocol.groups[0]
+        zones = lesion_zones(mesh, train.E_max, train.weights, law.E_rev, law.E_irr, scenario.zone_thresholds,
+                             electrode_axes(mesh, first.anode, first.cathode), field)
     timings["post"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return Result(scenario, mesh, train, tumours, volumes, law.E_rev, law.E_irr, engine_name, dofs,

@@ -72,18 +72,23 @@ class PointLocator:
 
 
 def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, dofs: int,
-                to_source: Callable[[np.ndarray], np.ndarray] | None = None) -> FieldSolution | None:
+                to_source: Callable[[np.ndarray], np.ndarray] | None = None,
+                weights: tuple[np.ndarray, np.ndarray] | None = None) -> FieldSolution | None:
     """A Newton start on ``target`` (an engine of ``dofs`` DOFs) from ``solution`` on the
     locator's mesh: its vertex potential interpolated at the target's vertices. None when
     the target space is not P1 (``dofs`` != its vertices), where no start is given.
 
     ``to_source`` maps target points (K, 3) m to where they are sampled on the source mesh
     (for an electrode moved by a rigid motion: its inverse, so that the field moves with
-    the needles, where it is steepest); default: the same points."""
+    the needles, where it is steepest); default: the same points. ``weights``: what
+    ``locator.weights`` gives for those points, when the caller keeps them (several
+    potentials onto one mesh: the location is most of the cost)."""
     if dofs != target.num_points or solution.potential is None:
         return None
-    x = target.points if to_source is None else to_source(target.points)
-    phi = locator.interpolate(np.asarray(solution.potential, dtype=float), x)
+    if weights is None:
+        weights = locator.weights(target.points if to_source is None else to_source(target.points))
+    cells, bary = weights
+    phi = np.einsum("kn,kn->k", bary, np.asarray(solution.potential, dtype=float)[locator.tets[cells]])
     empty = np.zeros((0, 1))
     return replace(solution, E=empty, sigma=empty, weights=empty, potential=phi, potential_full=phi,
                    dofs=dofs, nonlinear_iterations=0, linear_iterations=0, timings={})

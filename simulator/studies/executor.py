@@ -7,7 +7,8 @@ independent. Each task computes the same numbers wherever it runs, so rows do no
 on the executor or on the order tasks finish in. Meshes are built once by the caller and
 handed to the workers (once per worker process, not per task); a task whose mesh key is
 not among them meshes its scenario itself, in the worker (robustness: one mesh per
-placement draw).
+placement draw). A task may name a nominal run (``warm``: studies.nominal) whose fields
+start its Newton solves; the nominals are handed to the workers once, like the meshes.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class Task:
     mesh_key: str
     engine: str | None = None
     families: list[str] = field(default_factory=list)
+    warm: str = ""                # key of a studies.nominal.Nominal that starts its solves ("": none)
+    coverage_only: bool = False   # reports of coverage, tumours and solver only (output.report.coverage_report)
 
 
 @dataclass
@@ -43,6 +46,7 @@ class PointResult:
 
 
 _MESHES: dict[str, object] = {}
+_NOMINALS: dict[str, object] = {}
 _ENGINES: dict[tuple, object] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -61,12 +65,15 @@ def engine_for(name: str, mesh, settings, mesh_key: str):
 
 
 def run_task(task: Task, meshes: dict | None = None,
-             on_point: Callable[[PointResult], None] | None = None) -> list[PointResult]:
-    """Run the task's points in order, sharing field solutions between them."""
-    from simulator.output.report import build_report
+             on_point: Callable[[PointResult], None] | None = None,
+             nominals: dict | None = None) -> list[PointResult]:
+    """Run the task's points in order, sharing field solutions between them (and starting
+    them from the task's nominal run, when it names one)."""
+    from simulator.output.report import build_report, coverage_report
     from simulator.solve.pipeline import run
 
     mesh = (meshes or _MESHES).get(task.mesh_key)          # None: run() meshes the scenario
+    nominal = (nominals or _NOMINALS).get(task.warm) if task.warm else None
     uses: Counter = Counter()
     for sc, fam in zip(task.scenarios, task.families):
         uses.update(field_keys(sc, fam))
@@ -75,16 +82,19 @@ def run_task(task: Task, meshes: dict | None = None,
     for index, sc, fam in zip(task.indices, task.scenarios, task.families):
         def make(name, m, settings, fam=fam, sc=sc):
             if fam not in wrappers:
-                wrappers[fam] = SharedSolutions(engine_for(name, m, settings, task.mesh_key), fam,
-                                                is_linear(sc), uses)
+                engine = engine_for(name, m, settings, task.mesh_key)
+                if nominal is not None:
+                    from simulator.studies.nominal import NominalStarts
+                    engine = NominalStarts(engine, nominal, m, task.mesh_key, sc.electrode)
+                wrappers[fam] = SharedSolutions(engine, fam, is_linear(sc), uses)
             return wrappers[fam]
         before = sum(w.solves for w in wrappers.values())
-        result = run(sc, engine=task.engine, mesh=mesh, make_engine=make)
+        result = run(sc, engine=task.engine, mesh=mesh, make_engine=make, coverage_only=task.coverage_only)
         solves = sum(w.solves for w in wrappers.values()) - before
         if not field_keys(sc, fam):
             solves = result.train.distinct_configurations
         curves = {t.name: [float(x) for x in t.curve] for t in result.tumours}
-        point = PointResult(index, build_report(result), curves, solves)
+        point = PointResult(index, (coverage_report if task.coverage_only else build_report)(result), curves, solves)
         del result
         out.append(point)
         if on_point is not None:
@@ -126,29 +136,32 @@ def plan_tasks(scenarios: list, mesh_keys: list[str], engine: str | None) -> lis
 
 
 # ----------------------------------------------------------------------------- executors
-def _init_worker(meshes: dict, threads: str) -> None:
+def _init_worker(meshes: dict, threads: str, nominals: dict | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # the parent handles Ctrl-C and stops us
     os.environ["EPSIM_THREADS"] = threads
     _MESHES.clear()
     _MESHES.update(meshes)
+    _NOMINALS.clear()
+    _NOMINALS.update(nominals or {})
 
 
 def _run_in_worker(task: Task) -> list[PointResult]:
     return run_task(task)
 
 
-def run_serial(tasks: list[Task], meshes: dict, on_point) -> None:
+def run_serial(tasks: list[Task], meshes: dict, on_point, nominals: dict | None = None) -> None:
     for task in tasks:
-        run_task(task, meshes, on_point)
+        run_task(task, meshes, on_point, nominals)
 
 
-def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int) -> None:
+def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals: dict | None = None) -> None:
     """Tasks in ``jobs`` worker processes (spawned: no forked gmsh or BLAS state); each
-    worker receives the meshes once. Ctrl-C terminates the workers."""
+    worker receives the meshes and the nominal runs once. Ctrl-C terminates the workers."""
     import multiprocessing as mp
     ctx = mp.get_context("spawn")
     threads = "1" if jobs > 1 else os.environ.get("EPSIM_THREADS", "")
-    pool = ctx.Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(meshes, threads))
+    pool = ctx.Pool(min(jobs, len(tasks)), initializer=_init_worker,
+                    initargs=(meshes, threads, nominals))
     try:
         for points in pool.imap_unordered(_run_in_worker, tasks):
             for p in points:

@@ -527,9 +527,10 @@ class DolfinxEngine:
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
                          initial: FieldSolution | None = None, *,
-                         rtol: float | None = None) -> FieldSolution:
+                         rtol: float | None = None, start_sweeps: int = 0) -> FieldSolution:
         """Newton with the exact line search (as the embedded engine); ``rtol`` replaces the
-        settings' tolerance."""
+        settings' tolerance (``start_sweeps`` is not used: a start from another mesh goes
+        to Newton as it is)."""
         t0 = time.perf_counter()
         comm, st = self.comm, self.settings
         tol = st.rtol if rtol is None else rtol

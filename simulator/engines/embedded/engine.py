@@ -35,6 +35,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
+import pyamg
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
@@ -383,7 +384,7 @@ class EmbeddedEngine:
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
                          sigma_floor: np.ndarray | None = None,
                          initial: FieldSolution | None = None, *, rtol: float | None = None,
-                         keep_state: bool = False) -> FieldSolution:
+                         keep_state: bool = False, start_sweeps: int = 0) -> FieldSolution:
         """Newton on the convex energy W(phi) = int Psi(|grad phi|), Psi'(E) = sigma(E) E.
 
         sigma = max(law.sigma(E), sigma_floor). The Jacobian sigma I + sigma'(E)/E g g^T is
@@ -397,12 +398,17 @@ class EmbeddedEngine:
         for the new Jacobian (``Hierarchy.refresh``) instead of a new setup. (The hierarchy kept
         as it was, not refreshed, needed 2-3x the CG iterations of a new one.)
         ``keep_state``: set ``warm_state`` on the solution (the last hierarchy used).
+        ``start_sweeps`` > 0 (with ``initial``): the first Newton step solves J du = -F by that
+        many symmetric Gauss-Seidel sweeps instead of AMG-CG, for a start interpolated from
+        another mesh (solve.transfer), whose error is mostly mesh-scale noise (residual as
+        large as the linear start's) that the sweeps remove; measured on the hexagonal example
+        moved 1 mm, 2 sweeps: 4 further Newton iterations instead of 5-6, ~25 % less time.
         """
         with single_threaded_blas():
             return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol,
-                                keep_state)
+                                keep_state, start_sweeps if initial is not None else 0)
 
-    def _newton(self, config, law, sigma_floor, initial, rtol, keep_state=False) -> FieldSolution:
+    def _newton(self, config, law, sigma_floor, initial, rtol, keep_state=False, sweeps=0) -> FieldSolution:
         st = self.settings
         tim = {"assemble": 0.0, "preconditioner": 0.0, "linear_solve": 0.0, "line_search": 0.0}
         red = self._reduce(config)
@@ -476,22 +482,29 @@ class EmbeddedEngine:
             J = red.matrix(self._assemble(s, g, dsE))
             del dsE
             tb = time.perf_counter()
-            if ml is None:
-                ml = self._amg(J)
+            if sweeps:                                      # a start from another mesh: see above
+                dx = np.zeros_like(Fr)
+                pyamg.relaxation.relaxation.gauss_seidel(J, dx, -Fr, iterations=sweeps, sweep="symmetric")
+                del J
+                sweeps = 0
+                tc = time.perf_counter()
             else:
-                ml.refresh(J)
-            tc = time.perf_counter()
-            # inexact Newton: solve to a tolerance tied to the nonlinear residual
-            lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
-            dx, its = self._cg(J, -Fr, ml, rtol=lrtol)
-            ml.release()
-            del J
-            rate = its / max(-np.log10(lrtol), 1.0)        # iterations per decade
-            if ml_rate is None:
-                ml_rate = rate
-            elif rate > 2.0 * ml_rate + 2.0:                # P no longer fits the Jacobians
-                ml = None
-            lin_its += its
+                if ml is None:
+                    ml = self._amg(J)
+                else:
+                    ml.refresh(J)
+                tc = time.perf_counter()
+                # inexact Newton: solve to a tolerance tied to the nonlinear residual
+                lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
+                dx, its = self._cg(J, -Fr, ml, rtol=lrtol)
+                ml.release()
+                del J
+                rate = its / max(-np.log10(lrtol), 1.0)        # iterations per decade
+                if ml_rate is None:
+                    ml_rate = rate
+                elif rate > 2.0 * ml_rate + 2.0:                # P no longer fits the Jacobians
+                    ml = None
+                lin_its += its
             td = time.perf_counter()
             delta = red.prolong(dx)
             del dx
