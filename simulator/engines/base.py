@@ -1,7 +1,7 @@
 """The interface every FE engine implements, with plain NumPy arrays across it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -62,6 +62,26 @@ class FieldSolution:
     # may reuse (the embedded engine: its AMG hierarchy); set only on request
     # (``keep_state``), not part of the answer
     warm_state: object | None = None
+
+    def potentials_only(self) -> "FieldSolution":
+        """This solution without its (M, Q) arrays (E, sigma, weights) and timings: what a
+        later Newton start needs (potentials, floating potentials, current), for keeping."""
+        empty = np.zeros((0, 1))
+        return replace(self, E=empty, sigma=empty, weights=empty, timings={})
+
+
+class EngineWrapper:
+    """Base of the engine wrappers of runs and studies (shared solutions, warm starts,
+    recorders): an attribute the wrapper does not define is the wrapped engine's (name, dofs,
+    settings, parallel_safe, cancel, solve_linear, heat_operator, ...)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def __getattr__(self, name):
+        if name == "_engine":                   # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self._engine, name)
 
 
 class Engine(Protocol):

@@ -36,6 +36,7 @@ import numpy as np
 
 from simulator.meshing.mesh import Mesh
 from simulator.post.above import RecoveredField
+from simulator.post.coverage import tumour_cells
 from simulator.scenario.records import SizeMap
 
 RATIO_MIN, RATIO_MAX = 0.25, 2.0    # [A] per level (issue 11): at most 4x finer, 2x coarser
@@ -141,8 +142,7 @@ def goal_indicator(result, target: float, coverage_target: float, volume_floor: 
         share += _cut_volume_error(field, E, rms, th) / (VOLUME_EFFECTIVITY * tol)
     centroids = mesh.centroids() if result.scenario.tumours else None
     for i, t in enumerate(result.scenario.tumours):
-        rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-        in_t = np.isin(mesh.cell_region, rid)
+        in_t = tumour_cells(mesh, i)
         if not in_t.any():
             continue
         th = float(result.E_rev[in_t].max())

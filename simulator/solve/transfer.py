@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from simulator.engines.base import FieldSolution
+from simulator.engines.base import EngineWrapper, FieldSolution
 from simulator.meshing.mesh import Mesh
 
 CANDIDATES = 8       # [A] nearest cell centroids searched per point (graded meshes: 8 suffice
@@ -94,7 +94,7 @@ def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, do
                    dofs=dofs, nonlinear_iterations=0, linear_iterations=0, timings={})
 
 
-class MeshToMeshStarts:
+class MeshToMeshStarts(EngineWrapper):
     """An engine wrapper for a sequence of meshes of one problem (the accuracy loop's levels):
     each configuration's stationary Newton solve starts from that configuration's converged
     potential on the previous mesh (``previous``: configuration -> solution, on the
@@ -103,16 +103,11 @@ class MeshToMeshStarts:
     through to the engine."""
 
     def __init__(self, engine, mesh: Mesh, previous: dict | None, locator: PointLocator | None, record: dict):
-        self._engine, self._mesh = engine, mesh
+        super().__init__(engine)
+        self._mesh = mesh
         self._previous, self._locator, self._record = previous or {}, locator, record
         self._lock = threading.Lock()
         self.warm = 0
-
-    def __getattr__(self, name):                 # name, dofs, parallel_safe, cancel, settings, ...
-        return getattr(self._engine, name)
-
-    def solve_linear(self, config, sigma):
-        return self._engine.solve_linear(config, sigma)
 
     def solve_stationary(self, config, law, sigma_floor=None, initial=None, *, rtol=None) -> FieldSolution:
         start = None
@@ -120,9 +115,7 @@ class MeshToMeshStarts:
             start = transferred(self._previous[config], self._locator, self._mesh, self._engine.dofs)
         sol = self._engine.solve_stationary(config, law, sigma_floor, initial if start is None else start, rtol=rtol)
         if sigma_floor is None and sol.potential is not None:
-            empty = np.zeros((0, 1))
             with self._lock:
-                self._record[config] = replace(sol, E=empty, sigma=empty, weights=empty, potential_full=None,
-                                               timings={})
+                self._record[config] = replace(sol.potentials_only(), potential_full=None)
                 self.warm += start is not None
         return sol

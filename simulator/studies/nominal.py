@@ -31,7 +31,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from simulator.engines.base import FieldSolution, PulseConfiguration
+from simulator.engines.base import EngineWrapper, FieldSolution, PulseConfiguration
+from simulator.studies.scaling import scaled
 
 Placement = dict[str, tuple[np.ndarray, np.ndarray]]     # contact -> (entry (3,) m, unit axis (3,))
 START_SWEEPS = 2     # Gauss-Seidel sweeps of a transferred start's first Newton step (engines'
@@ -100,25 +101,20 @@ def _key(config: PulseConfiguration) -> PulseConfiguration:
     return replace(config, voltage=1.0)
 
 
-class Recorder:
+class Recorder(EngineWrapper):
     """An engine wrapper that keeps the converged potential of every configuration solved
     (the nominal run's, for :class:`Nominal`)."""
 
     def __init__(self, engine):
-        self._engine = engine
+        super().__init__(engine)
         self.solutions: dict[PulseConfiguration, tuple[float, FieldSolution]] = {}   # at 1 V: (V, solution)
         self._lock = threading.Lock()
-
-    def __getattr__(self, name):                 # name, dofs, settings, parallel_safe, cancel, ...
-        return getattr(self._engine, name)
 
     def solve_stationary(self, config, law, sigma_floor=None, initial=None, **kw) -> FieldSolution:
         sol = self._engine.solve_stationary(config, law, sigma_floor, initial, **kw)
         if sigma_floor is None:
-            empty = np.zeros((0, 1))
-            slim = replace(sol, E=empty, sigma=empty, weights=empty, timings={})
             with self._lock:
-                self.solutions[_key(config)] = (float(config.voltage), slim)
+                self.solutions[_key(config)] = (float(config.voltage), sol.potentials_only())
         return sol
 
 
@@ -189,24 +185,18 @@ class Nominal:
             start = transferred(sol, locator, mesh, dofs, weights=weights)
             if start is None:
                 return None
-        if factor == 1.0:
-            return start
-        full = None if start.potential_full is None else start.potential_full * factor
-        return replace(start, potential=start.potential * factor, potential_full=full,
-                       floating_potentials={k: v * factor for k, v in start.floating_potentials.items()})
+        return start if factor == 1.0 else scaled(start, factor)
 
 
-class NominalStarts:
+class NominalStarts(EngineWrapper):
     """An engine wrapper for one sample's run: each solve without a start of its own starts
     from the nominal (:meth:`Nominal.start`); ``starts`` counts them."""
 
     def __init__(self, engine, nominal: Nominal, mesh, mesh_key: str, electrode):
-        self._engine, self._nominal, self._mesh, self._mesh_key = engine, nominal, mesh, mesh_key
+        super().__init__(engine)
+        self._nominal, self._mesh, self._mesh_key = nominal, mesh, mesh_key
         self._placement = placement_of(electrode)
         self.starts = 0
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
 
     def solve_stationary(self, config, law, sigma_floor=None, initial=None, **kw) -> FieldSolution:
         if initial is None and sigma_floor is None:

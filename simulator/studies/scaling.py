@@ -35,9 +35,8 @@ import threading
 from collections import Counter
 from dataclasses import replace
 
-import numpy as np
 
-from simulator.engines.base import FieldSolution, PulseConfiguration
+from simulator.engines.base import EngineWrapper, FieldSolution, PulseConfiguration
 from simulator.solve.train import configuration_of
 
 WARM_RTOL = 1e-2     # a warm-started Newton solve stops at this times the scenario's rtol
@@ -110,12 +109,6 @@ def extrapolated(past: list[tuple[float, FieldSolution]], voltage: float) -> Fie
                    nonlinear_iterations=0, linear_iterations=0, timings={})
 
 
-def _slim(sol: FieldSolution) -> FieldSolution:
-    """What a warm start needs of a solution (potentials), without its (M, Q) arrays."""
-    empty = np.zeros((0, 1))
-    return replace(sol, E=empty, sigma=empty, weights=empty, timings={})
-
-
 def scaled(sol: FieldSolution, factor: float) -> FieldSolution:
     """The solution of the same linear problem with every Dirichlet voltage times ``factor``."""
     full = None if sol.potential_full is None else sol.potential_full * factor
@@ -125,25 +118,20 @@ def scaled(sol: FieldSolution, factor: float) -> FieldSolution:
                    nonlinear_iterations=0, linear_iterations=0, timings={})
 
 
-class SharedSolutions:
+class SharedSolutions(EngineWrapper):
     """An engine wrapper for the runs of one family: a field problem needed by several runs
     is solved once and kept until its last use (``uses`` counts them); linear families key
     problems at 1 V and scale from the first voltage solved; nonlinear ones start each
     voltage's Newton solve from the last two voltages solved (module docstring)."""
 
     def __init__(self, engine, family: str, linear: bool, uses: Counter):
-        self._engine, self._family, self._linear, self._uses = engine, family, linear, uses
+        super().__init__(engine)
+        self._family, self._linear, self._uses = family, linear, uses
         self._chains = len({replace(key[1], voltage=1.0) for key in uses if key[0] == family})
         self._kept: dict[tuple, tuple[float, FieldSolution]] = {}
         self._past: dict[PulseConfiguration, list[tuple[float, FieldSolution]]] = {}
         self._lock = threading.Lock()
         self.solves = self.reused = self.warm = 0
-
-    def __getattr__(self, name):                 # name, dofs, parallel_safe, cancel, ...
-        return getattr(self._engine, name)
-
-    def solve_linear(self, config, sigma):
-        return self._engine.solve_linear(config, sigma)
 
     def solve_stationary(self, config: PulseConfiguration, law, sigma_floor=None, initial=None) -> FieldSolution:
         key = (self._family, replace(config, voltage=1.0) if self._linear else config)
@@ -179,7 +167,7 @@ class SharedSolutions:
         else:
             rtol = self._engine.settings.rtol * WARM_RTOL      # the scenario's rtol (run() sets it)
             sol = self._engine.solve_stationary(config, law, initial=start, rtol=rtol, **keep)
-        kept = _slim(sol)
+        kept = sol.potentials_only()
         sol = replace(sol, warm_state=None) if sol.warm_state is not None else sol   # not into the train
         with self._lock:
             # the engine's state (AMG hierarchy) only with the last voltage: the next start's

@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from simulator.errors import GeometryError, ScenarioError
+from simulator.post.coverage import tumour_cells
 from simulator.units import MM
 from simulator.studies.records import cpu_time, run_record, start_counts
 
@@ -229,8 +230,7 @@ def count_lower_bound(result) -> int:
 def _lesion(result, i, t):
     """Tumour i's tumour + margin cells (bool) and the threshold each cell is judged at (post.coverage)."""
     sc, mesh = result.scenario, result.mesh
-    rid = [k for k, r in enumerate(mesh.regions) if r.kind == "tumour" and r.index == i]
-    own = np.isin(mesh.cell_region, rid)
+    own = tumour_cells(mesh, i)
     lesion = own | t.contains(mesh.centroids(), grow=t.margin)
     if getattr(sc, "margin_threshold", "tumour") == "tumour" and own.any():
         threshold = np.full(mesh.num_cells, result.E_rev[own].max())

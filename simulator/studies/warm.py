@@ -26,15 +26,15 @@ from typing import Callable
 
 import numpy as np
 
-from simulator.engines.base import FieldSolution, PulseConfiguration
-from simulator.studies.scaling import WARM_RTOL, _slim, extrapolated, scaled
+from simulator.engines.base import EngineWrapper, FieldSolution, PulseConfiguration
+from simulator.studies.scaling import WARM_RTOL, extrapolated, scaled
 
 
 def _chain(config: PulseConfiguration) -> PulseConfiguration:
     return replace(config, voltage=1.0)
 
 
-class WarmStarts:
+class WarmStarts(EngineWrapper):
     """An engine wrapper that starts each Newton solve from what is known (module docstring).
 
     ``seed(config) -> FieldSolution | None``: a start for a configuration not yet solved on
@@ -42,20 +42,15 @@ class WarmStarts:
     ``seeded`` (from ``seed``); ``newton`` Newton iterations in all."""
 
     def __init__(self, engine, seed: Callable[[PulseConfiguration], FieldSolution | None] | None = None):
-        self._engine, self.seed = engine, seed
+        super().__init__(engine)
+        self.seed = seed
         self._past: dict[PulseConfiguration, list[tuple[float, FieldSolution]]] = {}
         self._lock = threading.Lock()
         self.cold = self.continued = self.seeded = self.newton = 0
 
-    def __getattr__(self, name):                 # name, dofs, settings, parallel_safe, cancel, ...
-        return getattr(self._engine, name)
-
     @property
     def solves(self) -> int:
         return self.cold + self.continued + self.seeded
-
-    def solve_linear(self, config, sigma):
-        return self._engine.solve_linear(config, sigma)
 
     def solve_stationary(self, config: PulseConfiguration, law, sigma_floor=None, initial=None, *,
                          rtol: float | None = None) -> FieldSolution:
@@ -75,7 +70,7 @@ class WarmStarts:
         with self._lock:
             if sol.converged:
                 kept = [(v, s) for v, s in past if v != config.voltage]
-                self._past[chain] = (kept + [(config.voltage, _slim(sol))])[-2:]
+                self._past[chain] = (kept + [(config.voltage, sol.potentials_only())])[-2:]
             setattr(self, kind, getattr(self, kind) + 1)
             self.newton += sol.nonlinear_iterations
         return sol
