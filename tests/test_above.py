@@ -78,3 +78,35 @@ def test_volume_above_is_smooth_in_the_threshold_and_matches_the_plane_cut():
     assert np.all(np.diff(vols) < 0) and np.abs(np.diff(vols, 2)).max() < 1e-3   # cells: 2e-2 jumps
     # the curve of fractions is the same measure
     assert field.fractions_above(ts[::8], np.ones(mesh.num_cells, bool)) == pytest.approx(vols[::8] / field.volume.sum())
+
+
+def test_patch_weights_are_kept_per_mesh_and_equal_the_uncached_recovery(monkeypatch):
+    """The recovery is linear in the cell values with weights of the mesh alone: a second
+    field on the same mesh reuses them (one build), and the kept (sorted) patch ranges give
+    the values of the per-field path (a mesh above CACHED_CELLS) to round-off."""
+    import simulator.post.above as above
+
+    mesh = box_mesh(seed=5)
+    rng = np.random.default_rng(3)
+    built = []
+    real = above._Patches.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(kwargs["ordered"])
+        real(self, *args, **kwargs)
+    monkeypatch.setattr(above._Patches, "__init__", counting)
+    E1, E2 = rng.uniform(1, 5, size=(mesh.num_cells, 1)), rng.uniform(1, 5, size=(mesh.num_cells, 1))
+    f1 = RecoveredField(mesh, E1, mesh.volumes()[:, None])
+    f2 = RecoveredField(mesh, E2, mesh.volumes()[:, None])
+    assert built == [True]                                      # one build for both fields
+    monkeypatch.setattr(above, "CACHED_CELLS", 0)
+    g2 = RecoveredField(mesh, E2, mesh.volumes()[:, None])      # per field, ranges by ufunc.at
+    assert built == [True, False]
+    assert np.abs(g2.nodal - f2.nodal).max() <= 1e-12 * np.abs(f2.nodal).max()
+    assert np.abs(f1.nodal - f2.nodal).max() > 0.1              # the fields do differ
+    # the values are limited to the patch ranges: within [min, max] of the cells around
+    lo = np.full(f2.nodal.size, np.inf)
+    keys = f2._keys(np.arange(mesh.num_cells)).ravel()
+    np.minimum.at(lo, keys, np.repeat(E2[:, 0], 4))
+    used = np.isfinite(lo)
+    assert np.all(f2.nodal[used] >= lo[used] - 1e-12)

@@ -23,6 +23,9 @@ quadratic one).
 """
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 from simulator.meshing.mesh import Mesh
@@ -62,6 +65,114 @@ def fraction_above(v: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+class _Patches:
+    """The mesh-only part of the patch recovery: for each (cell, corner) its vertex-material
+    key and its weight in that vertex's value, so that the unclipped vertex values are
+    ``bincount(keys, weights * e_cell)`` (linear in the cell values, see
+    :meth:`RecoveredField._patch_fit`), and, kept only for meshes that are cached, the
+    (cell, corner) pairs ordered by key for the patch ranges (min/max per key)."""
+
+    def __init__(self, mesh: Mesh, nm: int, mat: np.ndarray, volume: np.ndarray, ordered: bool):
+        size = mesh.num_points * nm
+        acc = np.zeros((10, size))      # W, W dx (3), W dx dx^T (6)
+        for a in range(0, mesh.num_cells, _BLOCK):
+            cells = slice(a, a + _BLOCK)
+            dx = _corner_offsets(mesh, cells)
+            vol = np.repeat(volume[cells], 4)
+            keys = _keys(mesh, nm, mat, cells).ravel()
+            cols = [vol, *(vol * dx[:, i] for i in range(3)), *(vol * dx[:, i] * dx[:, j] for i, j in _PAIRS)]
+            for r, c in enumerate(cols):
+                acc[r] += np.bincount(keys, weights=c, minlength=size)
+        W = acc[0]
+        self.used = W > 0
+        Wu = W[self.used]
+        xbar = np.zeros((size, 3))
+        xbar[self.used] = (acc[1:4, self.used] / Wu).T          # patch centroid - vertex
+        C = np.empty((Wu.size, 3, 3))
+        for (i, j), row in zip(_PAIRS, acc[4:10, self.used]):
+            C[:, i, j] = C[:, j, i] = row / Wu - xbar[self.used, i] * xbar[self.used, j]
+        del acc
+        lam = np.linalg.eigvalsh(C)
+        ok = lam[:, 0] > FLAT * lam[:, 2]
+        # y = C^-1 xbar where the patch spans 3-D, else 0 (the plain average)
+        y = np.zeros((size, 3))
+        yu = np.zeros((Wu.size, 3))
+        yu[ok] = np.linalg.solve(C[ok], xbar[self.used][ok][..., None])[..., 0]
+        y[self.used] = yu
+        del C, yu
+        winv = np.zeros(size)
+        winv[self.used] = 1.0 / Wu
+        self.keys = np.empty((mesh.num_cells, 4), dtype=np.int64)
+        self.weights = np.empty((mesh.num_cells, 4))
+        for a in range(0, mesh.num_cells, _BLOCK):
+            cells = slice(a, a + _BLOCK)
+            k = _keys(mesh, nm, mat, cells)
+            dx = _corner_offsets(mesh, cells).reshape(-1, 4, 3)
+            self.keys[cells] = k
+            self.weights[cells] = volume[cells, None] * winv[k] * (
+                1.0 - np.einsum("mci,mci->mc", dx - xbar[k], y[k]))
+        self.size = size
+        self.order = None
+        if ordered:                     # (cell, corner) pairs by key: patch ranges by reduceat
+            flat = self.keys.ravel()
+            order = np.argsort(flat, kind="stable")
+            self.order_cells = (order // 4).astype(np.int32 if mesh.num_cells < 2**31 else np.int64)
+            sorted_keys = flat[order]
+            self.starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+            self.start_keys = sorted_keys[self.starts]
+            self.order = order
+
+    def nodal(self, cell: np.ndarray) -> np.ndarray:
+        """(size,) vertex values of the per-cell field ``cell`` (M,), limited to each patch's
+        range of cell values."""
+        raw = np.bincount(self.keys.ravel(), weights=(self.weights * cell[:, None]).ravel(), minlength=self.size)
+        if self.order is not None:
+            vals = cell[self.order_cells]
+            lo, hi = np.full(self.size, np.inf), np.full(self.size, -np.inf)
+            lo[self.start_keys] = np.minimum.reduceat(vals, self.starts)
+            hi[self.start_keys] = np.maximum.reduceat(vals, self.starts)
+        else:
+            e = np.repeat(cell, 4)
+            lo, hi = np.full(self.size, np.inf), np.full(self.size, -np.inf)
+            np.minimum.at(lo, self.keys.ravel(), e)
+            np.maximum.at(hi, self.keys.ravel(), e)
+        out = np.zeros(self.size)
+        out[self.used] = np.clip(raw[self.used], lo[self.used], hi[self.used])
+        return out
+
+
+_PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+CACHED_CELLS = 1 << 20      # [memory] patch weights kept per mesh (~100 bytes per cell) up to this size
+_CACHE: "weakref.WeakKeyDictionary[Mesh, _Patches]" = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def _corner_offsets(mesh: Mesh, cells: slice) -> np.ndarray:
+    """(4B, 3) centroid - vertex (m) per corner of ``cells``."""
+    tets = mesh.tets[cells]
+    cen = mesh.points[tets].mean(axis=1)
+    return (cen[:, None, :] - mesh.points[tets]).reshape(-1, 3)
+
+
+def _keys(mesh: Mesh, nm: int, mat: np.ndarray, cells) -> np.ndarray:
+    return mesh.tets[cells].astype(np.int64) * nm + mat[cells, None]
+
+
+def _patches(mesh: Mesh, nm: int, mat: np.ndarray, volume: np.ndarray) -> _Patches:
+    """The mesh's :class:`_Patches`, kept (weakly, per mesh) for meshes of up to
+    ``CACHED_CELLS`` cells: every field on a mesh (each point of a sweep, each level's
+    figures) reuses them. Larger meshes build them per field (memory)."""
+    if mesh.num_cells > CACHED_CELLS:
+        return _Patches(mesh, nm, mat, volume, ordered=False)
+    with _CACHE_LOCK:
+        got = _CACHE.get(mesh)
+    if got is None:
+        got = _Patches(mesh, nm, mat, volume, ordered=True)
+        with _CACHE_LOCK:
+            got = _CACHE.setdefault(mesh, got)
+    return got
+
+
 class RecoveredField:
     """The per-material vertex average of a per-cell field, and the volumes above thresholds.
 
@@ -88,45 +199,17 @@ class RecoveredField:
         values: on a material's boundary the patch lies on one side of the vertex and the
         plane's extrapolation can overshoot (seen: -170 V/cm at a tumour-surface vertex whose
         cells held 930-1170 V/cm), which would count cells above a threshold everywhere as
-        partly below it."""
-        mesh = self.mesh
-        size = mesh.num_points * self._nm
-        acc = np.zeros((14, size))      # W, W dx (3), W E, W dx E (3), W dx dx^T (6)
-        lo, hi = np.full(size, np.inf), np.full(size, -np.inf)     # range of the patch's values
-        pairs = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
-        for a in range(0, mesh.num_cells, _BLOCK):
-            cells = slice(a, a + _BLOCK)
-            tets = mesh.tets[cells]
-            cen = mesh.points[tets].mean(axis=1)
-            dx = (cen[:, None, :] - mesh.points[tets]).reshape(-1, 3)    # centroid - vertex, per corner
-            vol = np.repeat(self.volume[cells], 4)
-            e = np.repeat(cell[cells], 4)
-            keys = self._keys(cells).ravel()
-            cols = [vol, *(vol * dx[:, i] for i in range(3)), vol * e, *(vol * e * dx[:, i] for i in range(3)),
-                    *(vol * dx[:, i] * dx[:, j] for i, j in pairs)]
-            for r, c in enumerate(cols):
-                acc[r] += np.bincount(keys, weights=c, minlength=size)
-            np.minimum.at(lo, keys, e)
-            np.maximum.at(hi, keys, e)
-        W = acc[0]
-        used = W > 0
-        Wu = W[used]
-        xbar = acc[1:4, used] / Wu                           # patch centroid - vertex
-        ebar = acc[4, used] / Wu
-        s = acc[5:8, used] / Wu - xbar * ebar               # covariance of dx and E
-        C = np.empty((Wu.size, 3, 3))
-        for (i, j), row in zip(pairs, acc[8:14, used]):
-            C[:, i, j] = C[:, j, i] = row / Wu - xbar[i] * xbar[j]
-        lam = np.linalg.eigvalsh(C)
-        ok = lam[:, 0] > FLAT * lam[:, 2]
-        g = np.zeros((Wu.size, 3))
-        g[ok] = np.linalg.solve(C[ok], s[:, ok].T[..., None])[..., 0]
-        out = np.zeros(size)
-        out[used] = np.clip(ebar - np.einsum("ij,ji->i", g, xbar), lo[used], hi[used])   # E at dx = 0
-        return out
+        partly below it.
+
+        The value is linear in the cell values: with dx_c = centroid_c - x_v, W = sum vol_c,
+        xbar = sum vol_c dx_c / W, C the patch's covariance of dx and g = C^-1 s,
+        s = sum vol_c e_c (dx_c - xbar) / W, it is ebar - g . xbar
+        = sum_c e_c vol_c (1 - (dx_c - xbar) . C^-1 xbar) / W: the weights depend on the mesh
+        only (:class:`_Patches`, kept per mesh)."""
+        return _patches(self.mesh, self._nm, self._mat, self.volume).nodal(cell)
 
     def _keys(self, cells) -> np.ndarray:
-        return self.mesh.tets[cells].astype(np.int64) * self._nm + self._mat[cells, None]
+        return _keys(self.mesh, self._nm, self._mat, cells)
 
     def corners(self, cells) -> np.ndarray:
         """(B, 4) recovered field (V/m) at the vertices of ``cells`` (a slice or index array)."""

@@ -128,6 +128,14 @@ class Hierarchy:
         previous one alive, ~125 MB at 1e6 DOFs)."""
         self.ml.levels[0].A = None
 
+    def retarget(self, A: sp.csr_matrix) -> None:
+        """Smooth with the new fine matrix ``A`` (same pattern) and keep the coarse operators
+        of the last :meth:`refresh` (a cheaper, slightly weaker V-cycle for a matrix close to
+        the last one)."""
+        if A.shape != self.shape:
+            raise ValueError("retarget: the matrix has another size than the hierarchy's")
+        self.ml.levels[0].A = A
+
     def refresh(self, A: sp.csr_matrix) -> None:
         """Galerkin coarse operators P^T A P of a new fine matrix on the kept prolongators
         (A must have the pattern of the matrix the hierarchy was built for)."""

@@ -453,7 +453,8 @@ class EmbeddedEngine:
         # a warm start of a sweep: the previous voltage's hierarchy, its coarse operators
         # refreshed for this Jacobian (Hierarchy.refresh) instead of a new setup
         state = getattr(initial, "warm_state", None) if REUSE_WARM_HIERARCHY else None
-        if state is not None and state[0] == red.n and ml is None:
+        warm = state is not None and state[0] == red.n and ml is None
+        if warm:
             ml, ml_rate = state[1].copy(), state[2]
         it = 0
         res = np.inf
@@ -491,6 +492,8 @@ class EmbeddedEngine:
             else:
                 if ml is None:
                     ml = self._amg(J)
+                elif warm and it > 1:
+                    ml.retarget(J)      # see WARM_COARSE
                 else:
                     ml.refresh(J)
                 tc = time.perf_counter()
