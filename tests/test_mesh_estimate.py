@@ -87,3 +87,28 @@ def test_a_mesh_that_would_not_fit_is_refused_before_meshing(edit, key, tmp_path
     at = lambda v: estimate_cells(mesh_input(dataclasses.replace(  # noqa: E731
         sc, mesh=dataclasses.replace(sc.mesh, **{field: v * MM}))), limit=2 * _fit_cells(1))
     assert at(suggested) <= 0.5 * _fit_cells(1) < _fit_cells(1) < at(suggested / 2)
+
+
+def test_a_size_map_is_estimated_as_gmsh_meshes_it():
+    """The refinement loop's size maps (linear in a previous mesh's tets; ``replace``: the map
+    alone, else min with the scenario's sizes) are in the estimate as in gmsh's field: a map
+    0.7 and 0.56 x the scenario's sizes (x < 0, x > 0) gives the cells gmsh makes, where the
+    scenario's own size field (1.5 mm) would say something else."""
+    import numpy as np
+
+    from simulator.meshing.estimate import size_at
+    from simulator.scenario.records import SizeMap
+
+    sc = load(CASES["needle-pair"])
+    base = build_mesh(mesh_input(sc))
+    own, _ = size_at(mesh_input(sc), base.points)
+    size = 0.7 * own * np.where(base.points[:, 0] < 0, 1.0, 0.8)     # finer, and more so at x > 0
+    for replace in (True, False):
+        sm = SizeMap(base.points, base.tets, size, f"test-{replace}", replace=replace)
+        mapped = dataclasses.replace(sc, mesh=dataclasses.replace(sc.mesh, size_map=sm))
+        mi = mesh_input(mapped)
+        actual = build_mesh(mi).num_cells
+        est = estimate_cells(mi)
+        assert 0.75 < est / actual < 1.33, (replace, est, actual)
+    unmapped = estimate_cells(mesh_input(sc))
+    assert not 0.75 < unmapped / actual < 1.33            # the scenario's field alone is another mesh

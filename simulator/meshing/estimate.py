@@ -7,9 +7,14 @@ same boxes, needle thresholds and plate ramps, in NumPy); :func:`estimate_cells`
 integrates it on an adaptive octree (cells split until they are smaller than half the
 local size), and stops early once the count is certainly above a limit, so that even a
 contact size of 1 um is judged in a fraction of a second.
+
+A size map (the refinement loop's, :class:`simulator.scenario.records.SizeMap`) is evaluated
+as gmsh's PostView field is: linear in the tets of its mesh; it replaces the size field
+(``replace``, the error-equidistributing map) or is min-ed with it.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -89,7 +94,19 @@ def size_at(mi: MeshInput, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             else:
                 np.minimum(out, np.minimum(far, hc + GROWTH * _plate_distance(p, c)), out=out)
     lo = 0.5 * min([h, *sz.contact.values(), *sz.tumour])
-    return np.clip(out, lo, far), tissue
+    out = np.clip(out, lo, far)
+    sm = mi.size_map
+    if sm is not None:
+        mapped = _locator(sm).interpolate(sm.size, p)
+        out = mapped if sm.replace else np.minimum(out, mapped)
+    return out, tissue
+
+
+@functools.lru_cache(maxsize=2)
+def _locator(size_map):
+    """Point location in the size map's mesh (kept: the octree asks for many points)."""
+    from simulator.meshing.locate import PointLocator
+    return PointLocator(size_map)
 
 
 def needle_cells(mi: MeshInput) -> float:
@@ -118,7 +135,8 @@ def estimate_cells(mi: MeshInput, limit: float = math.inf) -> float:
     (midpoint rule); a cell still to split, of size s > h, holds at least
     CELLS_PER_H3 s^3 / (h + GROWTH s sqrt(3)/2)^3 elements, since no size field grows faster
     than GROWTH: the sum of those bounds is what "certainly above" means."""
-    near = needle_cells(mi)
+    # the needles' closed form is that of the scenario's contact sizes, not of a map replacing them
+    near = 0.0 if mi.size_map is not None and mi.size_map.replace else needle_cells(mi)
     if near > 2 * limit:            # certainly above, even if the near fields of close needles overlap
         return near
     X, Y, Z = mi.tissue.size
