@@ -2,7 +2,7 @@
 
     python -m benchmarks.sweep_speed [--scenario examples/hexagonal.toml] [--points 10]
                                      [--size-mm S] [--models constant,scenario] [--check]
-                                     [--json out.json]
+                                     [--jobs N] [--json out.json]
 
 For each conductivity model given (default: constant, then the scenario's own), times one
 run (mesh from the cache, as a sweep's first point would be; with its report and table row,
@@ -16,7 +16,10 @@ solve per point and configuration, each started from the previous voltages' pote
 (studies.scaling), so a point costs ~0.4 of a cold one. ``--check`` also runs every
 point alone on the sweep's mesh and records the largest relative difference of any number
 in its row (the issue's 1e-9; rows hold the report's 6 significant digits) and of the raw
-fields behind them (max |E| of every cell, every group's current).
+fields behind them (max |E| of every cell, every group's current). ``--jobs N``: the sweep
+as ``epsim sweep --jobs N`` (a nonlinear voltage sweep: its configuration chains in N worker
+processes, studies.farm); CPU then adds the workers' (``sweep_cpu_s`` = this process +
+children).
 """
 from __future__ import annotations
 
@@ -24,6 +27,12 @@ import argparse
 import json
 import os
 import time
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the sweep's worker processes)."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 SKIP = ("run_time_s", "run", "field_solves", "solver.nonlinear_iterations", "solver.linear_iterations")
@@ -74,7 +83,7 @@ def _check(sweep, run, build_report, report_row) -> dict:
 
 
 def measure(path: str, points: int, size_mm: float | None, models: list[str | None],
-            check: bool = False) -> list[dict]:
+            check: bool = False, jobs: int = 1) -> list[dict]:
     from simulator import load_scenario, run
     from simulator.studies.sweep import plan_sweep, run_sweep
     from simulator.studies.variation import Variation
@@ -97,11 +106,12 @@ def measure(path: str, points: int, size_mm: float | None, models: list[str | No
         v0 = sc.protocol.max_voltage
         volts = [round(v0 * (0.6 + 0.8 * k / max(points - 1, 1)), 3) for k in range(points)]
         sweep = plan_sweep(sc, [Variation("protocol.voltage_V", tuple(volts))])
-        t0, c0 = time.perf_counter(), time.process_time()
-        run_sweep(sweep)
-        t_sweep, c_sweep = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+        run_sweep(sweep, jobs=jobs)
+        t_sweep = time.perf_counter() - t0
+        c_sweep = time.process_time() - c0 + _children_cpu() - k0
         row = {"scenario": path, "conductivity_model": model or "as in the scenario",
-               "dofs": one.dofs, "points": points, "one_run_s": round(t_one, 3),
+               "dofs": one.dofs, "points": points, "jobs": jobs, "one_run_s": round(t_one, 3),
                "one_run_without_report_s": round(t_run, 3), "one_run_without_report_cpu_s": round(c_run, 3),
                "sweep_s": round(t_sweep, 3), "ratio": round(t_sweep / t_one, 2),
                "one_run_cpu_s": round(c_one, 3), "sweep_cpu_s": round(c_sweep, 3),
@@ -123,10 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-mm", type=float, default=None)
     p.add_argument("--models", default="constant,scenario", help="comma list; 'scenario' = the file's own")
     p.add_argument("--check", action="store_true", help="compare every row with a single run (1e-9)")
+    p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     models = [None if m == "scenario" else m for m in a.models.split(",")]
-    rows = measure(a.scenario, a.points, a.size_mm, models, a.check)
+    rows = measure(a.scenario, a.points, a.size_mm, models, a.check, a.jobs)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(rows, fh, indent=2)

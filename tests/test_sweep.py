@@ -218,11 +218,11 @@ def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypat
     from simulator.studies import executor
     real = executor.run_task
 
-    def stop_after_first(task, meshes=None, on_point=None, nominals=None):
+    def stop_after_first(task, meshes=None, on_point=None, nominals=None, chain_workers=1):
         def once(p):
             on_point(p)
             raise KeyboardInterrupt
-        return real(task, meshes, once, nominals)
+        return real(task, meshes, once, nominals, chain_workers)
     monkeypatch.setattr(executor, "run_task", stop_after_first)
     out = tmp_path / "sw"
     code = main(["sweep", str(_small_file(tmp_path)), "--vary", "protocol.voltage_V=500,600,700",
@@ -297,3 +297,22 @@ def test_a_sweep_says_it_does_not_refine_to_an_accuracy_target():
     sweep = plan_sweep(base, [parse_variation("protocol.voltage_V=500,700")])
     assert len(sweep.warnings) == 1 and "[mesh] accuracy = 0.02 is not applied in a sweep" in sweep.warnings[0]
     assert plan_sweep(base.with_changes({"mesh.accuracy": 0}), [parse_variation("protocol.voltage_V=500")]).warnings == []
+
+
+def test_jobs_farm_the_chains_of_a_nonlinear_voltage_sweep(base, monkeypatch):
+    """A nonlinear voltage sweep is one task (its points are a continuation); with --jobs 2
+    its two configurations' chains (A -> B, B -> A) are solved in two worker processes
+    (studies.farm), and the rows are the same bits as in one process."""
+    from simulator.studies import farm
+    sc = base.with_changes({"protocol.sequence": [["A", "B"], ["B", "A"]]})
+    serial = run_sweep(plan_sweep(sc, [parse_variation("protocol.voltage_V=500,600,700")]))
+    made = []
+    real = farm.ChainFarm.__init__
+    monkeypatch.setattr(farm.ChainFarm, "__init__", lambda self, *a, **k: made.append(a[-1]) or real(self, *a, **k))
+    farmed = run_sweep(plan_sweep(sc, [parse_variation("protocol.voltage_V=500,600,700")]), jobs=2)
+    assert farmed.tasks == 1 and made == [2]
+    rows = farmed.rows()
+    assert [r["solver.nonlinear_iterations"] for r in rows] == [r["solver.nonlinear_iterations"] for r in serial.rows()]
+    assert rows[1]["solver.nonlinear_iterations"] < rows[0]["solver.nonlinear_iterations"]    # warm starts
+    for a, b in zip(serial.rows(), rows):
+        assert {k: v for k, v in a.items() if k != "run_time_s"} == {k: v for k, v in b.items() if k != "run_time_s"}

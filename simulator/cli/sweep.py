@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
                         "repeat for a grid")
     s.add_argument("--out", help="output directory (default out/<scenario name>-sweep)")
     s.add_argument("--engine", help="embedded | dolfinx (overrides [solver] engine)")
-    s.add_argument("--jobs", type=int, default=1, metavar="N", help="run independent points in N processes")
+    s.add_argument("--jobs", type=int, default=1, metavar="N", help="N worker processes: independent points, or the configuration chains of a nonlinear voltage sweep")
     s.add_argument("--scheduler", metavar="ADDRESS",
                    help="run points on the Dask distributed cluster at ADDRESS (tcp://host:port)")
     s.add_argument("--force", action="store_true", help="replace an existing sweep output directory")

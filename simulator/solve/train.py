@@ -190,7 +190,7 @@ def _solve_ahead(engine: Engine, cfgs: list[PulseConfiguration], law: CellConduc
     ``solver_threads()`` threads when the engine allows it (its heavy kernels release the GIL);
     returns {configuration: future}. Results are identical to the sequential order."""
     distinct = list(dict.fromkeys(cfgs))
-    n = min(solver_threads(), len(distinct))
+    n = min(getattr(engine, "concurrency", None) or solver_threads(), len(distinct))   # studies.farm: its workers
     if n < 2 or not getattr(engine, "parallel_safe", False):
         return {c: _Done(engine.solve_stationary, c, law) for c in distinct}
     engine.cancel(False)

@@ -66,12 +66,11 @@ def engine_for(name: str, mesh, settings, mesh_key: str):
 
 def run_task(task: Task, meshes: dict | None = None,
              on_point: Callable[[PointResult], None] | None = None,
-             nominals: dict | None = None) -> list[PointResult]:
+             nominals: dict | None = None, chain_workers: int = 1) -> list[PointResult]:
     """Run the task's points in order, sharing field solutions between them (and starting
-    them from the task's nominal run, when it names one)."""
-    from simulator.output.report import build_report, coverage_report
-    from simulator.solve.pipeline import run
-
+    them from the task's nominal run, when it names one). ``chain_workers`` > 1: the
+    nonlinear continuation chains of the embedded engine are solved in that many worker
+    processes (:mod:`simulator.studies.farm`; the same bits)."""
     mesh = (meshes or _MESHES).get(task.mesh_key)          # None: run() meshes the scenario
     nominal = (nominals or _NOMINALS).get(task.warm) if task.warm else None
     uses: Counter = Counter()
@@ -79,6 +78,28 @@ def run_task(task: Task, meshes: dict | None = None,
         uses.update(field_keys(sc, fam))
     wrappers: dict[str, SharedSolutions] = {}
     out = []
+    try:
+        _run_points(task, mesh, nominal, uses, wrappers, out, on_point, chain_workers)
+    finally:
+        for w in wrappers.values():
+            if hasattr(w, "close"):
+                w.close()
+    return out
+
+
+def _farmed(sc, fam: str, name: str, uses: Counter, workers: int) -> bool:
+    """Whether a family's chains go to worker processes: nonlinear and shareable, embedded
+    engine, two chains or more."""
+    if workers < 2 or name != "embedded" or is_linear(sc) or not chain_keys(sc, fam):
+        return False
+    from dataclasses import replace
+    return len({replace(key[1], voltage=1.0) for key in uses if key[0] == fam}) >= 2
+
+
+def _run_points(task, mesh, nominal, uses, wrappers, out, on_point, chain_workers) -> None:
+    from simulator.output.report import build_report, coverage_report
+    from simulator.solve.pipeline import run
+
     for index, sc, fam in zip(task.indices, task.scenarios, task.families):
         def make(name, m, settings, fam=fam, sc=sc):
             if fam not in wrappers:
@@ -86,6 +107,10 @@ def run_task(task: Task, meshes: dict | None = None,
                 if nominal is not None:
                     from simulator.studies.nominal import NominalStarts
                     engine = NominalStarts(engine, nominal, m, task.mesh_key, sc.electrode)
+                elif _farmed(sc, fam, name, uses, chain_workers):
+                    from simulator.studies.farm import ChainFarm
+                    wrappers[fam] = ChainFarm(engine, fam, uses, m, chain_workers)
+                    return wrappers[fam]
                 wrappers[fam] = SharedSolutions(engine, fam, is_linear(sc), uses)
             return wrappers[fam]
         before = sum(w.solves for w in wrappers.values())
@@ -99,7 +124,6 @@ def run_task(task: Task, meshes: dict | None = None,
         out.append(point)
         if on_point is not None:
             on_point(point)
-    return out
 
 
 def plan_tasks(scenarios: list, mesh_keys: list[str], engine: str | None) -> list[Task]:
@@ -149,9 +173,10 @@ def _run_in_worker(task: Task) -> list[PointResult]:
     return run_task(task)
 
 
-def run_serial(tasks: list[Task], meshes: dict, on_point, nominals: dict | None = None) -> None:
+def run_serial(tasks: list[Task], meshes: dict, on_point, nominals: dict | None = None,
+               chain_workers: int = 1) -> None:
     for task in tasks:
-        run_task(task, meshes, on_point, nominals)
+        run_task(task, meshes, on_point, nominals, chain_workers)
 
 
 def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals: dict | None = None) -> None:

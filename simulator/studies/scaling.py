@@ -140,7 +140,7 @@ class SharedSolutions(EngineWrapper):
         with self._lock:
             kept = self._kept.get(key)
         if kept is None:
-            sol = self._solve(config, law)
+            sol = self.solve_new(config, law)
             with self._lock:
                 kept = self._kept.setdefault(key, (config.voltage, sol))
                 self.solves += 1
@@ -154,7 +154,8 @@ class SharedSolutions(EngineWrapper):
         v_ref, sol = kept
         return sol if config.voltage == v_ref else scaled(sol, config.voltage / v_ref)
 
-    def _solve(self, config: PulseConfiguration, law) -> FieldSolution:
+    def solve_new(self, config: PulseConfiguration, law) -> FieldSolution:
+        """Solve a configuration not solved before: linear, or the next voltage of its chain."""
         if self._linear:
             return self._engine.solve_stationary(config, law)
         chain = replace(config, voltage=1.0)

@@ -85,7 +85,9 @@ def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, schedul
               progress: Callable[[str], None] | None = None,
               on_point: Callable[[PointResult], None] | None = None) -> Sweep:
     """Mesh each geometry once, run the distinct points and fill ``sweep`` in place (so an
-    interrupted sweep keeps the rows done so far). ``jobs`` > 1: worker processes here;
+    interrupted sweep keeps the rows done so far). ``jobs`` > 1: worker processes here
+    (independent tasks, one per process; a sweep that is one task, such as a nonlinear
+    voltage sweep, its configurations' continuation chains: studies.farm);
     ``scheduler``: the address of a Dask distributed scheduler."""
     from simulator.meshing.cache import mesh_key
     from simulator.solve.pipeline import build_mesh_for
@@ -120,7 +122,7 @@ def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, schedul
     elif jobs > 1 and len(tasks) > 1:
         run_processes(tasks, meshes, done, jobs)
     else:
-        run_serial(tasks, meshes, done)
+        run_serial(tasks, meshes, done, chain_workers=jobs)
     sweep.timings["runs"] = time.perf_counter() - t1
     sweep.timings["total"] = time.perf_counter() - t0
     return sweep

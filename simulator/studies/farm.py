@@ -1,0 +1,112 @@
+"""The continuation chains of one task in worker processes (``epsim sweep --jobs N`` on a
+sweep that is one task, such as a nonlinear voltage sweep).
+
+Every point of a nonlinear voltage sweep needs the field of each of its configurations,
+and each configuration is a continuation chain over the sweep's voltages
+(:mod:`simulator.studies.scaling`): its Newton solves start from the chain's previous
+voltages and reuse the chain's AMG hierarchy, so the points cannot run in parallel, but the
+chains can. :class:`ChainFarm` sends each chain's solves to one of N worker processes
+(chains in a fixed order, chain k to worker k mod N, whatever the order the solves are
+asked in), where the chain's starts and hierarchy live; the main process keeps the pulse
+trains and the post-processing. A chain's solves run in the same order from the same starts
+as in one process, so the fields, and the rows, are the same bits whatever N.
+
+Why processes, not the solver's threads: the smoother (pyamg's Gauss-Seidel) and the small
+einsum kernels hold the GIL, so two threads solving two configurations ran the hexagonal
+example's warm points only ~1.15x faster than one (measured, benchmarks/CHANGES.md).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import signal
+import threading
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+
+from simulator.studies.scaling import SharedSolutions
+
+_WORKER: dict = {}
+
+
+def _init_worker(mesh, engine_name: str, settings, family: str, uses) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # the parent handles Ctrl-C and stops us
+    os.environ["EPSIM_THREADS"] = "1"
+    from simulator.engines import create_engine
+    engine = create_engine(engine_name, mesh, settings)
+    _WORKER.clear()
+    # the family's whole use count: the same warm-state decision (states x chains) as in one process
+    _WORKER.update(chains=SharedSolutions(engine, family, False, uses), laws={})
+
+
+def _solve_in_worker(config, digest: str, law):
+    """One solve of a chain in this worker; ``law`` is sent once per worker (``digest``)."""
+    laws = _WORKER["laws"]
+    if law is not None:
+        if len(laws) >= 4:
+            laws.clear()
+        laws[digest] = law
+    chains = _WORKER["chains"]
+    before = chains.warm
+    sol = chains.solve_new(config, laws[digest])
+    return sol, chains.warm - before
+
+
+class ChainFarm(SharedSolutions):
+    """:class:`SharedSolutions` whose new nonlinear solves run in ``workers`` processes, one
+    chain always in the same one (module docstring). Reuse of solved fields and the counters
+    stay here. ``close()`` stops the workers."""
+
+    def __init__(self, engine, family: str, uses, mesh, workers: int):
+        super().__init__(engine, family, False, uses)
+        import multiprocessing as mp
+        chains = sorted({replace(key[1], voltage=1.0) for key in uses if key[0] == family}, key=repr)
+        self.workers = min(workers, len(chains))
+        self._worker_of = {c: k % self.workers for k, c in enumerate(chains)}
+        ctx = mp.get_context("spawn")
+        name = getattr(engine, "name", "embedded")
+        self._pools = [ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
+                                           initargs=(mesh, name, engine.settings, family, Counter(uses)))
+                       for _ in range(self.workers)]
+        self._sent: list[set[str]] = [set() for _ in range(self.workers)]
+        self._digests: dict[int, tuple[object, str]] = {}
+        self._farm_lock = threading.Lock()
+
+    @property
+    def concurrency(self) -> int:
+        """Solves worth asking for at once (the train's solve-ahead threads)."""
+        return self.workers
+
+    def _digest(self, law) -> str:
+        with self._farm_lock:
+            got = self._digests.get(id(law))
+            if got is not None and got[0] is law:
+                return got[1]
+        digest = hashlib.sha256(pickle.dumps(law, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+        with self._farm_lock:
+            if len(self._digests) >= 4:
+                self._digests.clear()
+            self._digests[id(law)] = (law, digest)      # the law kept: its id is not reused
+        return digest
+
+    def solve_new(self, config, law):
+        chain = replace(config, voltage=1.0)
+        w = self._worker_of.get(chain)
+        if w is None:                               # not in the plan: solve here
+            return super().solve_new(config, law)
+        digest = self._digest(law)
+        with self._farm_lock:       # submitted under the lock: the law reaches a worker before its first use
+            send = digest not in self._sent[w]
+            self._sent[w].add(digest)
+            future = self._pools[w].submit(_solve_in_worker, config, digest, law if send else None)
+        sol, warm = future.result()
+        with self._lock:
+            self.warm += warm
+        return sol
+
+    def close(self) -> None:
+        """Stop the workers (queued solves are dropped)."""
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
