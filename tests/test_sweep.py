@@ -302,15 +302,25 @@ def test_a_sweep_says_it_does_not_refine_to_an_accuracy_target():
 def test_jobs_farm_the_chains_of_a_nonlinear_voltage_sweep(base, monkeypatch):
     """A nonlinear voltage sweep is one task (its points are a continuation); with --jobs 2
     its two configurations' chains (A -> B, B -> A) are solved in two worker processes
-    (studies.farm), and the rows are the same bits as in one process."""
+    (studies.farm), each chain's next voltage queued while this process post-processes, and
+    the rows are the same bits as in one process."""
     from simulator.studies import farm
     sc = base.with_changes({"protocol.sequence": [["A", "B"], ["B", "A"]]})
     serial = run_sweep(plan_sweep(sc, [parse_variation("protocol.voltage_V=500,600,700")]))
     made = []
     real = farm.ChainFarm.__init__
-    monkeypatch.setattr(farm.ChainFarm, "__init__", lambda self, *a, **k: made.append(a[-1]) or real(self, *a, **k))
+    monkeypatch.setattr(farm.ChainFarm, "__init__", lambda self, *a, **k: made.append(a[4]) or real(self, *a, **k))
+    queued = []
+    submit = farm.ChainFarm._submit
+    monkeypatch.setattr(farm.ChainFarm, "_submit", lambda self, w, cfg, *a: queued.append((w, cfg.voltage)) or
+                        submit(self, w, cfg, *a))
     farmed = run_sweep(plan_sweep(sc, [parse_variation("protocol.voltage_V=500,600,700")]), jobs=2)
     assert farmed.tasks == 1 and made == [2]
+    # each chain in one worker, every solve asked for once, the next voltage queued behind
+    assert sorted(queued) == [(0, 500.0), (0, 600.0), (0, 700.0), (1, 500.0), (1, 600.0), (1, 700.0)]
+    for w in (0, 1):
+        k = queued.index((w, 500.0))
+        assert queued[k + 1] == (w, 600.0)          # queued with the first, before it is done
     rows = farmed.rows()
     assert [r["solver.nonlinear_iterations"] for r in rows] == [r["solver.nonlinear_iterations"] for r in serial.rows()]
     assert rows[1]["solver.nonlinear_iterations"] < rows[0]["solver.nonlinear_iterations"]    # warm starts

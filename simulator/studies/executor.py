@@ -109,7 +109,9 @@ def _run_points(task, mesh, nominal, uses, wrappers, out, on_point, chain_worker
                     engine = NominalStarts(engine, nominal, m, task.mesh_key, sc.electrode)
                 elif _farmed(sc, fam, name, uses, chain_workers):
                     from simulator.studies.farm import ChainFarm
-                    wrappers[fam] = ChainFarm(engine, fam, uses, m, chain_workers)
+                    order = [key[1] for s, f in zip(task.scenarios, task.families) if f == fam
+                             for key in field_keys(s, fam)]
+                    wrappers[fam] = ChainFarm(engine, fam, uses, m, chain_workers, list(dict.fromkeys(order)))
                     return wrappers[fam]
                 wrappers[fam] = SharedSolutions(engine, fam, is_linear(sc), uses)
             return wrappers[fam]

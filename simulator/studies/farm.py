@@ -26,7 +26,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from simulator.studies.scaling import SharedSolutions
+from simulator.studies.scaling import WARM_STATE_DOFS, SharedSolutions
 
 _WORKER: dict = {}
 
@@ -59,7 +59,12 @@ class ChainFarm(SharedSolutions):
     chain always in the same one (module docstring). Reuse of solved fields and the counters
     stay here. ``close()`` stops the workers."""
 
-    def __init__(self, engine, family: str, uses, mesh, workers: int):
+    def __init__(self, engine, family: str, uses, mesh, workers: int, order: list | None = None):
+        """``order``: the family's configurations in the order one process would solve them
+        (the task's runs in order, each run's in train order); with it each chain's next
+        configuration is queued behind the one asked for (while DOFs x chains fit
+        WARM_STATE_DOFS: memory), so the workers solve the next point while this process
+        post-processes the current one."""
         super().__init__(engine, family, False, uses)
         import multiprocessing as mp
         chains = sorted({replace(key[1], voltage=1.0) for key in uses if key[0] == family}, key=repr)
@@ -73,6 +78,15 @@ class ChainFarm(SharedSolutions):
         self._sent: list[set[str]] = [set() for _ in range(self.workers)]
         self._digests: dict[int, tuple[object, str]] = {}
         self._farm_lock = threading.Lock()
+        self._next: dict = {}
+        if order and engine.dofs * len(chains) <= WARM_STATE_DOFS:
+            last: dict = {}
+            for cfg in order:
+                c = replace(cfg, voltage=1.0)
+                if c in last:
+                    self._next[last[c]] = cfg
+                last[c] = cfg
+        self._ahead: dict = {}
 
     @property
     def concurrency(self) -> int:
@@ -98,13 +112,20 @@ class ChainFarm(SharedSolutions):
             return super().solve_new(config, law)
         digest = self._digest(law)
         with self._farm_lock:       # submitted under the lock: the law reaches a worker before its first use
-            send = digest not in self._sent[w]
-            self._sent[w].add(digest)
-            future = self._pools[w].submit(_solve_in_worker, config, digest, law if send else None)
+            future = self._ahead.pop(config, None) or self._submit(w, config, digest, law)
+            nxt = self._next.get(config)
+            if nxt is not None and nxt not in self._ahead:
+                # the same family: the same materials on the same mesh, so the same law
+                self._ahead[nxt] = self._submit(w, nxt, digest, law)
         sol, warm = future.result()
         with self._lock:
             self.warm += warm
         return sol
+
+    def _submit(self, w: int, config, digest: str, law):
+        send = digest not in self._sent[w]
+        self._sent[w].add(digest)
+        return self._pools[w].submit(_solve_in_worker, config, digest, law if send else None)
 
     def close(self) -> None:
         """Stop the workers (queued solves are dropped)."""
