@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -185,17 +185,43 @@ class _Done:
         return self.fn(*self.args)
 
 
+class _Part:
+    """The result of one configuration of a chain solved in one pool job (Future interface)."""
+
+    def __init__(self, job, index: int):
+        self.job, self.index = job, index
+
+    def result(self):
+        return self.job.result()[self.index]
+
+    def cancel(self) -> bool:
+        return self.job.cancel()
+
+
+def _solve_chain(engine: Engine, chain: list[PulseConfiguration], law: CellConductivity) -> list[FieldSolution]:
+    return [engine.solve_stationary(c, law) for c in chain]
+
+
 def _solve_ahead(engine: Engine, cfgs: list[PulseConfiguration], law: CellConductivity, say):
     """Stationary model: the distinct configurations are independent problems. Solve them on
     ``solver_threads()`` threads when the engine allows it (its heavy kernels release the GIL);
-    returns {configuration: future}. Results are identical to the sequential order."""
+    returns {configuration: future}. Results are identical to the sequential order:
+    configurations that differ only in their voltage (a study's continuation chain, whose
+    solves start from each other: studies.scaling) are solved one after the other, in train
+    order, in one job."""
     distinct = list(dict.fromkeys(cfgs))
-    n = min(getattr(engine, "concurrency", None) or solver_threads(), len(distinct))   # studies.farm: its workers
+    chains: dict[PulseConfiguration, list[PulseConfiguration]] = {}
+    for c in distinct:
+        chains.setdefault(replace(c, voltage=1.0), []).append(c)
+    n = min(getattr(engine, "concurrency", None) or solver_threads(), len(chains))   # studies.farm: its workers
     if n < 2 or not getattr(engine, "parallel_safe", False):
         return {c: _Done(engine.solve_stationary, c, law) for c in distinct}
     engine.cancel(False)
     pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="epsim-solve")
-    futures = {c: pool.submit(engine.solve_stationary, c, law) for c in distinct}
+    futures = {}
+    for chain in chains.values():
+        job = pool.submit(_solve_chain, engine, chain, law)
+        futures.update({c: _Part(job, k) for k, c in enumerate(chain)})
     pool.shutdown(wait=False)
     return futures
 
