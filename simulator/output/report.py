@@ -2,6 +2,7 @@
 short terminal summary."""
 from __future__ import annotations
 
+import functools
 import platform
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,12 @@ def _r(x: float, nd: int = 6) -> float:
 
 
 def versions() -> dict[str, str]:
+    """The versions of epsim, Python and the libraries behind the numbers (read once)."""
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> dict[str, str]:
     import gmsh
     import meshio
     import pyamg
