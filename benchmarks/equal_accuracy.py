@@ -1,17 +1,20 @@
 """epsim against the plain DOLFINx script at equal accuracy (issue 11): reversible volume
 within 1 % of a converged reference, timed end to end.
 
-    python -m benchmarks.equal_accuracy [--json OUT] [--quick]
+    python -m benchmarks.equal_accuracy [--json OUT] [--quick] [--rows OLD.json]
+
+(~500 s CPU; ``--rows`` re-summarises a record and runs only the settings it lacks.)
 
 The case is benchmarks/cases.py's needle pair (muscle, 730 V, needles 0.7 mm 7.3 mm apart,
 10 mm deep), the one ``benchmarks/dolfinx_baseline.py`` reproduces.
 
 1. Reference: epsim's recovered-field reversible volume on sequences of fixed meshes
-   (``[mesh] accuracy = 0``, all sizes scaled by ``size_mm``), P1 and curved P2
-   (``[mesh] order = 2``). Each three consecutive levels give an observed order and a
-   Richardson limit (Roache 1998); the reference is the middle of the limits, its
-   uncertainty half their spread (:func:`reference`). The baseline's finest run is the
-   cross-check.
+   (``[mesh] accuracy = 0``; the needle-pair-s sizes, contacts included, x a factor), P1 and
+   curved P2 (``[mesh] order = 2``). Three consecutive levels give an observed order and a
+   Richardson limit (Roache 1998), four or more a least-squares fit; the reference is the
+   middle of the limits, its uncertainty half their spread (:func:`reference`). The
+   baseline's finest run is the cross-check. (A ``size_mm`` sweep is no uniform refinement
+   above 0.22 mm: the contact size stays at its cap 2 pi r / 10.)
 2. Each side over decreasing size: the baseline script (its own gmsh mesh, its whole-cell
    volume as it reports it) and epsim (``benchmarks.runner.run_case``: mesh + solve + report
    + outputs, the bench's path, a fresh empty mesh cache), each in its own subprocess, wall
