@@ -54,3 +54,25 @@ def test_cell_law_mixes_models_per_cell_and_scales():
 def test_unknown_model_lists_valid_names():
     with pytest.raises(KeyError, match="constant, linear, smoothstep, sigmoid"):
         get_model("tanh")
+
+
+@pytest.mark.parametrize("shape", [(1000,), (1000, 4)])
+def test_cell_law_in_blocks_gives_the_whole_array_values(monkeypatch, shape):
+    """The law is evaluated per block of cells (memory): the same bits as in one piece, for
+    every model, a model on a subset of the cells, per-cell parameters and a scale."""
+    import simulator.physics.conductivity as C
+    rng = np.random.default_rng(3)
+    M = shape[0]
+    law = CellConductivity(rng.uniform(0.1, 0.3, M), rng.uniform(0.6, 0.9, M), np.full(M, ER), np.full(M, EI),
+                           rng.integers(0, len(MODELS), M), tuple(MODELS), scale=rng.uniform(0.9, 1.1, M))
+    E = rng.uniform(0.0, 1.5 * EI, shape)
+    whole = {k: getattr(law, k)(E) for k in ("sigma", "dsigma")}
+    monkeypatch.setattr(C, "LAW_CHUNK", 7)
+    blocks = CellConductivity(law.sigma0, law.sigma1, law.E_rev, law.E_irr, law.model_index, law.models,
+                              scale=law.scale)
+    for k, v in whole.items():
+        assert np.array_equal(getattr(blocks, k)(E), v)
+    one = CellConductivity(law.sigma0, law.sigma1, law.E_rev, law.E_irr, np.zeros(M, dtype=int), ("sigmoid",))
+    ref = get_model("sigmoid").sigma(E, *(a.reshape((M,) + (1,) * (E.ndim - 1))
+                                          for a in (law.sigma0, law.sigma1, law.E_rev, law.E_irr)))
+    assert np.array_equal(one.sigma(E), ref)

@@ -109,3 +109,32 @@ def test_reduced_unknowns_follow_the_engine_order():
     assert np.array_equal(red.rdof[free], np.arange(red.n))
     A = red.matrix(eng._assemble(np.ones((mesh.num_cells, 1))))
     assert isinstance(A, sp.csr_matrix) and abs(A - A.T).max() <= 1e-12 * abs(A).max()
+
+
+def test_hierarchy_is_pyamgs_default_setup_without_the_strength_copy():
+    """The fine level's strength of connection is A itself (memory): the same aggregates,
+    prolongators and coarse operators, bit for bit, as pyamg's symmetric strength at theta 0,
+    on a matrix with a 20x jump and the Newton term's positive off-diagonals."""
+    import pyamg
+    from simulator.engines.embedded import amg
+    _, A = _two_matrices()
+    rng = np.random.default_rng(1)
+    noise = sp.triu(A, 1).tocsr()
+    noise.data = noise.data * rng.uniform(-0.5, 0.5, noise.nnz)     # some a_ij > 0
+    A = (A + noise + noise.T).tocsr()
+    A = A + sp.diags(np.asarray(abs(A).sum(axis=1)).ravel())        # still SPD
+    A = sp.csr_matrix(A)
+    h = Hierarchy(A)
+    assert h.levels >= 2
+    np.random.seed(amg.AMG_SEED)
+    ref = pyamg.smoothed_aggregation_solver(A, symmetry="hermitian", max_coarse=amg.MAX_COARSE,
+                                            presmoother=amg.SMOOTHER, postsmoother=amg.SMOOTHER)
+    assert len(ref.levels) == h.levels
+    for mine, theirs in zip(h.ml.levels, ref.levels):
+        for key in ("A", "P"):
+            a, b = getattr(mine, key, None), getattr(theirs, key, None)
+            assert (a is None) == (b is None)
+            if a is not None:
+                a, b = sp.csr_matrix(a), sp.csr_matrix(b)
+                assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+                assert np.array_equal(a.data, b.data)

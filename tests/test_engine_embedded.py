@@ -212,3 +212,30 @@ def test_warm_start_refreshes_the_coarse_operators_once(monkeypatch):
     for sol in (once, every):
         assert sol.current == pytest.approx(cold.current, rel=1e-10)
         assert np.max(np.abs(sol.E - cold.E)) <= 1e-10 * np.max(cold.E)
+
+def test_reduced_matrix_scattered_in_blocks_is_the_same_matrix(monkeypatch):
+    """ReducedEdges.matrix scatters the plain edges per block (memory): the same CSR data, bit
+    for bit, with a floating contact (edges merged into one unknown's rows) and without."""
+    import simulator.engines.embedded.reduced as R
+    from simulator.meshing.mesh import Mesh
+    mesh = box_mesh(n=(8, 5, 5))
+    facets = dict(mesh.contact_facets)
+    fB = facets["B"]
+    upper = mesh.points[fB].mean(axis=1)[:, 1] > L / 2
+    facets["C"], facets["F"] = fB[~upper], fB[upper]
+    m2 = Mesh(mesh.points, mesh.tets, mesh.cell_region, mesh.regions, facets)
+    eng = EmbeddedEngine(m2, SolverSettings())
+    ev = eng._assemble(np.random.default_rng(2).uniform(0.1, 1.0, (m2.num_cells, 1)))
+    for cfg in (PulseConfiguration(("A",), ("C",), 1.0, floating=("F",)), PulseConfiguration(("A",), ("B",), 1.0)):
+        red = eng._reduce(cfg)
+        assert len(red.plain) > 50 and (red.n_touch > 0) == bool(cfg.floating)
+        whole = red.matrix(ev)
+        monkeypatch.setattr(R, "SCATTER_BLOCK", 7)
+        blocks = red.matrix(ev)
+        monkeypatch.setattr(R, "SCATTER_BLOCK", 1 << 20)
+        assert np.array_equal(whole.indptr, blocks.indptr) and np.array_equal(whole.indices, blocks.indices)
+        assert np.array_equal(whole.data, blocks.data)
+        off = np.concatenate([ev[red.plain], np.bincount(red.touch_inv, weights=ev[red.touch], minlength=red.n_touch)])
+        k = len(off)                        # both triangles hold [plain edges, touch sums]
+        assert np.array_equal(whole.data[red.pos[:k]], off) and np.array_equal(whole.data[red.pos[k:2 * k]], off)
+        assert abs(whole - whole.T).max() == 0.0

@@ -402,3 +402,29 @@ def test_convective_skin_in_the_resolved_scenario_and_report(needle_runs):
     assert facet_areas(res.mesh.points, skin).sum() == pytest.approx(0.016 ** 2 - 2 * hole, rel=5e-4)
     assert res.thermal.initial_C.min() < 37.0 - 0.1 and insulated.initial_C.min() == pytest.approx(37.0 + 420.0 / (1060.0 * 3600.0 * 0.0044), abs=1e-9)
     assert res.thermal.peak_C.max() < insulated.peak_C.max()
+
+
+def test_thermal_figures_by_tissue_sum_each_materials_cells():
+    """Volumes above 43 / 50 C per tissue (materials indexed, not a per-cell array of names):
+    each material's sum over its own hot cells, materials without a hot cell left out, a
+    region without cells absent, names sorted."""
+    from types import SimpleNamespace as NS
+    from simulator.post.thermal import thermal_figures
+    rng = np.random.default_rng(4)
+    M, Q = 400, 1
+    regions = [NS(material="muscle"), NS(material="fat"), NS(material="tumour"), NS(material="skin"),
+               NS(material="bone")]
+    cell_region = rng.choice([0, 1, 2, 3], size=M)                 # "bone" has no cell
+    rise = rng.uniform(0.0, 20.0, (M, Q))
+    rise[cell_region == 3] = 1.0                                    # skin stays below 43 C
+    w = rng.uniform(1e-12, 2e-12, (M, Q))
+    result = NS(scenario=NS(thermal=NS(model="adiabatic", initial_C=37.0)), thermal=None,
+                mesh=NS(regions=regions, cell_region=cell_region),
+                train=NS(temperature_rise=rise, weights=w))
+    fig = thermal_figures(result)
+    names = np.array([r.material for r in regions])[cell_region]
+    for lv in (43.0, 50.0):
+        want = {m: float(w[:, 0][(37.0 + rise[:, 0] > lv) & (names == m)].sum())
+                for m in sorted(set(names)) if ((37.0 + rise[:, 0] > lv) & (names == m)).any()}
+        assert fig.volume_above_by_tissue[lv] == want
+        assert list(want) == ["fat", "muscle", "tumour"]

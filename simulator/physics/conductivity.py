@@ -28,6 +28,8 @@ from typing import Callable
 import numpy as np
 
 SIGMOID_C = 8.0
+LAW_CHUNK = 1 << 17     # cells per block when a law is evaluated on a per-cell array (memory:
+                        # the law's expression temporaries are a block's, not (M, Q) arrays)
 SIGMOID_D = 10.0
 
 
@@ -200,18 +202,20 @@ class CellConductivity:
         """Evaluate sigma or dsigma/dE for E of shape (M,) or (M, Q)."""
         E = np.asarray(E, dtype=float)
         extra = (slice(None),) + (None,) * (E.ndim - 1)
-        out = None
+        out = np.empty_like(E)
         for cells, model, params in self._parts:
             fn = model.sigma if which == "sigma" else model.dsigma
             p = [a if np.ndim(a) == 0 else a[extra] for a in params]
-            if cells is None:
-                out = np.broadcast_to(np.asarray(fn(E, *p), dtype=float), E.shape).copy()
-            else:
-                if out is None:
-                    out = np.empty_like(E)
-                out[cells] = fn(E[cells], *p)
-        if out is None:
-            out = np.empty_like(E)
+            # in blocks of cells (elementwise laws: the same values as on the whole array)
+            n = len(E) if cells is None else len(cells)
+            for c in range(0, n, LAW_CHUNK):
+                sl = slice(c, c + LAW_CHUNK)
+                pc = [a if np.ndim(a) == 0 else a[sl] for a in p]
+                if cells is None:
+                    out[sl] = fn(E[sl], *pc)
+                else:
+                    cc = cells[sl]
+                    out[cc] = fn(E[cc], *pc)
         if self.scale is not None:
             out *= self.scale[extra]
         return out

@@ -422,7 +422,7 @@ class EmbeddedEngine:
                 floor = np.broadcast_to(sigma_floor.reshape(len(s), -1), s.shape)
                 if derivative:
                     ds = np.where(s >= floor, ds, 0.0)
-                s = np.maximum(s, floor)
+                np.maximum(s, floor, out=s)         # in place (memory: no second (M, Q) array)
             return s, ds
 
         def cell_E(g):
@@ -511,6 +511,7 @@ class EmbeddedEngine:
             td = time.perf_counter()
             delta = red.prolong(dx)
             del dx
+            s = [s]                         # the line search takes the only reference (memory)
             alpha, g, E, s = self._line_search(s, g, delta, laws, cell_E)
             u += alpha * delta
             ds = laws(E)[1]
@@ -527,6 +528,9 @@ class EmbeddedEngine:
 
     def _line_search(self, s, g, delta, laws, cell_E):
         """Step length by :func:`~simulator.engines.line_search.exact_line_search`.
+
+        ``s``: the conductivity at u, in a one-item list that the line search empties (the
+        array is dropped after d(0), before the trials: 50 MB at 6e6 cells).
 
         Returns alpha and the gradient (``g`` updated in place to g + alpha grad delta), field
         and conductivity at u + alpha delta (the gradient is linear in u, so nothing is
@@ -560,11 +564,13 @@ class EmbeddedEngine:
                 gc += gd[c:c + CHUNK] * a
             return a, g, last["E"], last["s"]
 
+        if isinstance(s, list):
+            s = s.pop()
         p0 = np.empty(w.shape)
         for c in range(0, M, CHUNK):
             p0[c:c + CHUNK] = np.einsum("mqi,mqi->mq", g[c:c + CHUNK], gd[c:c + CHUNK])
         d0 = float(np.einsum("mq,mq,mq->", w, s, p0))
-        del p0
+        del p0, s
         alpha, _ = exact_line_search(d, d0)
         return at(alpha)
 
