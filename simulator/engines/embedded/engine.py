@@ -58,6 +58,8 @@ REDUCED_CACHE = 3  # reduced structures (per pulse configuration) kept, least re
 REDUCED_CACHE_DOFS = 1_000_000  # ... or as many as fit this many DOFs in all (a study's 12
                                 # configurations on a small mesh: not rebuilt at every point)
 REUSE_WARM_HIERARCHY = True  # a warm start reuses its start's AMG aggregates (Galerkin refreshed)
+RETARGET_BELOW = 1e-2   # Newton residual below which a Jacobian keeps the coarse levels of this
+                        # solve's last refresh (a warm start: from its second step on)
 INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton corrects the rest)
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
@@ -458,6 +460,7 @@ class EmbeddedEngine:
             ml, ml_rate = state[1].copy(), state[2]
         it = 0
         res = np.inf
+        fitted = False          # the coarse levels were made for a Jacobian of this solve
         g = self._gradient(u)
         E = cell_E(g)
         s, ds = laws(E)
@@ -492,10 +495,12 @@ class EmbeddedEngine:
             else:
                 if ml is None:
                     ml = self._amg(J)
-                elif warm and it > 1:
-                    ml.retarget(J)      # see WARM_COARSE
+                    fitted = True
+                elif fitted and (warm or res < RETARGET_BELOW):
+                    ml.retarget(J)      # coarse levels of an earlier Jacobian of this solve (below)
                 else:
                     ml.refresh(J)
+                    fitted = True
                 tc = time.perf_counter()
                 # inexact Newton: solve to a tolerance tied to the nonlinear residual
                 lrtol = max(st.linear_rtol, min(1e-3, 0.1 * res))
