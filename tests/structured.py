@@ -44,3 +44,12 @@ def box_mesh(L=(0.01, 0.01, 0.01), n=(6, 6, 6), region_of=None) -> Mesh:
 
 def volumes(mesh: Mesh) -> np.ndarray:
     return tet_geometry(mesh.points, mesh.tets)[0]
+
+
+def two_tissue_law(mesh: Mesh, model: str = "smoothstep"):
+    """sigma(E) of two tissues by ``mesh.cell_region``: region 0 0.2 -> 0.8 S/m between 400 and
+    800 V/cm, region 1 0.05 -> 0.2 S/m between 300 and 700 V/cm."""
+    from simulator.physics.conductivity import CellConductivity
+    r = mesh.cell_region
+    return CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
+                            np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), (model,))

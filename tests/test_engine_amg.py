@@ -9,7 +9,7 @@ from simulator.engines.embedded import EmbeddedEngine
 from simulator.engines.embedded.amg import Hierarchy
 from simulator.meshing.extract import _local_order, _signed6
 from simulator.physics.conductivity import CellConductivity
-from structured import box_mesh
+from structured import box_mesh, two_tissue_law
 
 L = 0.01
 
@@ -146,9 +146,7 @@ def test_late_newton_steps_keep_the_last_refresh(monkeypatch):
     the same answer and Newton steps, CG iterations within 10 % of refreshing every step."""
     from simulator.engines.embedded import engine as emb
     mesh = box_mesh(n=(24, 8, 8), region_of=lambda c: c[:, 0] > 0.6 * L)     # two tissues: 5 Newton steps
-    r = mesh.cell_region
-    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
-                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    law = two_tissue_law(mesh)
     cfg = PulseConfiguration(("A",), ("B",), 500.0)
     calls = []
     refresh, retarget = Hierarchy.refresh, Hierarchy.retarget

@@ -14,7 +14,7 @@ from simulator.physics.conductivity import CellConductivity, get_model
 from simulator.engines.base import PulseConfiguration, SolverSettings
 from simulator.engines.embedded import EmbeddedEngine
 from simulator.errors import ConvergenceError
-from structured import box_mesh
+from structured import box_mesh, two_tissue_law
 
 L = 0.01
 AREA = L * L
@@ -56,9 +56,7 @@ def series_exact(model, V):
 @pytest.mark.parametrize("model", ["linear", "smoothstep", "sigmoid"])
 def test_two_materials_in_series_nonlinear_exact(degree, model):
     mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
-    r = mesh.cell_region
-    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
-                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), (model,))
+    law = two_tissue_law(mesh, model)
     eng = EmbeddedEngine(mesh, SolverSettings(degree=degree))
     sol = eng.solve_stationary(PulseConfiguration(("A",), ("B",), 700.0), law)
     assert sol.current == pytest.approx(series_exact(model, 700.0), rel=1e-8)
@@ -130,9 +128,7 @@ def test_kept_gradients_same_bits_and_warm_start_reaches_the_cold_answer(monkeyp
     from simulator.engines.embedded import spaces
     from simulator.studies.scaling import extrapolated
     mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
-    r = mesh.cell_region
-    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
-                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    law = two_tissue_law(mesh)
     kept = EmbeddedEngine(mesh, SolverSettings())
     monkeypatch.setattr(spaces, "KEEP_P1_GRADIENTS_CELLS", 0)
     rebuilt = EmbeddedEngine(mesh, SolverSettings())
@@ -156,9 +152,7 @@ def test_warm_start_refreshes_its_starts_hierarchy(monkeypatch):
     (``cold``: a tight solve, the reference)."""
     from simulator.studies.scaling import extrapolated
     mesh = box_mesh(n=(24, 8, 8), region_of=lambda c: c[:, 0] > 0.6 * L)
-    r = mesh.cell_region
-    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
-                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    law = two_tissue_law(mesh)
     eng = EmbeddedEngine(mesh, SolverSettings())
     cfg = PulseConfiguration(("A",), ("B",), 700.0)
     cold = eng.solve_stationary(cfg, law, rtol=1e-12)
@@ -191,9 +185,7 @@ def test_warm_start_refreshes_the_coarse_operators_once(monkeypatch):
     from simulator.engines.embedded.amg import Hierarchy
     from simulator.studies.scaling import extrapolated
     mesh = box_mesh(n=(24, 8, 8), region_of=lambda c: c[:, 0] > 0.6 * L)
-    r = mesh.cell_region
-    law = CellConductivity(np.where(r, 0.05, 0.2), np.where(r, 0.2, 0.8), np.where(r, 3e4, 4e4),
-                           np.where(r, 7e4, 8e4), np.zeros(mesh.num_cells, dtype=np.int64), ("smoothstep",))
+    law = two_tissue_law(mesh)
     eng = EmbeddedEngine(mesh, SolverSettings())
     cfg = PulseConfiguration(("A",), ("B",), 700.0)
     cold = eng.solve_stationary(cfg, law, rtol=1e-12)

@@ -112,7 +112,7 @@ class _Patches:
             self.weights[cells] = volume[cells, None] * winv[k] * (
                 1.0 - np.einsum("mci,mci->mc", dx - xbar[k], y[k]))
         self.size = size
-        self.order = None
+        self.order_cells = None
         if ordered:                     # (cell, corner) pairs by key: patch ranges by reduceat
             flat = self.keys.ravel()
             order = np.argsort(flat, kind="stable")
@@ -120,13 +120,12 @@ class _Patches:
             sorted_keys = flat[order]
             self.starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
             self.start_keys = sorted_keys[self.starts]
-            self.order = order
 
     def nodal(self, cell: np.ndarray) -> np.ndarray:
         """(size,) vertex values of the per-cell field ``cell`` (M,), limited to each patch's
         range of cell values."""
         raw = np.bincount(self.keys.ravel(), weights=(self.weights * cell[:, None]).ravel(), minlength=self.size)
-        if self.order is not None:
+        if self.order_cells is not None:
             vals = cell[self.order_cells]
             lo, hi = np.full(self.size, np.inf), np.full(self.size, -np.inf)
             lo[self.start_keys] = np.minimum.reduceat(vals, self.starts)

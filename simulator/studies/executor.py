@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from simulator.studies.scaling import SharedSolutions, chain_keys, field_family, field_keys, is_linear
+from simulator.studies.scaling import SharedSolutions, chain_keys, chains_of, field_family, field_keys, is_linear
 
 
 @dataclass
@@ -92,8 +92,7 @@ def _farmed(sc, fam: str, name: str, uses: Counter, workers: int) -> bool:
     engine, two chains or more."""
     if workers < 2 or name != "embedded" or is_linear(sc) or not chain_keys(sc, fam):
         return False
-    from dataclasses import replace
-    return len({replace(key[1], voltage=1.0) for key in uses if key[0] == fam}) >= 2
+    return len(chains_of(uses, fam)) >= 2
 
 
 def _run_points(task, mesh, nominal, uses, wrappers, out, on_point, chain_workers) -> None:

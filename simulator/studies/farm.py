@@ -26,7 +26,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from simulator.studies.scaling import WARM_STATE_DOFS, SharedSolutions
+from simulator.studies.scaling import WARM_STATE_DOFS, SharedSolutions, chains_of
 
 _WORKER: dict = {}
 
@@ -67,7 +67,7 @@ class ChainFarm(SharedSolutions):
         post-processes the current one."""
         super().__init__(engine, family, False, uses)
         import multiprocessing as mp
-        chains = sorted({replace(key[1], voltage=1.0) for key in uses if key[0] == family}, key=repr)
+        chains = sorted(chains_of(uses, family), key=repr)
         self.workers = min(workers, len(chains))
         self._worker_of = {c: k % self.workers for k, c in enumerate(chains)}
         ctx = mp.get_context("spawn")

@@ -89,6 +89,11 @@ def chain_keys(scenario, family: str) -> list[tuple]:
     return [("chain",) + key[:1] + (replace(key[1], voltage=1.0),) for key in field_keys(scenario, family)]
 
 
+def chains_of(uses, family: str) -> set:
+    """The continuation chains (configurations at 1 V) among the field keys ``uses`` of ``family``."""
+    return {replace(key[1], voltage=1.0) for key in uses if key[0] == family}
+
+
 def extrapolated(past: list[tuple[float, FieldSolution]], voltage: float) -> FieldSolution | None:
     """A start for Newton at ``voltage`` from solutions at other voltages of the same
     configuration (the last one scaled by V / V1, or the line through the last two)."""
@@ -127,7 +132,7 @@ class SharedSolutions(EngineWrapper):
     def __init__(self, engine, family: str, linear: bool, uses: Counter):
         super().__init__(engine)
         self._family, self._linear, self._uses = family, linear, uses
-        self._chains = len({replace(key[1], voltage=1.0) for key in uses if key[0] == family})
+        self._chains = len(chains_of(uses, family))
         self._kept: dict[tuple, tuple[float, FieldSolution]] = {}
         self._past: dict[PulseConfiguration, list[tuple[float, FieldSolution]]] = {}
         self._lock = threading.Lock()
