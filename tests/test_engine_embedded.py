@@ -231,3 +231,29 @@ def test_reduced_matrix_scattered_in_blocks_is_the_same_matrix(monkeypatch):
         k = len(off)                        # both triangles hold [plain edges, touch sums]
         assert np.array_equal(whole.data[red.pos[:k]], off) and np.array_equal(whole.data[red.pos[k:2 * k]], off)
         assert abs(whole - whole.T).max() == 0.0
+
+
+def test_kept_edge_factors_assemble_the_same_bits():
+    """P1 on a mesh that keeps its gradients keeps the geometric edge factors w g_i . g_j of
+    every assembly (engine._edge_factors): the Jacobian is the same bits as the one
+    assembled from the gradients each time."""
+    mesh = box_mesh(n=(5, 4, 4))
+    eng = EmbeddedEngine(mesh, SolverSettings(degree=1))
+    assert eng._edge_geometry is not None
+    rng = np.random.default_rng(3)
+    sigma = rng.uniform(0.1, 1.0, (mesh.num_cells, 1))
+    g = rng.normal(size=(mesh.num_cells, 1, 3))
+    dsE = rng.uniform(0.0, 1e-5, (mesh.num_cells, 1)) * (rng.random((mesh.num_cells, 1)) < 0.5)
+    kept = eng._assemble(sigma, g, dsE)
+    eng._edge_geometry = None
+    assert np.array_equal(kept, eng._assemble(sigma, g, dsE))
+
+
+def test_newton_linear_tolerance_follows_the_residual_and_the_target():
+    """Inexact Newton (engine.newton_linear_rtol): 0.1 x the residual, capped at 1e-3, but
+    no tighter than a last step needs to land 100x below the solve's tolerance."""
+    from simulator.engines.embedded.engine import newton_linear_rtol
+    assert newton_linear_rtol(0.5, 1e-8, 1e-10) == 1e-3
+    assert newton_linear_rtol(2e-4, 1e-10, 1e-10) == pytest.approx(2e-5)
+    assert newton_linear_rtol(4e-8, 1e-10, 1e-10) == pytest.approx(2.5e-5)
+    assert newton_linear_rtol(1e-5, 1e-10, 5e-6) == 5e-6            # never below the settings' linear_rtol

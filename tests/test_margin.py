@@ -53,3 +53,25 @@ def test_region_volume_moves_smoothly_with_the_mesh():
     # measured: a spread of 1.2e-4 against 1.0e-2 for whole cells
     assert np.ptp(clipped) < 0.1 * np.ptp(whole), (clipped, whole)
     assert np.ptp(clipped) < 1e-3
+
+
+def test_region_is_kept_per_mesh_and_tumour_and_read_only():
+    """meshing.memo: the second request on the same mesh (a sweep's next point, the
+    diagnosis after the coverage) returns the kept region; another tumour, another ``own``
+    or another mesh gets its own; kept arrays cannot be modified by a caller."""
+    import pytest
+    mesh = box_mesh(n=(6, 6, 6))
+    own = np.zeros(mesh.num_cells, dtype=bool)
+    first = margin_region(mesh, _sphere(), own)
+    assert margin_region(mesh, _sphere(), own.copy()) is first
+    moved = margin_region(mesh, _sphere((0.004, 0.005, -0.005)), own)
+    assert moved is not first and not np.array_equal(moved.weight, first.weight)
+    own2 = own.copy()
+    own2[first.cells[0]] = True
+    assert margin_region(mesh, _sphere(), own2) is not first
+    assert margin_region(box_mesh(n=(6, 6, 6)), _sphere(), own) is not first
+    with pytest.raises(ValueError):
+        first.weight[0] = 0.5
+    assert mesh.centroids() is mesh.centroids()
+    with pytest.raises(ValueError):
+        mesh.centroids()[0, 0] = 1.0

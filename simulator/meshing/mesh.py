@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.meshing.memo import per_mesh
+
 _BLOCK = 1 << 17     # cells per block in the per-cell loops (bounds the temporaries)
 TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])   # local vertex pairs of a tet's edges
 
@@ -96,15 +98,18 @@ class Mesh:
         names = np.array([r.material for r in self.regions], dtype=object)
         return names[self.cell_region]
 
+    @per_mesh
     def centroids(self) -> np.ndarray:
-        """(M, 3) cell centroids (computed in blocks: no (M, 4, 3) temporary)."""
+        """(M, 3) cell centroids, m (computed in blocks: no (M, 4, 3) temporary; kept per mesh,
+        read-only: meshing.memo)."""
         out = np.empty((self.num_cells, 3))
         for a in range(0, self.num_cells, _BLOCK):
             out[a:a + _BLOCK] = self.points[self.tets[a:a + _BLOCK]].mean(axis=1)
         return out
 
+    @per_mesh
     def volumes(self) -> np.ndarray:
-        """(M,) cell volumes in m^3 (the values of ``tet_geometry``, in blocks, without the
+        """(M,) cell volumes in m^3, kept per mesh, read-only (meshing.memo) (the values of ``tet_geometry``, in blocks, without the
         gradients: a whole-mesh ``tet_geometry`` needs ~350 bytes per cell of temporaries)."""
         out = np.empty(self.num_cells)
         for a in range(0, self.num_cells, _BLOCK):
@@ -150,8 +155,9 @@ def tet_geometry(points: np.ndarray, tets: np.ndarray) -> tuple[np.ndarray, np.n
     return vol, g
 
 
+@per_mesh
 def contact_slivers(mesh: Mesh) -> np.ndarray:
-    """(M,) bool: cells whose 4 vertices all lie on one contact surface.
+    """(M,) bool: cells whose 4 vertices all lie on one contact surface (kept per mesh, read-only).
 
     gmsh makes a few along curved needle surfaces. All their P1 DOFs carry the contact
     potential, so their discrete field is identically zero, although they touch the contact

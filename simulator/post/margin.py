@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.meshing.memo import per_mesh
 from simulator.meshing.mesh import Mesh
 from simulator.post.above import fraction_above
 
@@ -38,9 +39,10 @@ class MarginRegion:
         return self.cells[self.weight >= cutoff]
 
 
+@per_mesh
 def margin_region(mesh: Mesh, tumour, own: np.ndarray) -> MarginRegion:
     """The region of ``tumour`` grown by its margin on ``mesh``; ``own`` (M,) bool marks the
-    tumour's own cells (always wholly inside)."""
+    tumour's own cells (always wholly inside). Kept per mesh and tumour (meshing.memo)."""
     level = np.full(mesh.num_points, np.inf)
     lo, hi = _bounds(tumour)
     near = np.flatnonzero(np.all((mesh.points >= lo) & (mesh.points <= hi), axis=1))
