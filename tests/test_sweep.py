@@ -326,3 +326,29 @@ def test_jobs_farm_the_chains_of_a_nonlinear_voltage_sweep(base, monkeypatch):
     assert rows[1]["solver.nonlinear_iterations"] < rows[0]["solver.nonlinear_iterations"]    # warm starts
     for a, b in zip(serial.rows(), rows):
         assert {k: v for k, v in a.items() if k != "run_time_s"} == {k: v for k, v in b.items() if k != "run_time_s"}
+
+
+def test_a_farm_worker_that_dies_is_named_in_one_line(base, monkeypatch):
+    """A chain-farm worker that ends abruptly (here killed with SIGKILL, as the kernel's
+    out-of-memory killer does) gives a ResourceError naming --jobs, the worker and its
+    signal, not the pool's internal BrokenProcessPool."""
+    import os
+    import signal
+
+    from simulator.errors import ResourceError
+    from simulator.studies import farm
+    sc = base.with_changes({"protocol.sequence": [["A", "B"], ["B", "A"]]})
+    submit = farm.ChainFarm._submit
+
+    def submit_then_kill(self, w, *a):
+        future = submit(self, w, *a)
+        for proc in self._procs[w].values():
+            os.kill(proc.pid, signal.SIGKILL)
+        return future
+    monkeypatch.setattr(farm.ChainFarm, "_submit", submit_then_kill)
+    with pytest.raises(ResourceError) as err:
+        run_sweep(plan_sweep(sc, [parse_variation("protocol.voltage_V=500,600")]), jobs=2)
+    text = str(err.value)
+    assert err.value.field == "--jobs" and "\n" not in text
+    assert "ended abruptly (exit code -9, SIGKILL: usually the kernel's out-of-memory killer)" in text, text
+    assert "of 2" in text

@@ -24,21 +24,23 @@ import signal
 import threading
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
+from simulator.errors import ResourceError
 from simulator.studies.scaling import WARM_STATE_DOFS, SharedSolutions, chains_of
 
 _WORKER: dict = {}
 
 
-def _init_worker(mesh, engine_name: str, settings, family: str, uses) -> None:
+def _init_worker(mesh, engine_name: str, settings, family: str, uses, law, digest: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # the parent handles Ctrl-C and stops us
     os.environ["EPSIM_THREADS"] = "1"
     from simulator.engines import create_engine
     engine = create_engine(engine_name, mesh, settings)
     _WORKER.clear()
     # the family's whole use count: the same warm-state decision (states x chains) as in one process
-    _WORKER.update(chains=SharedSolutions(engine, family, False, uses), laws={})
+    _WORKER.update(chains=SharedSolutions(engine, family, False, uses), laws={digest: law})
 
 
 def _solve_in_worker(config, digest: str, law):
@@ -70,12 +72,11 @@ class ChainFarm(SharedSolutions):
         chains = sorted(chains_of(uses, family), key=repr)
         self.workers = min(workers, len(chains))
         self._worker_of = {c: k % self.workers for k, c in enumerate(chains)}
-        ctx = mp.get_context("spawn")
-        name = getattr(engine, "name", "embedded")
-        self._pools = [ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
-                                           initargs=(mesh, name, engine.settings, family, Counter(uses)))
-                       for _ in range(self.workers)]
+        self._start = (mp.get_context("spawn"),
+                       (mesh, getattr(engine, "name", "embedded"), engine.settings, family, Counter(uses)))
+        self._pools: list[ProcessPoolExecutor] = []         # started at the first solve (its law)
         self._sent: list[set[str]] = [set() for _ in range(self.workers)]
+        self._procs: list[dict] = [{} for _ in range(self.workers)]
         self._digests: dict[int, tuple[object, str]] = {}
         self._farm_lock = threading.Lock()
         self._next: dict = {}
@@ -117,15 +118,58 @@ class ChainFarm(SharedSolutions):
             if nxt is not None and nxt not in self._ahead:
                 # the same family: the same materials on the same mesh, so the same law
                 self._ahead[nxt] = self._submit(w, nxt, digest, law)
-        sol, warm = future.result()
+        try:
+            sol, warm = future.result()
+        except BrokenProcessPool:
+            raise self._lost(w) from None
         with self._lock:
             self.warm += warm
         return sol
 
+    def _lost(self, w: int) -> ResourceError:
+        """The error for worker ``w`` ended abruptly (killed, or died in C code): its exit
+        code, and what to do (a SIGKILL is usually the kernel's out-of-memory killer)."""
+        import time
+        codes = []
+        for proc in self._procs[w].values():
+            proc.join(timeout=5)
+            for _ in range(50):         # the pool's thread may be reaping it at the same moment
+                if proc.exitcode is not None:
+                    codes.append(proc.exitcode)
+                    break
+                time.sleep(0.02)
+        how = f"exit code {codes[0]}" if codes else "no exit code"
+        if codes and codes[0] < 0:
+            try:
+                how += f", {signal.Signals(-codes[0]).name}"
+            except ValueError:
+                pass
+            if codes[0] == -signal.SIGKILL:
+                how += ": usually the kernel's out-of-memory killer"
+        return ResourceError("--jobs", f"{self.workers}: solver worker process {w + 1} of {self.workers} "
+                             f"ended abruptly ({how}); each worker holds its own engine, so memory grows "
+                             "with --jobs: run with fewer jobs or a smaller mesh")
+
     def _submit(self, w: int, config, digest: str, law):
+        if not self._pools:
+            # the workers start with the mesh and the first law in their initial arguments (sent
+            # through the process's start-up pipe): what goes through a pool's call queue is
+            # then a configuration and a digest, never megabytes. A large item there blocks the
+            # queue's feeder thread for ever if its worker is killed mid-way, and the pool's
+            # shutdown with it (CPython's ProcessPoolExecutor: the parent holds the pipe's
+            # read end; measured: a sweep hung after its worker got SIGKILL).
+            ctx, args = self._start
+            self._pools = [ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
+                                               initargs=args + (law, digest)) for _ in range(self.workers)]
+            for sent in self._sent:
+                sent.add(digest)
         send = digest not in self._sent[w]
         self._sent[w].add(digest)
-        return self._pools[w].submit(_solve_in_worker, config, digest, law if send else None)
+        future = self._pools[w].submit(_solve_in_worker, config, digest, law if send else None)
+        # the worker's process object, for its exit code should it die (the pool's own table,
+        # a private attribute, is emptied when the pool breaks): best effort
+        self._procs[w].update(getattr(self._pools[w], "_processes", None) or {})
+        return future
 
     def close(self) -> None:
         """Stop the workers (queued solves are dropped)."""
