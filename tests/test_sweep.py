@@ -352,3 +352,29 @@ def test_a_farm_worker_that_dies_is_named_in_one_line(base, monkeypatch):
     assert err.value.field == "--jobs" and "\n" not in text
     assert "ended abruptly (exit code -9, SIGKILL: usually the kernel's out-of-memory killer)" in text, text
     assert "of 2" in text
+
+
+def test_a_pool_worker_that_dies_is_named_in_one_line(base, monkeypatch):
+    """--jobs on a sweep of several tasks (studies.executor.run_processes): a worker killed
+    with SIGKILL gives the one-line ResourceError naming --jobs (multiprocessing.Pool, used
+    before, waited for ever on the dead worker's task)."""
+    import os
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from simulator.errors import ResourceError
+    real = ProcessPoolExecutor.submit
+
+    def submit_then_kill(self, *a, **k):
+        future = real(self, *a, **k)
+        for proc in list(self._processes.values()):
+            os.kill(proc.pid, signal.SIGKILL)
+        return future
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit_then_kill)
+    sweep = plan_sweep(base, MODELS)
+    with pytest.raises(ResourceError) as err:
+        run_sweep(sweep, jobs=2)
+    assert sweep.tasks == 2
+    text = str(err.value)
+    assert err.value.field == "--jobs" and "\n" not in text
+    assert "ended abruptly (exit code -9, SIGKILL: usually the kernel's out-of-memory killer)" in text, text

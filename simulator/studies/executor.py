@@ -182,22 +182,45 @@ def run_serial(tasks: list[Task], meshes: dict, on_point, nominals: dict | None 
 
 def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals: dict | None = None) -> None:
     """Tasks in ``jobs`` worker processes (spawned: no forked gmsh or BLAS state); each
-    worker receives the meshes and the nominal runs once. Ctrl-C terminates the workers."""
+    worker receives the meshes and the nominal runs once, in its initial arguments (only
+    tasks, which are small, go through the pool's queue). A worker that dies gives a one-line
+    error naming --jobs (studies.workers; multiprocessing.Pool waited for ever on the dead
+    worker's task). Ctrl-C terminates the workers."""
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from simulator.studies.workers import exit_code, lost_worker
     ctx = mp.get_context("spawn")
     threads = "1" if jobs > 1 else os.environ.get("EPSIM_THREADS", "")
-    pool = ctx.Pool(min(jobs, len(tasks)), initializer=_init_worker,
-                    initargs=(meshes, threads, nominals))
+    n = min(jobs, len(tasks))
+    pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(meshes, threads, nominals))
+    procs: dict = {}
     try:
-        for points in pool.imap_unordered(_run_in_worker, tasks):
-            for p in points:
-                on_point(p)
-        pool.close()
+        pending = set()
+        for task in tasks:
+            pending.add(pool.submit(_run_in_worker, task))
+            procs.update(getattr(pool, "_processes", None) or {})      # for their exit codes: best effort
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    points = future.result()
+                except BrokenProcessPool:
+                    dead = [(k, c) for k, c in enumerate(exit_code(p, 1.0) for p in procs.values()) if c]
+                    # the pool terminates the others (SIGTERM) once one is gone: name that one
+                    dead.sort(key=lambda kc: kc[1] == -signal.SIGTERM)
+                    k, code = dead[0] if dead else (0, None)
+                    raise lost_worker(jobs, f"{k + 1} of {n}", code) from None
+                for p in points:
+                    on_point(p)
     except BaseException:
-        pool.terminate()
+        for p in procs.values():
+            if p.is_alive():
+                p.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    finally:
-        pool.join()
+    pool.shutdown(wait=True)
 
 
 CONNECT_TIMEOUT_S = 10.0

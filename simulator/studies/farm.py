@@ -27,8 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
-from simulator.errors import ResourceError
 from simulator.studies.scaling import WARM_STATE_DOFS, SharedSolutions, chains_of
+from simulator.studies.workers import exit_code, lost_worker
 
 _WORKER: dict = {}
 
@@ -126,29 +126,10 @@ class ChainFarm(SharedSolutions):
             self.warm += warm
         return sol
 
-    def _lost(self, w: int) -> ResourceError:
-        """The error for worker ``w`` ended abruptly (killed, or died in C code): its exit
-        code, and what to do (a SIGKILL is usually the kernel's out-of-memory killer)."""
-        import time
-        codes = []
-        for proc in self._procs[w].values():
-            proc.join(timeout=5)
-            for _ in range(50):         # the pool's thread may be reaping it at the same moment
-                if proc.exitcode is not None:
-                    codes.append(proc.exitcode)
-                    break
-                time.sleep(0.02)
-        how = f"exit code {codes[0]}" if codes else "no exit code"
-        if codes and codes[0] < 0:
-            try:
-                how += f", {signal.Signals(-codes[0]).name}"
-            except ValueError:
-                pass
-            if codes[0] == -signal.SIGKILL:
-                how += ": usually the kernel's out-of-memory killer"
-        return ResourceError("--jobs", f"{self.workers}: solver worker process {w + 1} of {self.workers} "
-                             f"ended abruptly ({how}); each worker holds its own engine, so memory grows "
-                             "with --jobs: run with fewer jobs or a smaller mesh")
+    def _lost(self, w: int):
+        """The one-line error for worker ``w`` that ended abruptly (studies.workers)."""
+        codes = [c for c in (exit_code(p) for p in self._procs[w].values()) if c is not None]
+        return lost_worker(self.workers, f"{w + 1} of {self.workers} (solver)", codes[0] if codes else None)
 
     def _submit(self, w: int, config, digest: str, law):
         if not self._pools:
