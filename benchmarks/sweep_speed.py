@@ -3,6 +3,7 @@
     python -m benchmarks.sweep_speed [--scenario examples/hexagonal.toml] [--points 10]
                                      [--size-mm S] [--models constant,scenario] [--check]
                                      [--jobs N] [--json out.json]
+    python -m benchmarks.sweep_speed --cli [--repeat R] [--jobs N] [--json out.json]
 
 For each conductivity model given (default: constant, then the scenario's own), times one
 run (mesh from the cache, as a sweep's first point would be; with its report and table row,
@@ -20,6 +21,12 @@ fields behind them (max |E| of every cell, every group's current). ``--jobs N``:
 as ``epsim sweep --jobs N`` (a nonlinear voltage sweep: its configuration chains in N worker
 processes, studies.farm); CPU then adds the workers' (``sweep_cpu_s`` = this process +
 children).
+
+``--cli``: the same comparison as a user times it, end to end: ``epsim run SCENARIO --out D``
+against ``epsim sweep SCENARIO --vary protocol.voltage_V=V1,...,V10 [--jobs N] --out D``,
+each a fresh process (start-up, mesh from the cache filled by a first run, outputs written:
+the run's report, figures and field file, the sweep's table, plots and page), alternated
+``--repeat`` times; wall time and CPU time (the process and its children).
 """
 from __future__ import annotations
 
@@ -126,6 +133,52 @@ def measure(path: str, points: int, size_mm: float | None, models: list[str | No
     return out
 
 
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s of the finished child and its children) of one command."""
+    import resource
+    import subprocess
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure_cli(path: str, points: int, repeat: int, jobs: int) -> dict:
+    """End to end through the CLI (module docstring): one run against a ``points``-voltage sweep."""
+    import shutil
+    import sys
+    import tempfile
+
+    from simulator import load_scenario
+    v0 = load_scenario(path).protocol.max_voltage
+    volts = ",".join(str(round(v0 * (0.6 + 0.8 * k / max(points - 1, 1)), 3)) for k in range(points))
+    script = os.path.join(os.path.dirname(sys.executable), "epsim")     # the installed console script
+    epsim = [script] if os.path.exists(script) else [sys.executable, "-c",
+                                                      "import sys; from simulator.cli import entry; sys.exit(entry())"]
+    runs, sweeps = [], []
+    with tempfile.TemporaryDirectory(prefix="epsim-sweep-cli-") as tmp:
+        def out(name):
+            d = os.path.join(tmp, name)
+            shutil.rmtree(d, ignore_errors=True)
+            return d
+        _timed(epsim + ["run", path, "--out", out("warm")])             # fills the mesh cache
+        for _ in range(repeat):
+            runs.append(_timed(epsim + ["run", path, "--out", out("run")]))
+            sweeps.append(_timed(epsim + ["sweep", path, "--vary", f"protocol.voltage_V={volts}",
+                                          "--jobs", str(jobs), "--out", out("sweep")]))
+    ratios = [s[0] / r[0] for r, s in zip(runs, sweeps)]
+    row = {"scenario": path, "mode": "cli", "points": points, "jobs": jobs, "repeat": repeat,
+           "one_run_s": [round(r[0], 2) for r in runs], "one_run_cpu_s": [round(r[1], 2) for r in runs],
+           "sweep_s": [round(s[0], 2) for s in sweeps], "sweep_cpu_s": [round(s[1], 2) for s in sweeps],
+           "ratio": [round(x, 2) for x in ratios], "ratio_max": round(max(ratios), 2),
+           "cpu_ratio": [round(s[1] / r[1], 2) for r, s in zip(runs, sweeps)],
+           "load_average_1min": os.getloadavg()[0]}
+    print(json.dumps(row))
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="examples/hexagonal.toml")
@@ -135,7 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="compare every row with a single run (1e-9)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--json", default=None)
+    p.add_argument("--cli", action="store_true", help="end to end: `epsim run` against `epsim sweep`")
+    p.add_argument("--repeat", type=int, default=3, help="--cli: alternated repetitions")
     a = p.parse_args(argv)
+    if a.cli:
+        row = measure_cli(a.scenario, a.points, a.repeat, a.jobs)
+        if a.json:
+            with open(a.json, "w") as fh:
+                json.dump([row], fh, indent=2)
+        return 0
     models = [None if m == "scenario" else m for m in a.models.split(",")]
     rows = measure(a.scenario, a.points, a.size_mm, models, a.check, a.jobs)
     if a.json:
