@@ -109,8 +109,9 @@ class Mesh:
 
     @per_mesh
     def volumes(self) -> np.ndarray:
-        """(M,) cell volumes in m^3, kept per mesh, read-only (meshing.memo) (the values of ``tet_geometry``, in blocks, without the
-        gradients: a whole-mesh ``tet_geometry`` needs ~350 bytes per cell of temporaries)."""
+        """(M,) cell volumes in m^3: the values of ``tet_geometry``, in blocks, without the
+        gradients (a whole-mesh ``tet_geometry`` needs ~350 bytes per cell of temporaries);
+        kept per mesh, read-only (meshing.memo)."""
         out = np.empty(self.num_cells)
         for a in range(0, self.num_cells, _BLOCK):
             p = self.points[self.tets[a:a + _BLOCK]]

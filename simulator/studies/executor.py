@@ -190,7 +190,7 @@ def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from simulator.studies.workers import exit_code, lost_worker
+    from simulator.studies.workers import first_death, lost_worker
     ctx = mp.get_context("spawn")
     threads = "1" if jobs > 1 else os.environ.get("EPSIM_THREADS", "")
     n = min(jobs, len(tasks))
@@ -207,10 +207,7 @@ def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals
                 try:
                     points = future.result()
                 except BrokenProcessPool:
-                    dead = [(k, c) for k, c in enumerate(exit_code(p, 1.0) for p in procs.values()) if c]
-                    # the pool terminates the others (SIGTERM) once one is gone: name that one
-                    dead.sort(key=lambda kc: kc[1] == -signal.SIGTERM)
-                    k, code = dead[0] if dead else (0, None)
+                    k, code = first_death(procs.values(), 1.0)
                     raise lost_worker(jobs, f"{k + 1} of {n}", code) from None
                 for p in points:
                     on_point(p)

@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
 from simulator.studies.scaling import WARM_STATE_DOFS, SharedSolutions, chains_of
-from simulator.studies.workers import exit_code, lost_worker
+from simulator.studies.workers import first_death, lost_worker
 
 _WORKER: dict = {}
 
@@ -128,8 +128,8 @@ class ChainFarm(SharedSolutions):
 
     def _lost(self, w: int):
         """The one-line error for worker ``w`` that ended abruptly (studies.workers)."""
-        codes = [c for c in (exit_code(p) for p in self._procs[w].values()) if c is not None]
-        return lost_worker(self.workers, f"{w + 1} of {self.workers} (solver)", codes[0] if codes else None)
+        _, code = first_death(self._procs[w].values())
+        return lost_worker(self.workers, f"{w + 1} of {self.workers} (solver)", code)
 
     def _submit(self, w: int, config, digest: str, law):
         if not self._pools:

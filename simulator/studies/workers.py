@@ -19,6 +19,15 @@ def exit_code(proc, timeout: float = 5.0) -> int | None:
     return None
 
 
+def first_death(procs, timeout: float = 5.0) -> tuple[int, int | None]:
+    """(index, exit code) of the worker among ``procs`` (process objects, in worker order)
+    that ended first: a pool terminates the others (SIGTERM) once one is gone, so a SIGTERM
+    is named only when no worker ended otherwise; (0, None) when no exit code is known."""
+    dead = [(k, c) for k, c in enumerate(exit_code(p, timeout) for p in procs) if c]
+    dead.sort(key=lambda kc: kc[1] == -signal.SIGTERM)
+    return dead[0] if dead else (0, None)
+
+
 def lost_worker(jobs: int, which: str, code: int | None) -> ResourceError:
     """The error for worker ``which`` (e.g. "2 of 4") that ended with exit ``code``."""
     how = f"exit code {code}" if code is not None else "no exit code"

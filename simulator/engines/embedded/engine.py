@@ -75,6 +75,15 @@ def newton_linear_rtol(res: float, rtol: float, floor: float) -> float:
     return max(floor, min(1e-3, max(0.1 * res, 0.01 * rtol / res)))
 
 
+def _edge_products(Bb: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` (K, 6) = w grad phi_i . grad phi_j per P1 cell edge (m), from the gradients
+    Bb (K, 3, 4) and weights w (K, 1): the geometric part of an assembly."""
+    for e, (i, j) in enumerate(P1_EDGES):
+        out[:, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
+    out *= w                                                                  # (K, 1) broadcast
+    return out
+
+
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
     """Inner product without BLAS (a threaded ddot spins on a loaded 2-core machine)."""
     return float(np.einsum("i,i->", a, b))
@@ -132,17 +141,13 @@ class EmbeddedEngine:
 
     def _edge_factors(self) -> np.ndarray:
         """P1 on meshes that keep their gradients: (M, 6) w grad phi_i . grad phi_j per cell
-        edge (m), the geometric part of every assembly (48 B/cell; the same operations as
-        :meth:`_assemble` computes otherwise, so the same bits). Measured on the hexagonal
+        edge (m), the geometric part of every assembly (48 B/cell; :func:`_edge_products`, as
+        :meth:`_assemble` computes it otherwise, so the same bits). Measured on the hexagonal
         example: ~40 % of an assembly's time."""
         grads, w = self.space.p1_gradients, self.space.w
         out = np.empty((len(w), 6))
         for b in range(0, len(w), CHUNK):
-            Bb = grads(slice(b, b + CHUNK))
-            kc = out[b:b + CHUNK]
-            for e, (i, j) in enumerate(P1_EDGES):
-                kc[:, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
-            kc *= w[b:b + CHUNK]
+            _edge_products(grads(slice(b, b + CHUNK)), w[b:b + CHUNK], out[b:b + CHUNK])
         return out
 
     def _build_pattern(self) -> None:
@@ -238,9 +243,7 @@ class EmbeddedEngine:
                 if self._edge_geometry is not None:
                     np.multiply(self._edge_geometry[b:b + CHUNK], sig[b:b + CHUNK, None], out=kc)
                 else:
-                    for e, (i, j) in enumerate(P1_EDGES):
-                        kc[:, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
-                    kc *= w[b:b + CHUNK]                                       # (K, 1) broadcast
+                    _edge_products(Bb, w[b:b + CHUNK], kc)
                     kc *= sig[b:b + CHUNK, None]                               # (K, 6)
                 if not newton:
                     continue
