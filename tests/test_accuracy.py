@@ -261,3 +261,18 @@ def test_levels_start_newton_from_the_previous_level_and_reach_the_same_figures(
         assert w.currents == pytest.approx(c.currents, rel=1e-7)
         for k in w.volumes:
             assert w.volumes[k] == pytest.approx(c.volumes[k], rel=1e-6)
+
+
+def test_max_memory_stops_the_loop_before_a_level_that_would_not_fit(capped_run):
+    """--max-memory bounds the levels the loop plans, as it bounds the first mesh: with a
+    limit that holds level 0 but not level 0 x (1/0.7)^3, the loop ends after level 0
+    with the memory guard named, without starting level 1."""
+    from simulator.engines.resources import estimate_bytes
+    cells0 = capped_run.accuracy.levels[0].cells
+    limit_gb = estimate_bytes(int(1.5 * cells0), 1) / 1e9          # next level: ~2.9 x the cells
+    said = []
+    res = run(scenario_from_dict(two_wire(max_dofs=6000)), max_memory_gb=limit_gb, progress=said.append)
+    acc = res.accuracy
+    assert acc.stopped_by == "memory" and len(acc.levels) == 1 and acc.levels[0].cells == cells0
+    assert not any(m.startswith("accuracy level 1") for m in said), said
+    assert any("the memory guard" in w for w in build_report(res)["warnings"])

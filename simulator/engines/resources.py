@@ -26,8 +26,9 @@ def estimate_bytes(num_cells: int, degree: int) -> float:
     return BASELINE_BYTES + BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2]) * num_cells
 
 
-def _limit(limit_gb: float | None) -> tuple[float, str]:
-    """The byte limit (the smaller of --max-memory and the available memory) and its name."""
+def memory_limit(limit_gb: float | None) -> tuple[float, str]:
+    """The byte limit (the smaller of --max-memory, ``limit_gb`` in GB, and the available
+    memory) and its name."""
     available = psutil.virtual_memory().available
     if limit_gb is not None and limit_gb * 1e9 < available:
         return limit_gb * 1e9, f"--max-memory {limit_gb:g} GB"
@@ -41,7 +42,7 @@ def check_mesh_budget(scenario, degree: int, limit_gb: float | None = None) -> f
 
     from simulator.meshing.estimate import estimate_cells, needle_cells
     from simulator.meshing.inputs import mesh_input
-    limit, what = _limit(limit_gb)
+    limit, what = memory_limit(limit_gb)
     fit = (limit - BASELINE_BYTES) / BYTES_PER_CELL.get(degree, BYTES_PER_CELL[2])
     if fit < 1000:
         raise ResourceError("mesh.size_mm", f"no mesh fits in {what}: epsim itself needs about "

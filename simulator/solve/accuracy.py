@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
-import psutil
 
 from simulator.errors import ResourceError
 from simulator.post.richardson import Estimate, richardson_error
@@ -239,7 +238,7 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
     ``run`` is the single-mesh :func:`simulator.solve.pipeline.run` (passed in: no import
     cycle); ``comm`` the MPI communicator under mpirun (rank 0 decides on memory);
     ``max_memory_gb`` bounds every level's estimated mesh before it is meshed."""
-    from simulator.engines.resources import estimate_bytes
+    from simulator.engines.resources import estimate_bytes, memory_limit
 
     say = progress or (lambda _m: None)
     opts = scenario.mesh
@@ -297,8 +296,10 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         if res.dofs * growth > opts.max_dofs:
             stopped = "max_dofs"
             break
+        # the same limit as the meshing guard's (--max-memory or what is available), before
+        # the next level is planned
         too_big = estimate_bytes(int(res.mesh.num_cells * growth), scenario.solver.degree) > \
-            psutil.virtual_memory().available
+            memory_limit(max_memory_gb)[0]
         if comm is not None:            # under mpirun every rank must take the same decision
             too_big = comm.bcast(too_big, root=0)
         if too_big:
