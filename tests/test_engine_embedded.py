@@ -257,3 +257,22 @@ def test_newton_linear_tolerance_follows_the_residual_and_the_target():
     assert newton_linear_rtol(2e-4, 1e-10, 1e-10) == pytest.approx(2e-5)
     assert newton_linear_rtol(4e-8, 1e-10, 1e-10) == pytest.approx(2.5e-5)
     assert newton_linear_rtol(1e-5, 1e-10, 5e-6) == 5e-6            # never below the settings' linear_rtol
+
+
+def test_p1_gradients_are_the_rows_of_the_inverse_jacobian():
+    """spaces._p1_block (cofactors on coordinate components): the gradients of the four hat
+    functions equal J^-T grad_xi lambda from numpy's inverse to 1e-12, sum to zero, and the
+    determinant is 6 x the signed volume; on 1000 random tets of both orientations."""
+    from simulator.engines.embedded import spaces
+    rng = np.random.default_rng(7)
+    points = rng.normal(size=(4000, 3)) * 1e-3
+    tets = np.arange(4000).reshape(1000, 4)
+    g = np.empty((1000, 3, 4))
+    det = spaces._p1_block(points, tets, g)
+    X = points[tets]
+    J = (X[:, 1:] - X[:, :1])                          # rows e1, e2, e3
+    assert np.allclose(det, np.linalg.det(J), rtol=1e-12, atol=0) and (det < 0).any() and (det > 0).any()
+    ref = np.linalg.inv(J)                             # columns: gradients of lambda_1..3
+    scale = np.abs(ref).max(axis=(1, 2))[:, None, None]
+    assert np.all(np.abs(g[:, :, 1:] - ref) <= 1e-12 * scale)
+    assert np.all(np.abs(g.sum(axis=2)) <= 1e-12 * scale[:, :, 0])

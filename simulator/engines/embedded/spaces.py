@@ -83,19 +83,40 @@ def _p1_block(points: np.ndarray, t: np.ndarray, g: np.ndarray, o: int = 1) -> n
     """Gradients of the barycentrics 1..3 of the cells ``t`` into ``g[:, :, o:o+3]`` (and,
     for o = 1, node 0's, minus their sum, into ``g[:, :, 0]``); returns the Jacobian
     determinants. Rows of J^-1 (J = [e1; e2; e3]) from explicit cofactors (cross products
-    of the edge vectors)."""
-    p0 = points[t[:, 0]]
-    e1 = points[t[:, 1]] - p0
-    e2 = points[t[:, 2]] - p0
-    e3 = points[t[:, 3]] - p0
-    c23 = np.cross(e2, e3)
-    det = np.einsum("mi,mi->m", e1, c23)
+    of the edge vectors e_k = x_k - x_0).
+
+    On coordinate components (1-D arrays per block): the operations of ``np.cross`` in its
+    order, and the determinant by the same einsum over (K, 3) rows, so the same bits as a
+    (K, 3)-array version, 1.6x faster (0.090 -> 0.057 s per pass over the 639,750 cells of
+    needle-pair-m; P1 meshes above KEEP_P1_GRADIENTS_CELLS rebuild them ~22 times a solve)."""
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
+    i0 = t[:, 0]
+    x0, y0, z0 = x[i0], y[i0], z[i0]
+    e = []
+    for k in (1, 2, 3):
+        ik = t[:, k]
+        e.append((x[ik] - x0, y[ik] - y0, z[ik] - z0))
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = e
+
+    def cross(u0, u1, u2, v0, v1, v2):          # u x v as np.cross computes it
+        w0 = u1 * v2
+        w0 -= u2 * v1
+        w1 = u2 * v0
+        w1 -= u0 * v2
+        w2 = u0 * v1
+        w2 -= u1 * v0
+        return w0, w1, w2
+
+    c23 = cross(bx, by, bz, cx, cy, cz)
+    det = np.einsum("mi,mi->m", np.stack((ax, ay, az), axis=1), np.stack(c23, axis=1))
     inv = 1.0 / det
-    g[:, :, o] = c23 * inv[:, None]
-    g[:, :, o + 1] = np.cross(e3, e1) * inv[:, None]
-    g[:, :, o + 2] = np.cross(e1, e2) * inv[:, None]
+    for k, c in enumerate((c23, cross(cx, cy, cz, ax, ay, az), cross(ax, ay, az, bx, by, bz))):
+        for i in range(3):
+            np.multiply(c[i], inv, out=g[:, i, o + k])
     if o == 1:
-        g[:, :, 0] = -(g[:, :, 1] + g[:, :, 2] + g[:, :, 3])
+        s = g[:, :, 1] + g[:, :, 2]
+        s += g[:, :, 3]
+        np.negative(s, out=g[:, :, 0])
     return det
 
 
