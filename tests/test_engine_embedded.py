@@ -276,3 +276,26 @@ def test_p1_gradients_are_the_rows_of_the_inverse_jacobian():
     scale = np.abs(ref).max(axis=(1, 2))[:, None, None]
     assert np.all(np.abs(g[:, :, 1:] - ref) <= 1e-12 * scale)
     assert np.all(np.abs(g.sum(axis=2)) <= 1e-12 * scale[:, :, 0])
+
+
+def test_fused_residual_and_jacobian_pass_gives_the_separate_passes_bits(monkeypatch):
+    """Meshes that rebuild their P1 gradients compute Newton's residual and Jacobian in one
+    pass (engine._residual_and_jacobian): the same bits as the two passes, at a state where
+    sigma'(E) is non-zero in some cells and zero in others, and the same Newton answer."""
+    from simulator.engines.embedded import spaces
+    monkeypatch.setattr(spaces, "KEEP_P1_GRADIENTS_CELLS", 0)
+    mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
+    law = two_tissue_law(mesh)
+    eng = EmbeddedEngine(mesh, SolverSettings())
+    assert eng.space.B is None
+    sol = eng.solve_stationary(PulseConfiguration(("A",), ("B",), 700.0), law)
+    g = eng._gradient(sol.potential_full)
+    E = np.sqrt(np.einsum("mqi,mqi->mq", g, g))
+    s = law.sigma(E[:, 0]).reshape(E.shape)
+    dsE = law.dsigma(E[:, 0]).reshape(E.shape) / E
+    assert 0 < np.count_nonzero(dsE) < dsE.size
+    F, values = eng._residual_and_jacobian(s, g, dsE)
+    assert np.array_equal(F, eng._residual(s, g)) and np.array_equal(values, eng._assemble(s, g, dsE))
+    monkeypatch.setattr(eng, "_residual_and_jacobian", lambda *a: (eng._residual(*a[:2]), eng._assemble(*a)))
+    again = eng.solve_stationary(PulseConfiguration(("A",), ("B",), 700.0), law)
+    assert np.array_equal(again.E, sol.E) and again.current == sol.current

@@ -194,25 +194,11 @@ class EmbeddedEngine:
 
     def _residual(self, sigma: np.ndarray, g: np.ndarray) -> np.ndarray:
         """F_i = int sigma grad u . grad v_i over the whole space (A at Dirichlet DOFs)."""
-        ws = self.space.w * sigma
         if not self._p1:
+            ws = self.space.w * sigma
             local = np.einsum("mq,mqi,mqin->mn", ws, g, self.space.B)
             return np.bincount(self.space.cell_dofs.ravel(), weights=local.ravel(), minlength=self.dofs)
-        grads, dofs = self.space.p1_gradients, self.space.cell_dofs
-        F = None
-        for a in range(0, len(dofs), BLOCK):                    # no (M, 4) temporaries
-            sl = slice(a, a + BLOCK)
-            local = np.empty((len(dofs[sl]), 4))
-            for c in range(0, len(local), CHUNK):
-                b = a + c
-                local[c:c + CHUNK] = np.einsum("mi,min->mn", g[b:b + CHUNK, 0] * ws[b:b + CHUNK],
-                                               grads(slice(b, b + CHUNK)))
-            part = np.bincount(dofs[sl].ravel(), weights=local.ravel(), minlength=self.dofs)
-            if F is None:
-                F = part
-            else:
-                F += part
-        return F
+        return self._p1_pass(sigma, g, residual=True)[0]
 
     def _assemble(self, sigma: np.ndarray, g: np.ndarray | None = None,
                   dsigma_over_E: np.ndarray | None = None) -> np.ndarray:
@@ -220,25 +206,44 @@ class EmbeddedEngine:
 
         P1: one value per mesh edge (its off-diagonal entry); P2: the full CSR data.
         """
-        newton = g is not None and dsigma_over_E is not None and np.any(dsigma_over_E)
         if not self._p1:
+            newton = g is not None and dsigma_over_E is not None and np.any(dsigma_over_E)
             return self._stiffness_data(sigma, g if newton else None, dsigma_over_E)
-        # in blocks of cells: no (M, 6) products, no (M, 3, 4) gather of B, and bincount's
-        # int64 copy of the cell -> edge map is one block's
-        # (the geometric edge factors w g_i . g_j are recomputed per block, not stored: 48
-        # bytes per cell, for ~2 % of an assembly's time)
-        grads, w = self.space.p1_gradients, self.space.w
+        return self._p1_pass(sigma, g, dsigma_over_E, jacobian=True)[1]
+
+    def _residual_and_jacobian(self, sigma: np.ndarray, g: np.ndarray,
+                               dsigma_over_E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_residual`` and ``_assemble`` of the same state in one pass over the cells (P1
+        meshes that rebuild their gradients: one rebuild instead of two; the same bits)."""
+        return self._p1_pass(sigma, g, dsigma_over_E, residual=True, jacobian=True)
+
+    def _p1_pass(self, sigma, g, dsigma_over_E=None, residual=False, jacobian=False):
+        """P1: the residual F (per DOF) and/or the Jacobian's edge values (per mesh edge) in
+        one loop over blocks of cells, each block's basis gradients read (or rebuilt from the
+        points) once. In blocks: no (M, 4) or (M, 6) products, no (M, 3, 4) gather of B, and
+        bincount's int64 copy of the cell -> edge map is one block's."""
+        grads, w, dofs = self.space.p1_gradients, self.space.w, self.space.cell_dofs
         M, n_edges = len(w), len(self._edge_lo)
-        sig = sigma.reshape(-1)
-        cell_edge = self._cell_edge.reshape(M, 6)
+        newton = jacobian and g is not None and dsigma_over_E is not None and np.any(dsigma_over_E)
+        if residual:
+            ws = w * sigma
+        if jacobian:
+            sig = sigma.reshape(-1)
+            cell_edge = self._cell_edge.reshape(M, 6)
         if newton:
             w0, d0, g0 = w[:, 0], dsigma_over_E[:, 0], g[:, 0]
-        out = None
+        F = out = None
         for a in range(0, M, BLOCK):
-            kv = np.empty((len(w[a:a + BLOCK]), 6))
-            for c in range(0, len(kv), CHUNK):
+            n = len(w[a:a + BLOCK])
+            local = np.empty((n, 4)) if residual else None
+            kv = np.empty((n, 6)) if jacobian else None
+            for c in range(0, n, CHUNK):
                 b = a + c
                 Bb = grads(slice(b, b + CHUNK))        # rebuilt from the points: once per chunk
+                if residual:
+                    local[c:c + CHUNK] = np.einsum("mi,min->mn", g[b:b + CHUNK, 0] * ws[b:b + CHUNK], Bb)
+                if not jacobian:
+                    continue
                 kc = kv[c:c + CHUNK]
                 if self._edge_geometry is not None:
                     np.multiply(self._edge_geometry[b:b + CHUNK], sig[b:b + CHUNK, None], out=kc)
@@ -258,12 +263,19 @@ class EmbeddedEngine:
                     np.multiply(bg[:, i], bg[:, j], out=extra[:, e])
                 extra *= cf[:, None]
                 kc[loc] += extra
-            part = np.bincount(cell_edge[a:a + BLOCK].ravel(), weights=kv.ravel(), minlength=n_edges)
-            if out is None:
-                out = part
-            else:
-                out += part
-        return out
+            if residual:
+                part = np.bincount(dofs[a:a + BLOCK].ravel(), weights=local.ravel(), minlength=self.dofs)
+                if F is None:
+                    F = part
+                else:
+                    F += part
+            if jacobian:
+                part = np.bincount(cell_edge[a:a + BLOCK].ravel(), weights=kv.ravel(), minlength=n_edges)
+                if out is None:
+                    out = part
+                else:
+                    out += part
+        return F, out
 
     def _stiffness_data(self, sigma: np.ndarray, g: np.ndarray | None = None,
                         dsigma_over_E: np.ndarray | None = None) -> np.ndarray:
@@ -497,8 +509,23 @@ class EmbeddedEngine:
         g = self._gradient(u)
         E = cell_E(g)
         s, ds = laws(E)
+        # P1 meshes that rebuild their gradients (above KEEP_P1_GRADIENTS_CELLS) compute the
+        # residual and the Jacobian in one pass (one rebuild instead of two) unless this step
+        # is expected to converge (the last residual squared below rtol: Newton's quadratic
+        # rate), where the Jacobian would be wasted
+        fuse = self._p1 and self.space.B is None
+        res_prev = np.inf
         while True:
-            F = self._residual(s, g)
+            values = None
+            if fuse and res_prev * res_prev > rtol:
+                dsE = np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
+                del E, ds
+                t_fused = time.perf_counter()
+                F, values = self._residual_and_jacobian(s, g, dsE)
+                tim["assemble"] += time.perf_counter() - t_fused      # with the residual's share
+                del dsE
+            else:
+                F = self._residual(s, g)
             Fr = red.restrict(F)
             Fd = F[red.fixed]
             scale = np.sqrt(_dot(Fd, Fd))
@@ -513,11 +540,15 @@ class EmbeddedEngine:
             if self._cancel.is_set():
                 raise ConvergenceError("nonlinear solve (Newton)", it, float(res), "cancelled")
             it += 1
+            res_prev = res
             ta = time.perf_counter()
-            dsE = np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
-            del E, ds                       # recomputed by the line search (memory)
-            J = red.matrix(self._assemble(s, g, dsE))
-            del dsE
+            if values is None:
+                dsE = np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
+                del E, ds                       # recomputed by the line search (memory)
+                values = self._assemble(s, g, dsE)
+                del dsE
+            J = red.matrix(values)
+            del values
             tb = time.perf_counter()
             if sweeps:                                      # a start from another mesh: see above
                 dx = np.zeros_like(Fr)
