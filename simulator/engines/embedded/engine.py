@@ -265,6 +265,7 @@ class EmbeddedEngine:
                 kc[loc] += extra
             if residual:
                 part = np.bincount(dofs[a:a + BLOCK].ravel(), weights=local.ravel(), minlength=self.dofs)
+                local = None            # before the edge bincount's int64 copy (memory)
                 if F is None:
                     F = part
                 else:
