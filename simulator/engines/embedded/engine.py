@@ -473,6 +473,12 @@ class EmbeddedEngine:
                 np.maximum(s, floor, out=s)         # in place (memory: no second (M, Q) array)
             return s, ds
 
+        def derivative(E):
+            """sigma'(E) alone (as laws(E)[1]; without a floor sigma itself is not needed)"""
+            if sigma_floor is not None:
+                return laws(E)[1]
+            return law.dsigma(E[:, 0] if Q == 1 else E).reshape(E.shape)
+
         def cell_E(g):
             return np.sqrt(np.einsum("mqi,mqi->mq", g, g))
 
@@ -583,7 +589,7 @@ class EmbeddedEngine:
             s = [s]                         # the line search takes the only reference (memory)
             alpha, g, E, s = self._line_search(s, g, delta, laws, cell_E)
             u += alpha * delta
-            ds = laws(E)[1]
+            ds = derivative(E)
             te = time.perf_counter()
             tim["assemble"] += tb - ta
             tim["preconditioner"] += tc - tb
