@@ -479,6 +479,10 @@ class EmbeddedEngine:
                 return laws(E)[1]
             return law.dsigma(E[:, 0] if Q == 1 else E).reshape(E.shape)
 
+        def over_E(E, ds):
+            """sigma'(E) / E per cell, 0 where E is below E_FLOOR (the Newton term's factor)"""
+            return np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
+
         def cell_E(g):
             return np.sqrt(np.einsum("mqi,mqi->mq", g, g))
 
@@ -525,7 +529,7 @@ class EmbeddedEngine:
         while True:
             values = None
             if fuse and res_prev * res_prev > rtol:
-                dsE = np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
+                dsE = over_E(E, ds)
                 del E, ds
                 t_fused = time.perf_counter()
                 F, values = self._residual_and_jacobian(s, g, dsE)
@@ -550,7 +554,7 @@ class EmbeddedEngine:
             res_prev = res
             ta = time.perf_counter()
             if values is None:
-                dsE = np.where(E > E_FLOOR, ds / np.maximum(E, E_FLOOR), 0.0)
+                dsE = over_E(E, ds)
                 del E, ds                       # recomputed by the line search (memory)
                 values = self._assemble(s, g, dsE)
                 del dsE
