@@ -119,23 +119,17 @@ def test_newton_nonconvergence_raises_with_iterations():
     assert info.value.iterations == 1 and info.value.residual > 0
 
 
-def test_kept_gradients_same_bits_and_warm_start_reaches_the_cold_answer(monkeypatch):
-    """P1 gradients kept (small meshes) or rebuilt per block (large ones) give the same bits;
-    Newton started from the 600 V solution scaled to 700 V (what a voltage sweep does,
+def test_warm_start_reaches_the_cold_answer():
+    """Newton started from the 600 V solution scaled to 700 V (what a voltage sweep does,
     studies.scaling) with a 100x tighter rtol reaches the cold answer (the iterations it saves
     are measured on the hexagonal example by benchmarks/sweep_speed.py: on this 1-D series
     problem the linear start is already close)."""
-    from simulator.engines.embedded import spaces
     from simulator.studies.scaling import extrapolated
     mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
     law = two_tissue_law(mesh)
     kept = EmbeddedEngine(mesh, SolverSettings())
-    monkeypatch.setattr(spaces, "KEEP_P1_GRADIENTS_CELLS", 0)
-    rebuilt = EmbeddedEngine(mesh, SolverSettings())
-    assert kept.space.B is not None and rebuilt.space.B is None
     cfg = PulseConfiguration(("A",), ("B",), 700.0)
-    cold, again = kept.solve_stationary(cfg, law), rebuilt.solve_stationary(cfg, law)
-    assert np.array_equal(cold.E, again.E) and cold.current == again.current
+    cold = kept.solve_stationary(cfg, law)
     low = kept.solve_stationary(PulseConfiguration(("A",), ("B",), 600.0), law)
     warm = kept.solve_stationary(cfg, law, initial=extrapolated([(600.0, low)], 700.0), rtol=1e-10)
     assert warm.converged and warm.residual <= 1e-10 and warm.linear_iterations > 0
@@ -233,20 +227,37 @@ def test_reduced_matrix_scattered_in_blocks_is_the_same_matrix(monkeypatch):
         assert abs(whole - whole.T).max() == 0.0
 
 
-def test_kept_edge_factors_assemble_the_same_bits():
-    """P1 on a mesh that keeps its gradients keeps the geometric edge factors w g_i . g_j of
-    every assembly (engine._edge_factors): the Jacobian is the same bits as the one
-    assembled from the gradients each time."""
+def test_compiled_p1_loops_match_a_numpy_reference():
+    """The compiled P1 loops (engines/embedded/kernels.py) against element matrices from
+    numpy's inverse Jacobians: residual F_n = sum w sigma g . grad phi_n and the Jacobian's edge
+    values w (sigma grad phi_i . grad phi_j + sigma'/E (grad phi_i . g)(grad phi_j . g)) to
+    1e-13 of their largest entry, with sigma'/E zero in some cells; and the gradient of a linear
+    potential a . x + b is a in every cell (P1 reproduces it) to 1e-12."""
     mesh = box_mesh(n=(5, 4, 4))
     eng = EmbeddedEngine(mesh, SolverSettings(degree=1))
-    assert eng._edge_geometry is not None
     rng = np.random.default_rng(3)
-    sigma = rng.uniform(0.1, 1.0, (mesh.num_cells, 1))
-    g = rng.normal(size=(mesh.num_cells, 1, 3))
-    dsE = rng.uniform(0.0, 1e-5, (mesh.num_cells, 1)) * (rng.random((mesh.num_cells, 1)) < 0.5)
-    kept = eng._assemble(sigma, g, dsE)
-    eng._edge_geometry = None
-    assert np.array_equal(kept, eng._assemble(sigma, g, dsE))
+    M = mesh.num_cells
+    sigma = rng.uniform(0.1, 1.0, (M, 1))
+    g = rng.normal(size=(M, 1, 3)) * 1e4
+    dsE = rng.uniform(0.0, 1e-9, (M, 1)) * (rng.random((M, 1)) < 0.5)
+    F, K = eng._residual_and_jacobian(sigma, g, dsE)
+    X = mesh.points[mesh.tets]
+    G = np.zeros((M, 3, 4))
+    G[:, :, 1:] = np.linalg.inv(X[:, 1:] - X[:, :1])            # columns: grad lambda_1..3
+    G[:, :, 0] = -G[:, :, 1:].sum(axis=2)
+    w = np.abs(np.linalg.det(X[:, 1:] - X[:, :1])) / 6.0
+    bg = np.einsum("mi,min->mn", g[:, 0], G)
+    F_ref = np.bincount(mesh.tets.ravel(), weights=((w * sigma[:, 0])[:, None] * bg).ravel(), minlength=eng.dofs)
+    local = (w * sigma[:, 0])[:, None, None] * np.einsum("min,mik->mnk", G, G) \
+        + (w * dsE[:, 0])[:, None, None] * bg[:, :, None] * bg[:, None, :]
+    edges = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+    K_ref = np.bincount(eng._cell_edge.ravel(), weights=local[:, edges[:, 0], edges[:, 1]].ravel(),
+                        minlength=len(K))
+    assert np.abs(F - F_ref).max() <= 1e-13 * np.abs(F_ref).max()
+    assert np.abs(K - K_ref).max() <= 1e-13 * np.abs(K_ref).max()
+    a = np.array([120.0, -35.0, 7.5])
+    grad = eng._gradient(mesh.points @ a + 3.0)
+    assert np.abs(grad[:, 0] - a).max() <= 1e-12 * np.abs(a).max()
 
 
 def test_newton_linear_tolerance_follows_the_residual_and_the_target():
@@ -279,11 +290,8 @@ def test_p1_gradients_are_the_rows_of_the_inverse_jacobian():
 
 
 def test_fused_residual_and_jacobian_pass_gives_the_separate_passes_bits(monkeypatch):
-    """Meshes that rebuild their P1 gradients compute Newton's residual and Jacobian in one
-    pass (engine._residual_and_jacobian): the same bits as the two passes, at a state where
+    """P1 computes Newton's residual and Jacobian in one pass (engine._residual_and_jacobian): the same bits as the two passes, at a state where
     sigma'(E) is non-zero in some cells and zero in others, and the same Newton answer."""
-    from simulator.engines.embedded import spaces
-    monkeypatch.setattr(spaces, "KEEP_P1_GRADIENTS_CELLS", 0)
     mesh = box_mesh(n=(8, 3, 3), region_of=lambda c: c[:, 0] > L / 2)
     law = two_tissue_law(mesh)
     eng = EmbeddedEngine(mesh, SolverSettings())

@@ -2,10 +2,11 @@
 
 Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANGES.md):
 
-* The element geometry (weights w, basis gradients) is computed once per mesh. P1 on meshes
-  above ``spaces.KEEP_P1_GRADIENTS_CELLS`` keeps no gradients: they are rebuilt from the
-  points per block of cells (same expressions, same bits), and every per-cell loop runs in
-  blocks of cells (bounded temporaries; memory, issue 5).
+* The element geometry (weights w, basis gradients) is computed once per mesh. P1 keeps no
+  gradients: its per-cell loops (gradient of a potential, residual, Jacobian, line-search
+  trials) are compiled (``kernels.py``, numba) and rebuild each cell's basis gradients from
+  its points in registers (no temporaries; 36-43 ns per cell and pass at every mesh size).
+  P2 loops run in blocks of cells (bounded temporaries; memory, issue 5).
 * P1: the stiffness matrix and the Newton Jacobian have zero row sums (the hat functions
   sum to one), so they are fixed by one value per mesh *edge*: each (re)assembly is six
   products per cell and one ``np.bincount`` onto the edges; the diagonal is minus the row
@@ -21,8 +22,8 @@ Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANG
   through a multithreaded BLAS (threaded level-1 BLAS only slows a loaded 2-core machine).
   One hierarchy per Newton solve (the linear start's); each Jacobian gets its Galerkin
   coarse operators on the kept prolongators (amg.py: the iterations of a fresh setup).
-* The heavy kernels release the GIL (numpy ufuncs/einsum, scipy sparse products, pyamg
-  relaxation), so independent pulse configurations may be solved from several threads
+* The heavy kernels release the GIL (the compiled loops, numpy ufuncs/einsum, scipy sparse
+  products), so independent pulse configurations may be solved from several threads
   (``parallel_safe``; simulator/train.py does this for the stationary model).
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ from simulator.meshing.mesh import Mesh
 from simulator.memory import release_freed_memory
 from simulator.engines.line_search import exact_line_search
 from simulator.engines.base import FieldSolution, PulseConfiguration, SolverSettings
+from simulator.engines.embedded import kernels
 from simulator.engines.embedded.amg import Hierarchy
 from simulator.engines.embedded.blas import single_threaded_blas
 from simulator.engines.embedded.reduced import (Reduced, ReducedEdges, ReducedScatter, csr_structure, itype,
@@ -63,7 +65,6 @@ RETARGET_BELOW = 1e-2   # Newton residual below which a Jacobian keeps the coars
 INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton corrects the rest)
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
-BLOCK = 1 << 20   # cells per partial bincount (each one costs a pass over the edge/DOF array)
 
 
 def newton_linear_rtol(res: float, rtol: float, floor: float) -> float:
@@ -73,15 +74,6 @@ def newton_linear_rtol(res: float, rtol: float, floor: float) -> float:
     tolerance x res + C res^2): a last step from 4e-8 towards 1e-10 solves to 2.5e-5, not
     4e-9 (hexagonal sweep, warm starts: CG iterations of that step 13 -> ~6)."""
     return max(floor, min(1e-3, max(0.1 * res, 0.01 * rtol / res)))
-
-
-def _edge_products(Bb: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out`` (K, 6) = w grad phi_i . grad phi_j per P1 cell edge (m), from the gradients
-    Bb (K, 3, 4) and weights w (K, 1): the geometric part of an assembly."""
-    for e, (i, j) in enumerate(P1_EDGES):
-        out[:, e] = np.einsum("mk,mk->m", Bb[:, :, i], Bb[:, :, j])
-    out *= w                                                                  # (K, 1) broadcast
-    return out
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -103,11 +95,12 @@ class EmbeddedEngine:
         self.space: Space = build_space(mesh, self.settings.degree)
         self.dofs = self.space.num_dofs
         self._p1 = self.space.degree == 1
-        self._edge_geometry = None
         if self._p1:
             self._build_edges()
-            if self.space.B is not None:
-                self._edge_geometry = self._edge_factors()
+            self._points = np.ascontiguousarray(mesh.points, dtype=float)
+            self._cells = np.ascontiguousarray(self.space.cell_dofs)
+            self._cell_edges = self._cell_edge.reshape(-1, 6)
+            self._volumes = kernels.as_rows(self.space.w)
         else:
             self._build_pattern()
         self._order = self._locality_order()
@@ -138,17 +131,6 @@ class EmbeddedEngine:
         del b
         self._edge_lo, self._edge_hi, self._cell_edge = unique_pairs(lo, a.ravel(), N)
         del a, lo
-
-    def _edge_factors(self) -> np.ndarray:
-        """P1 on meshes that keep their gradients: (M, 6) w grad phi_i . grad phi_j per cell
-        edge (m), the geometric part of every assembly (48 B/cell; :func:`_edge_products`, as
-        :meth:`_assemble` computes it otherwise, so the same bits). Measured on the hexagonal
-        example: ~40 % of an assembly's time."""
-        grads, w = self.space.p1_gradients, self.space.w
-        out = np.empty((len(w), 6))
-        for b in range(0, len(w), CHUNK):
-            _edge_products(grads(slice(b, b + CHUNK)), w[b:b + CHUNK], out[b:b + CHUNK])
-        return out
 
     def _build_pattern(self) -> None:
         """General (P2): global CSR pattern and the element -> CSR scatter map."""
@@ -182,14 +164,11 @@ class EmbeddedEngine:
         return order.astype(itype(n + 1), copy=False)
 
     def _gradient(self, u: np.ndarray) -> np.ndarray:
-        """grad u at the quadrature points, (M, Q, 3)."""
+        """grad u at the quadrature points, (M, Q, 3), V/m for u in V."""
         if self._p1:
-            sp_, dofs = self.space, self.space.cell_dofs
-            out = np.empty((len(dofs), 1, 3))
-            for a in range(0, len(dofs), CHUNK):
-                out[a:a + CHUNK, 0] = np.einsum("min,mn->mi", sp_.p1_gradients(slice(a, a + CHUNK)),
-                                                u[dofs[a:a + CHUNK]])
-            return out
+            out = np.empty((len(self._cells), 3))
+            kernels.p1_gradient(self._points, self._cells, np.ascontiguousarray(u, dtype=float), out)
+            return out.reshape(-1, 1, 3)
         return np.einsum("mqin,mn->mqi", self.space.B, u[self.space.cell_dofs])
 
     def _residual(self, sigma: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -219,64 +198,17 @@ class EmbeddedEngine:
 
     def _p1_pass(self, sigma, g, dsigma_over_E=None, residual=False, jacobian=False):
         """P1: the residual F (per DOF) and/or the Jacobian's edge values (per mesh edge) in
-        one loop over blocks of cells, each block's basis gradients read (or rebuilt from the
-        points) once. In blocks: no (M, 4) or (M, 6) products, no (M, 3, 4) gather of B, and
-        bincount's int64 copy of the cell -> edge map is one block's."""
-        grads, w, dofs = self.space.p1_gradients, self.space.w, self.space.cell_dofs
-        M, n_edges = len(w), len(self._edge_lo)
-        newton = jacobian and g is not None and dsigma_over_E is not None and np.any(dsigma_over_E)
-        if residual:
-            ws = w * sigma
-        if jacobian:
-            sig = sigma.reshape(-1)
-            cell_edge = self._cell_edge.reshape(M, 6)
-        if newton:
-            w0, d0, g0 = w[:, 0], dsigma_over_E[:, 0], g[:, 0]
-        F = out = None
-        for a in range(0, M, BLOCK):
-            n = len(w[a:a + BLOCK])
-            local = np.empty((n, 4)) if residual else None
-            kv = np.empty((n, 6)) if jacobian else None
-            for c in range(0, n, CHUNK):
-                b = a + c
-                Bb = grads(slice(b, b + CHUNK))        # rebuilt from the points: once per chunk
-                if residual:
-                    local[c:c + CHUNK] = np.einsum("mi,min->mn", g[b:b + CHUNK, 0] * ws[b:b + CHUNK], Bb)
-                if not jacobian:
-                    continue
-                kc = kv[c:c + CHUNK]
-                if self._edge_geometry is not None:
-                    np.multiply(self._edge_geometry[b:b + CHUNK], sig[b:b + CHUNK, None], out=kc)
-                else:
-                    _edge_products(Bb, w[b:b + CHUNK], kc)
-                    kc *= sig[b:b + CHUNK, None]                               # (K, 6)
-                if not newton:
-                    continue
-                loc = np.flatnonzero(d0[b:b + CHUNK])
-                if loc.size == 0:
-                    continue
-                cells = b + loc
-                bg = np.einsum("mi,min->mn", g0[cells], Bb[loc])   # (K, 4): grad phi_n . grad u
-                cf = w0[cells] * d0[cells]
-                extra = np.empty((len(cells), 6))
-                for e, (i, j) in enumerate(P1_EDGES):
-                    np.multiply(bg[:, i], bg[:, j], out=extra[:, e])
-                extra *= cf[:, None]
-                kc[loc] += extra
-            if residual:
-                part = np.bincount(dofs[a:a + BLOCK].ravel(), weights=local.ravel(), minlength=self.dofs)
-                local = None            # before the edge bincount's int64 copy (memory)
-                if F is None:
-                    F = part
-                else:
-                    F += part
-            if jacobian:
-                part = np.bincount(cell_edge[a:a + BLOCK].ravel(), weights=kv.ravel(), minlength=n_edges)
-                if out is None:
-                    out = part
-                else:
-                    out += part
-        return F, out
+        one compiled loop over the cells (:func:`kernels.p1_pass`: basis gradients rebuilt
+        from the points per cell, contributions added in cell order)."""
+        newton = jacobian and g is not None and dsigma_over_E is not None and bool(np.any(dsigma_over_E))
+        M = len(self._cells)
+        F = np.zeros(self.dofs) if residual else np.empty(0)
+        K = np.zeros(len(self._edge_lo)) if jacobian else np.empty(0)
+        gr = kernels.as_rows(g) if (residual or newton) else np.empty((0, 3))
+        dsE = kernels.as_rows(dsigma_over_E) if newton else np.empty(0)
+        kernels.p1_pass(self._points, self._cells, self._volumes, kernels.as_rows(sigma).reshape(M), gr, dsE,
+                        self._cell_edges, F, K, residual, jacobian, newton)
+        return (F if residual else None), (K if jacobian else None)
 
     def _stiffness_data(self, sigma: np.ndarray, g: np.ndarray | None = None,
                         dsigma_over_E: np.ndarray | None = None) -> np.ndarray:
@@ -520,11 +452,11 @@ class EmbeddedEngine:
         g = self._gradient(u)
         E = cell_E(g)
         s, ds = laws(E)
-        # P1 meshes that rebuild their gradients (above KEEP_P1_GRADIENTS_CELLS) compute the
-        # residual and the Jacobian in one pass (one rebuild instead of two) unless this step
-        # is expected to converge (the last residual squared below rtol: Newton's quadratic
-        # rate), where the Jacobian would be wasted
-        fuse = self._p1 and self.space.B is None
+        # P1 computes the residual and the Jacobian in one pass over the cells (one rebuild of
+        # the basis gradients instead of two) unless this step is expected to converge (the
+        # last residual squared below rtol: Newton's quadratic rate), where the Jacobian
+        # would be wasted
+        fuse = self._p1
         res_prev = np.inf
         while True:
             values = None
@@ -559,7 +491,7 @@ class EmbeddedEngine:
                 values = self._assemble(s, g, dsE)
                 del dsE
             J = red.matrix(values)
-            del values
+            del values, s       # sigma at u: the line search's slope at 0 is F . delta (memory: 8 B/cell)
             tb = time.perf_counter()
             if sweeps:                                      # a start from another mesh: see above
                 dx = np.zeros_like(Fr)
@@ -588,10 +520,10 @@ class EmbeddedEngine:
                     ml = None
                 lin_its += its
             td = time.perf_counter()
+            d0 = _dot(Fr, dx)                   # F(u) . delta: delta is 0 on the contacts
             delta = red.prolong(dx)
             del dx
-            s = [s]                         # the line search takes the only reference (memory)
-            alpha, g, E, s = self._line_search(s, g, delta, laws, cell_E)
+            alpha, g, E, s = self._line_search(d0, g, delta, laws, cell_E)
             u += alpha * delta
             ds = derivative(E)
             te = time.perf_counter()
@@ -605,20 +537,22 @@ class EmbeddedEngine:
             sol.warm_state = (red.n, ml.copy(), ml_rate)
         return sol
 
-    def _line_search(self, s, g, delta, laws, cell_E):
+    def _line_search(self, d0, g, delta, laws, cell_E):
         """Step length by :func:`~simulator.engines.line_search.exact_line_search`.
 
-        ``s``: the conductivity at u, in a one-item list that the line search empties (the
-        array is dropped after d(0), before the trials: 50 MB at 6e6 cells).
+        ``d0``: the slope at a = 0, F(u) . delta (the residual along the step; as the trials'
+        sum over cells at a = 0, without sigma at u, which is dropped before the linear solve).
 
         Returns alpha and the gradient (``g`` updated in place to g + alpha grad delta), field
         and conductivity at u + alpha delta (the gradient is linear in u, so nothing is
         recomputed for the next Newton iteration). Memory: the trial gradient g + a grad delta
         exists only per block of cells; a trial keeps its field E, sigma and ga . gd per cell.
         """
+        if self._p1:
+            return self._p1_line_search(d0, g, delta, laws)
         w = self.space.w
         M = len(w)
-        gd = self._gradient(delta)          # once (P1 gradients are rebuilt per pass)
+        gd = self._gradient(delta)
         last = {}
 
         def d(a):
@@ -643,15 +577,32 @@ class EmbeddedEngine:
                 gc += gd[c:c + CHUNK] * a
             return a, g, last["E"], last["s"]
 
-        if isinstance(s, list):
-            s = s.pop()
-        p0 = np.empty(w.shape)
-        for c in range(0, M, CHUNK):
-            p0[c:c + CHUNK] = np.einsum("mqi,mqi->mq", g[c:c + CHUNK], gd[c:c + CHUNK])
-        d0 = float(np.einsum("mq,mq,mq->", w, s, p0))
-        del p0, s
         alpha, _ = exact_line_search(d, d0)
         return at(alpha)
+
+    def _p1_line_search(self, d0, g, delta, laws):
+        """:meth:`_line_search` on P1 cells by the compiled loops (kernels.trial: the trial
+        field and slope factor per cell in one pass, no (M, 3) trial gradient)."""
+        M = len(self._cells)
+        w = self._volumes
+        gd = self._gradient(delta).reshape(M, 3)
+        g2 = g.reshape(M, 3)
+        last = {}
+
+        def d(a):
+            last.clear()
+            Ea, pa = np.empty(M), np.empty(M)
+            kernels.trial(g2, gd, a, Ea, pa)
+            Ea = Ea.reshape(M, 1)
+            sa, _ = laws(Ea, derivative=False)
+            last.update(a=a, E=Ea, s=sa)
+            return float(kernels.weighted_sum(w, sa.reshape(M), pa))
+
+        alpha, _ = exact_line_search(d, d0)
+        if last.get("a") != alpha:
+            d(alpha)
+        kernels.step(g2, gd, alpha)         # g += alpha gd: the trial's operations (same bits)
+        return alpha, g, last["E"], last["s"]
 
     def _solution(self, red: Reduced, u, g, sigma, F, its, lin_its, res, converged) -> FieldSolution:
         E = np.sqrt(np.einsum("mqi,mqi->mq", g, g))

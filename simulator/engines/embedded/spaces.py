@@ -1,10 +1,9 @@
 """Lagrange P1/P2 function spaces on the engine-neutral tetrahedral mesh (numpy only).
 
 A space gives, per cell, the global DOFs (M, nb), the basis gradients at the quadrature
-points B (M, Q, 3, nb) in 1/m (P1 on meshes above ``KEEP_P1_GRADIENTS_CELLS`` cells: not
-stored, rebuilt per block of cells from the points by ``p1_gradients``) and the quadrature
-weights w (M, Q) in m^3. Everything the
-embedded engine assembles is a contraction of these arrays.
+points B (M, Q, 3, nb) in 1/m (P1: not stored; the engine's compiled loops rebuild them per
+cell from the points, ``kernels.py``) and the quadrature weights w (M, Q) in m^3. Everything
+the embedded engine assembles is a contraction of these arrays.
 
 On a second-order mesh (``mesh.order == 2``, curved cells) the P2 space is isoparametric:
 the map from the reference tet is x(xi) = sum_n x_n N_n(xi) over the 10 nodes (vertices and
@@ -35,28 +34,14 @@ class Space:
 
     degree: int
     cell_dofs: np.ndarray        # (M, nb) int (P1: the mesh's tets, int32 or int64)
-    B: np.ndarray | None         # (M, Q, 3, nb) basis gradients at quadrature points (P1: None above
-                                 # KEEP_P1_GRADIENTS_CELLS cells)
+    B: np.ndarray | None         # (M, Q, 3, nb) basis gradients at quadrature points (P1: None)
     w: np.ndarray                # (M, Q) quadrature weights (m^3)
     num_dofs: int
     num_vertices: int
     edge_index: dict | None = None   # P2: sorted vertex pair -> DOF (built lazily)
     edges: np.ndarray | None = None  # P2: (E, 2) sorted vertex pairs, DOF = N + row
     points: np.ndarray | None = None  # P1: the mesh's points; the basis gradients are rebuilt
-                                     # per block from them and cell_dofs (memory: not stored,
-                                     # 72 B/cell)
-
-    def p1_gradients(self, cells) -> np.ndarray:
-        """P1 basis gradients (K, 3, 4) of ``cells`` (a slice or an index array); column n
-        is the gradient of the hat function of local node n (as ``mesh.tet_geometry``).
-        P1 recomputes them with the expressions of ``_geometry`` (the same bits)."""
-        if self.B is not None:
-            return self.B[cells, 0]
-        t = self.cell_dofs[cells]
-        out = np.empty((len(t), 3, 4))
-        for a in range(0, len(t), _SUB):
-            _p1_block(self.points, t[a:a + _SUB], out[a:a + _SUB])
-        return out
+                                     # from them and cell_dofs (memory: not stored, 96 B/cell)
 
     def facet_dofs(self, facets: np.ndarray) -> np.ndarray:
         """Unique DOFs on boundary triangles (K, 3): their vertices, plus edge DOFs for P2."""
@@ -70,13 +55,7 @@ class Space:
         return np.unique(np.concatenate([verts, self.num_vertices + pos]))
 
 
-# P1 keeps its gradients (96 B/cell, at most 50 MB) on meshes up to this many cells: each
-# assembly, residual and line-search pass then reads them instead of rebuilding them from the
-# points (~40 % of a Newton solve's time on the hexagonal example, benchmarks/CHANGES.md);
-# larger meshes rebuild them per block (memory, issue 5). Same bits either way.
-KEEP_P1_GRADIENTS_CELLS = 1 << 19
 _BLOCK = 1 << 17     # cells per block: bounds the temporaries (5 (M, 3) arrays otherwise)
-_SUB = 1 << 14       # cells per block when rebuilding P1 gradients (temporaries stay in cache)
 
 
 def _p1_block(points: np.ndarray, t: np.ndarray, g: np.ndarray, o: int = 1) -> np.ndarray:
@@ -86,9 +65,8 @@ def _p1_block(points: np.ndarray, t: np.ndarray, g: np.ndarray, o: int = 1) -> n
     of the edge vectors e_k = x_k - x_0).
 
     On coordinate components (1-D arrays per block): the operations of ``np.cross`` in its
-    order, and the determinant by the same einsum over (K, 3) rows, so the same bits as a
-    (K, 3)-array version, 1.6x faster (0.090 -> 0.057 s per pass over the 639,750 cells of
-    needle-pair-m; P1 meshes above KEEP_P1_GRADIENTS_CELLS rebuild them ~22 times a solve)."""
+    order, and the determinant by the same einsum over (K, 3) rows (1.6x faster than on
+    (K, 3) arrays). The engine's P1 loops use the same cofactors (``kernels._basis``)."""
     x, y, z = points[:, 0], points[:, 1], points[:, 2]
     i0 = t[:, 0]
     x0, y0, z0 = x[i0], y[i0], z[i0]
@@ -121,8 +99,7 @@ def _p1_block(points: np.ndarray, t: np.ndarray, g: np.ndarray, o: int = 1) -> n
 
 
 def _geometry(points: np.ndarray, tets: np.ndarray, full: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Volumes (M,) and P1 basis gradients (M, 3, 4) (``full=False``: volumes only, the
-    gradients are rebuilt per block by ``Space.p1_gradients``): same values as
+    """Volumes (M,) and P1 basis gradients (M, 3, 4) (``full=False``: volumes only): same values as
     ``mesh.tet_geometry`` from explicit cofactors instead of a batched ``np.linalg.inv``/
     ``det`` (4x faster, no (M, 4, 3) temporary), in blocks of cells."""
     M = tets.shape[0]
@@ -175,10 +152,8 @@ def build_space(mesh: Mesh, degree: int) -> Space:
     """P1 or P2 space on ``mesh``."""
     N = mesh.num_points
     if degree == 1:
-        keep = mesh.num_cells <= KEEP_P1_GRADIENTS_CELLS
-        vol, grads = _geometry(mesh.points, mesh.tets, full=keep)    # (M,), (M, 3, 4) or None
-        return Space(1, mesh.tets, None if grads is None else grads[:, None], vol[:, None], N, N,
-                     points=mesh.points)
+        vol, _ = _geometry(mesh.points, mesh.tets, full=False)       # (M,)
+        return Space(1, mesh.tets, None, vol[:, None], N, N, points=mesh.points)
     if degree != 2:
         raise ValueError(f"degree must be 1 or 2, got {degree}")
     edges, cell_edges = edge_table(mesh.tets, N)
