@@ -163,3 +163,20 @@ def test_late_newton_steps_keep_the_last_refresh(monkeypatch):
     assert kept.linear_iterations <= 1.1 * every.linear_iterations
     assert kept.current == pytest.approx(every.current, rel=1e-10)
     assert np.max(np.abs(kept.E - every.E)) <= 1e-9 * np.max(every.E)
+
+
+def test_blocked_galerkin_product_equals_the_whole_one(monkeypatch):
+    """amg.galerkin sums P_b^T (A_b P) over blocks of fine rows (memory): with blocks of 7
+    rows (43 blocks, the last one short) on a random SPD system it equals P^T A P to 1e-14
+    of its largest entry."""
+    import scipy.sparse as sp
+    from simulator.engines.embedded import amg
+    rng = np.random.default_rng(5)
+    n = 300
+    R = sp.random(n, n, density=0.02, random_state=rng, format="csr")
+    A = (R @ R.T + sp.identity(n) * 5.0).tocsr()
+    P = sp.random(n, 40, density=0.05, random_state=rng, format="csr")
+    monkeypatch.setattr(amg, "GALERKIN_ROWS", 7)
+    C = amg.galerkin(A, P)
+    ref = (P.T @ A @ P).toarray()
+    assert C.format == "csr" and np.abs(C.toarray() - ref).max() <= 1e-14 * np.abs(ref).max()

@@ -13,7 +13,7 @@ and 1e6 DOFs), for a third of a setup's cost. benchmarks/CHANGES.md has the numb
 Smoothers: symmetric Gauss-Seidel (pointwise: pyamg's default block Gauss-Seidel caches the
 inverse diagonal of the matrix it was set up with, which a refresh would leave stale; on
 1x1 blocks both do the same sweeps). Levels are CSR (pyamg's 1x1-block BSR relaxes ~30 %
-slower) and keep only what the V-cycle needs.
+slower) and keep only what the cycle needs.
 """
 from __future__ import annotations
 
@@ -25,10 +25,18 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from simulator.memory import release_freed_memory
+
 AMG_SEED = 20261129
 _SEED_LOCK = threading.Lock()
 SMOOTHER = ("gauss_seidel", {"sweep": "symmetric"})
 MAX_COARSE = 500            # coarsest level: solved directly (dense Cholesky)
+# W-cycle: each coarse level is visited twice per visit of its fine level, so a hierarchy of
+# 3-4 levels behaves nearly like the two-grid method with an exact coarse solve that the
+# 1e4-DOF meshes get (aggregation coarsens ~20x per level, so the extra coarse work is
+# ~10 % of a cycle). Needle pair, CG iterations of a solve V -> W: 1e4 DOFs 31 -> 31 (two
+# levels), 1e5 49 -> 40, 1e6 63 -> 47; CG time at 1e6 13.0 -> 10.7 s (benchmarks/CHANGES.md).
+CYCLE = "W"
 
 
 class _DenseCoarse:
@@ -69,8 +77,35 @@ def _strength(A: sp.csr_matrix) -> list:
     return [("predefined", {"C": A}), ("symmetric", {"theta": 0.0})]
 
 
+GALERKIN_ROWS = 1 << 17     # fine rows per block of the Galerkin product (memory)
+
+
+def _rows(M: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
+    """Rows a..b-1 of a CSR matrix as views of its data and indices (no copy of them)."""
+    lo, hi = M.indptr[a], M.indptr[b]
+    return sp.csr_matrix((M.data[lo:hi], M.indices[lo:hi], M.indptr[a:b + 1] - lo), shape=(b - a, M.shape[1]))
+
+
+def galerkin(A: sp.csr_matrix, P: sp.csr_matrix) -> sp.csr_matrix:
+    """P^T A P, summed over blocks of GALERKIN_ROWS fine rows: sum_b P_b^T (A_b P) with A_b,
+    P_b the block's rows. The whole A P (needle pair at 1e6 DOFs: 12.3e6 entries, ~150 MB)
+    and a CSR copy of P^T (~55 MB) were the solve's memory peak; per block they are ~1/8 of
+    that, and in the locality (RCM) order of the unknowns a block's rows touch few aggregates,
+    so the partial sums are small."""
+    n = A.shape[0]
+    C = None
+    for a in range(0, n, GALERKIN_ROWS):
+        b = min(n, a + GALERKIN_ROWS)
+        APb = _rows(A, a, b) @ P
+        part = _rows(P, a, b).T.tocsr() @ APb
+        del APb
+        C = part if C is None else C + part
+    C.sum_duplicates()
+    return C
+
+
 class Hierarchy:
-    """Smoothed-aggregation V-cycle for an SPD CSR matrix; ``h(b)`` applies one V-cycle
+    """Smoothed-aggregation W-cycle (CYCLE) for an SPD CSR matrix; ``h(b)`` applies one cycle
     (x = 0 start), ``h.refresh(A)`` re-targets it to a matrix with the same pattern."""
 
     def __init__(self, A: sp.csr_matrix):
@@ -91,7 +126,7 @@ class Hierarchy:
                 op = getattr(lvl, key, None)
                 if op is not None and sp.issparse(op) and op.format != "csr":
                     setattr(lvl, key, op.tocsr())
-            # memory: the V-cycle needs only A, P, R and the smoothers. Drop the setup's
+            # memory: the cycle needs only A, P, R and the smoothers. Drop the setup's
             # strength matrix, aggregates, tentative prolongator and candidates (level 0's C
             # is as large as A), and apply R as the CSC view P^T (no copy; same sums in the
             # same order as the CSR transpose, so the same bits)
@@ -103,7 +138,7 @@ class Hierarchy:
         ml.coarse_solver = _DenseCoarse()
         self.ml = ml
         self.shape = A.shape
-        # pyamg's V-cycle called directly: its aspreconditioner() computes two extra fine-level
+        # pyamg's cycle called directly: its aspreconditioner() computes two extra fine-level
         # residual norms per application
         self._cycle = getattr(ml, "_MultilevelSolver__solve", None)
         if self._cycle is None:                         # pragma: no cover - pyamg internals changed
@@ -118,7 +153,7 @@ class Hierarchy:
         if len(levels) == 1:                            # a small system: one direct solve
             return self.ml.coarse_solver(levels[0].A, b)
         x = np.zeros_like(b)
-        self._cycle(0, x, b, "V")
+        self._cycle(0, x, b, CYCLE)
         return x
 
     def copy(self) -> "Hierarchy":
@@ -142,7 +177,7 @@ class Hierarchy:
 
     def retarget(self, A: sp.csr_matrix) -> None:
         """Smooth with the new fine matrix ``A`` (same pattern) and keep the coarse operators
-        of the last :meth:`refresh` (a cheaper, slightly weaker V-cycle for a matrix close to
+        of the last :meth:`refresh` (a cheaper, slightly weaker cycle for a matrix close to
         the last one)."""
         if A.shape != self.shape:
             raise ValueError("retarget: the matrix has another size than the hierarchy's")
@@ -156,7 +191,7 @@ class Hierarchy:
             raise ValueError("refresh: the matrix has another size than the hierarchy's")
         levels[0].A = A
         for fine, coarse in zip(levels[:-1], levels[1:]):
-            AP = fine.A @ fine.P
-            coarse.A = fine.P.T.tocsr() @ AP       # CSR R: ~1.5x faster than the CSC view's product
-            del AP
+            coarse.A = None                         # before the new one is formed (memory)
+            coarse.A = galerkin(fine.A, fine.P)
+        release_freed_memory()    # the old coarse operators and products (else RSS creeps ~20 MB per refresh at 1e6 DOFs)
         self.ml.coarse_solver = _DenseCoarse()    # refactored on first use

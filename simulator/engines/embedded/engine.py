@@ -17,7 +17,7 @@ Speed design (design.md section 4, measured in benchmarks/, see benchmarks/CHANG
   DOFs on an active contact are eliminated, the DOFs of a floating contact are merged into
   one unknown (zero net current follows from the variational form). Its CSR structure is
   built once per configuration (a few kept in an LRU cache).
-* Linear algebra: pyamg smoothed aggregation as a V-cycle preconditioner (called directly,
+* Linear algebra: pyamg smoothed aggregation as a W-cycle preconditioner (called directly,
   without pyamg's per-call residual norms) inside a plain CG whose inner products do not go
   through a multithreaded BLAS (threaded level-1 BLAS only slows a loaded 2-core machine).
   One hierarchy per Newton solve (the linear start's); each Jacobian gets its Galerkin
@@ -341,7 +341,11 @@ class EmbeddedEngine:
         with single_threaded_blas():
             return self._solve_linear(config, sigma, _red)[0]
 
-    def _solve_linear(self, config, sigma, red=None, rtol=None):
+    def _solve_linear(self, config, sigma, red=None, rtol=None, potential_only=False):
+        """div(sigma grad u) = 0 with the configuration's contacts: (solution, hierarchy, CG
+        iterations); ``potential_only`` (Newton's start): the full-space potential instead of a
+        solution, and ``sigma`` (when the caller passes its only reference) is dropped before
+        the AMG setup, the solve's memory peak (8 B/cell)."""
         t0 = time.perf_counter()
         red = red or self._reduce(config)
         sigma = np.broadcast_to(np.asarray(sigma, dtype=float).reshape(self.mesh.num_cells, -1),
@@ -350,15 +354,20 @@ class EmbeddedEngine:
         t1 = time.perf_counter()
         # rhs: -P^T K u_D, computed as the residual of the Dirichlet lift
         b = -red.restrict(self._residual(sigma, self._gradient(red.values)))
+        if potential_only:
+            del sigma
         ml = self._amg(A)
         t2 = time.perf_counter()
         x, its = self._cg(A, b, ml, rtol=rtol)
         t3 = time.perf_counter()
         u = red.values + red.prolong(x)
+        timings = {"assemble": t1 - t0, "preconditioner": t2 - t1, "linear_solve": t3 - t2}
+        if potential_only:
+            return u, ml, its, timings
         g = self._gradient(u)
         F = self._residual(sigma, g)
         sol = self._solution(red, u, g, np.array(sigma), F, 0, its, 0.0, True)
-        sol.timings = {"assemble": t1 - t0, "preconditioner": t2 - t1, "linear_solve": t3 - t2}
+        sol.timings = timings
         return sol, ml, its
 
     def solve_stationary(self, config: PulseConfiguration, law: CellConductivity,
@@ -427,14 +436,12 @@ class EmbeddedEngine:
         lin_its = 0
         ml = None
         if u is None:
-            s0, _ = laws(np.zeros(self.space.w.shape), derivative=False)
-            lin, ml, _ = self._solve_linear(config, s0, red, rtol=max(st.linear_rtol, INITIAL_RTOL))
+            u, ml, lin_its, lin_tim = self._solve_linear(
+                config, laws(np.zeros(self.space.w.shape), derivative=False)[0], red,
+                rtol=max(st.linear_rtol, INITIAL_RTOL), potential_only=True)
             ml.release()                # keeps its prolongators for the Jacobians, not sigma0's matrix
-            u = lin.potential_full
-            lin_its += lin.linear_iterations
             for k in tim:
-                tim[k] += lin.timings.get(k, 0.0)
-            del lin
+                tim[k] += lin_tim.get(k, 0.0)
         # the linear start's aggregates and prolongators serve every Jacobian (sigma(E) is far
         # from sigma0, so its coarse operators are recomputed: Hierarchy.refresh); a full setup
         # when there was no linear start, or when CG slowed down (iterations per decade above
