@@ -234,6 +234,25 @@ def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypat
     assert "partial" in capsys.readouterr().err
 
 
+
+def test_cli_sweep_interrupted_while_drawing_keeps_every_row_as_partial(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the last point (while sweep.png is drawn): all rows in the partial pair,
+    no file named like a finished sweep, exit 130."""
+    from simulator.studies import figures
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(figures, "plot_sweep", interrupted)
+    out = tmp_path / "sw"
+    code = main(["sweep", str(_small_file(tmp_path)), "--vary", "protocol.voltage_V=500,700",
+                 "--out", str(out), "--quiet"])
+    assert code == 130
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["sweep.partial.csv", "sweep.partial.json"]
+    assert len(list(csv.DictReader((out / "sweep.partial.csv").open()))) == 2
+    doc = json.loads((out / "sweep.partial.json").read_text())
+    assert doc["complete"] is False and doc["interrupted"] is True and doc["points_done"] == 2
+    assert "after 2 of 2 points" in capsys.readouterr().err
+
 MODELS = [parse_variation("conductivity_model=constant,linear")]
 
 

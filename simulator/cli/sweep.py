@@ -51,27 +51,21 @@ def cmd_sweep(args) -> int:
     from simulator.cli.run import _preload
     _preload(args.engine)
     bar = progress_bar(len(sweep.points), args.quiet)
+    from simulator.output.html_report import input_files
     try:
         run_sweep(sweep, engine=args.engine, jobs=args.jobs, scheduler=args.scheduler,
                   progress=(lambda m: bar.set_postfix_str(m, refresh=True)) if bar else None,
                   on_point=(lambda p: bar.update(sweep.same_as.count(p.index))) if bar else None)
-    except (KeyboardInterrupt, Terminated) as exc:
         if bar:
             bar.close()
-        done = sum(r is not None for r in sweep.reports)
-        code = EXIT_INT if isinstance(exc, KeyboardInterrupt) else EXIT_TERM
-        if done == 0:
-            print("epsim: interrupted; nothing written", file=sys.stderr)
-            return code
-        write_sweep(sweep, out, force=True)
-        print(f"epsim: interrupted after {done} of {len(sweep.points)} points; the rows done are in "
-              f"{out}/sweep.partial.csv (incomplete)", file=sys.stderr)
-        return code
-    if bar:
-        bar.close()
-    from simulator.output.html_report import input_files
-    files = write_sweep(sweep, out, force=args.force, figures=not args.no_figures,
-                        inputs=input_files([args.scenario], vary="\n".join(args.vary)))
+        files = write_sweep(sweep, out, force=args.force, figures=not args.no_figures,
+                            inputs=input_files([args.scenario], vary="\n".join(args.vary)))
+    except (KeyboardInterrupt, Terminated) as exc:
+        # an interrupt, even after the last point (while the figures are drawn), leaves only
+        # the partial pair: the complete files are written all together or not at all
+        if bar:
+            bar.close()
+        return _write_partial(sweep, out, EXIT_INT if isinstance(exc, KeyboardInterrupt) else EXIT_TERM)
     rows = sweep.rows()
     keys = [v.key for v in variations]
     print(text_table(rows, keys + [k for k, _ in HEADLINES[:5]] + ["run_time_s"]))
@@ -80,6 +74,22 @@ def cmd_sweep(args) -> int:
     for w in sweep.warnings:
         print(f"WARNING: {w}")
     return EXIT_OK
+
+
+def _write_partial(sweep, out: Path, code: int) -> int:
+    """After an interrupt: the rows done so far as sweep.partial.csv/.json ("complete": false),
+    or nothing when no point was done; returns the exit code."""
+    from simulator.studies.files import write_sweep
+    sweep.interrupted = True
+    done = sum(r is not None for r in sweep.reports)
+    if done == 0:
+        print("epsim: interrupted; nothing written", file=sys.stderr)
+        return code
+    write_sweep(sweep, out, force=True)
+    print(f"epsim: interrupted after {done} of {len(sweep.points)} points; the rows done are in "
+          f"{out}/sweep.partial.csv (incomplete{'' if done < len(sweep.points) else ': no figures'})",
+          file=sys.stderr)
+    return code
 
 
 def progress_bar(total: int, quiet: bool):

@@ -22,6 +22,7 @@ def sweep_document(sweep, rows: list[dict]) -> dict:
         "sweep_version": SWEEP_VERSION,
         "scenario": sweep.base_name,
         "complete": sweep.complete,
+        "interrupted": sweep.interrupted,
         "varied": [{"key": v.key, "values": list(v.values)} for v in sweep.variations],
         "points": len(sweep.points),
         "points_done": len(done),

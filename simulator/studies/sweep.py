@@ -37,6 +37,7 @@ class Sweep:
     meshes: dict = field(default_factory=dict)       # mesh key -> Mesh (reuse them: run(sc, mesh=...))
     tasks: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False               # set on Ctrl-C / SIGTERM: the files written are partial
 
     @property
     def distinct(self) -> int:
@@ -44,7 +45,7 @@ class Sweep:
 
     @property
     def complete(self) -> bool:
-        return all(r is not None for r in self.reports)
+        return not self.interrupted and all(r is not None for r in self.reports)
 
     @property
     def warnings(self) -> list[str]:
