@@ -6,12 +6,12 @@ import tomllib
 
 import pytest
 
-from simulator import run, scenario_from_dict
+from simulator import build_report, run, scenario_from_dict
 from simulator.cli import main
 from simulator.solve.pipeline import build_mesh_for
 from simulator.studies.minimum_voltage import minimum_voltage
 from simulator.studies.ranking import parse_hierarchy, rank
-from simulator.studies.treatment_time import drug_window_warning, train_time, treatment_time
+from simulator.studies.treatment_time import drug_window_warning, treatment_time
 from study_pages import assert_self_contained, read_study_page
 
 SMALL = {"name": "plan-small", "tissue": {"size_mm": [20, 20, 12], "layers": [{"material": "muscle"}]},
@@ -163,10 +163,27 @@ def test_ranking_follows_the_hierarchy():
 
 def test_treatment_time_and_drug_window():
     sc = scenario_from_dict({**SMALL, "electrode": {"catalogue": "hexagonal-10"}, "protocol": {"preset": "esope-1hz"}})
-    assert train_time(sc.protocol) == pytest.approx(96.0)          # 96 pulses at 1 Hz
-    assert treatment_time([sc.protocol] * 3, 60.0) == pytest.approx(3 * 156.0)
+    # 96 pulses 1 s apart: the last one ends 100 us after it starts, 95 s after the first
+    assert sc.protocol.train_time == pytest.approx(95.0001)
+    assert treatment_time([sc.protocol] * 3, 60.0) == pytest.approx(3 * 155.0001)
     assert drug_window_warning(20 * 60.0) is None
     assert "drug window" in drug_window_warning(21 * 60.0)
+
+
+def test_one_treatment_time_in_the_report_summary_and_table():
+    """Two groups at different rates: 4 pulses at 1 Hz (3 s + one period to the next group),
+    then 8 at 5 kHz (7 x 0.2 ms + 100 us); the report, its summary and a table row agree."""
+    from protocols.pulses import Protocol, PulseGroup
+    from simulator.studies.table import report_row
+    slow = PulseGroup(("A",), ("B",), 500.0, 4, 100e-6, 1.0)
+    fast = PulseGroup(("B",), ("A",), 500.0, 8, 100e-6, 5000.0)
+    assert Protocol((slow, fast)).train_time == pytest.approx(4.0 + 7 / 5000 + 100e-6)
+    assert Protocol((fast, slow)).train_time == pytest.approx(8 / 5000 + 3.0 + 100e-6)
+    rep = build_report(run(scenario_from_dict({**SMALL, "protocol": {"voltage_V": 500, "pulses": 4,
+                                                                     "frequency_Hz": 1.0}})))
+    assert rep["protocol"]["treatment_time_s"] == pytest.approx(3.0001)
+    assert rep["summary"]["treatment_time_s"] == rep["protocol"]["treatment_time_s"]
+    assert report_row(rep)["treatment_time_s"] == rep["protocol"]["treatment_time_s"]
 
 
 def test_needles_go_below_the_lesion_but_not_past_their_length():

@@ -10,7 +10,7 @@ import numpy as np
 
 from simulator.output.accuracy_block import accuracy_block, accuracy_line, verdict_certain
 from simulator.output.thermal_report import thermal_line, thermal_section
-from simulator.post.protocol_effects import effects_line, protocol_effects, treatment_time
+from simulator.post.protocol_effects import effects_line, protocol_effects
 from simulator.post.thermal import thermal_figures, thermal_warnings
 from simulator.units import MM, V_PER_CM
 
@@ -65,8 +65,10 @@ def warnings_of(result: "Result") -> list[str]:
     reach = far_boundary_reach(result.mesh, sc.tissue.size, result.train.E_max, result.E_rev,
                                sc.electrode.clamped)
     if reach > 0:
+        fix = ("the block is tissue.image's extent: use an image with more tissue around the treated region"
+               if sc.tissue.image is not None else "enlarge tissue.size_mm")
         out.append(f"the reversible region reaches the block's far walls ({100 * reach:.1f} % of the wall cells): "
-                   "the reversible volume depends on the block size; enlarge tissue.size_mm")
+                   f"the reversible volume depends on the block size; {fix}")
     for g in result.train.groups:
         label = f"{g.group.label_anode} -> {g.group.label_cathode}"
         if g.group.voltage > sc.generator.max_voltage:
@@ -210,7 +212,7 @@ def build_report(result: "Result") -> dict:
         "electrode": {"type": sc.electrode.type, "distance_mm": _r(sc.electrode.distance / MM),
                       "contacts": list(sc.electrode.contact_names)},
         "protocol": {"preset": sc.protocol.preset or None, "groups": len(sc.protocol.groups),
-                     "treatment_time_s": _r(treatment_time(sc.protocol)), "effects": protocol_effects(sc)},
+                     "treatment_time_s": _r(sc.protocol.train_time), "effects": protocol_effects(sc)},
         "generator": {"max_voltage_V": sc.generator.max_voltage, "max_current_A": sc.generator.max_current},
         "thermal": thermal_section(result, fig),
         "warnings": warnings_of(result) + thermal_warnings(fig),
@@ -300,7 +302,7 @@ def summary_table(report: dict) -> str:
         lines.append("no tumour: field study (coverage n/a)")
     lines.append(f"volumes: reversible {num(v['reversible'], '.1f')} mm3, irreversible "
                  f"{num(v['irreversible'], '.1f')} mm3, healthy irreversible {num(v['healthy_irreversible'], '.1f')} mm3")
-    lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} groups, max current "
+    lines.append(f"pulses: {report['total_pulses']} in {len(report['pulses'])} group{'s' * (len(report['pulses']) != 1)}, max current "
                  f"{num(report['max_current_A'], '.3g')} A")
     lines.append(thermal_line(report))
     lines.append(accuracy_line(report))

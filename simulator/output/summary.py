@@ -24,12 +24,6 @@ def _r(x: float, nd: int = 6) -> float:
     return float(f"{float(x):.{nd}g}")
 
 
-def treatment_time_s(result: "Result") -> float:
-    """Time the pulse train takes (s): each group's pulses at its repetition rate,
-    (count - 1) / frequency + duration, groups back to back [A: no pause between groups]."""
-    return sum((g.count - 1) / g.frequency + g.duration for g in result.scenario.protocol.groups)
-
-
 def registry_summary(result: "Result", report: dict) -> dict:
     """The ``summary`` block (units in the key names)."""
     sc = result.scenario
@@ -59,5 +53,5 @@ def registry_summary(result: "Result", report: dict) -> dict:
         "coverage_reversible_fraction": report["coverage"]["tumour_reversible_fraction"],
         "coverage_with_margin_fraction": report["coverage"]["margin_reversible_fraction"],
         "covered": report["coverage"]["covered"],
-        "treatment_time_s": _r(treatment_time_s(result)),
+        "treatment_time_s": _r(result.scenario.protocol.train_time),
     }

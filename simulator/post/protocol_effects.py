@@ -9,18 +9,12 @@ out by trial that 1 Hz and 5 kHz give bit-identical fields.
 from __future__ import annotations
 
 
-def treatment_time(protocol) -> float:
-    """Seconds from the first pulse to the end of the last one (each group at its rate)."""
-    return sum((g.count - 1) / g.frequency + g.duration for g in protocol.groups) + \
-        sum(1.0 / g.frequency - g.duration for g in protocol.groups[:-1])
-
-
 def protocol_effects(scenario) -> dict[str, str]:
     """Parameter -> what it changed in this run (plain sentences)."""
     pennes = scenario.thermal.model == "pennes"
     alpha = any(m.temperature_coefficient != 0 for m in scenario.materials.values())
     kill = scenario.cell_kill is not None
-    T = treatment_time(scenario.protocol)
+    T = scenario.protocol.train_time
     count = ["temperatures", "pulses above E_rev / E_irr"] + (["kill probability"] if kill else [])
     if alpha:
         count.append("conductivity and currents (sigma(E, T))")

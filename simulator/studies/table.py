@@ -28,14 +28,6 @@ HEADLINES = (
 )
 
 
-def treatment_time_s(report: dict) -> float:
-    """Time to deliver the train, s: per group count / repetition rate (at least its on-time),
-    groups back to back [A] (the pause between groups is not in the scenario; the same rule
-    as the planner's train time, issue 13)."""
-    t = sum(max(p["count"] / p["frequency_Hz"], p["count"] * p["duration_us"] * 1e-6) for p in report["pulses"])
-    return float(f"{t:.6g}")
-
-
 def report_row(report: dict, varied: dict[str, Any] | None = None) -> dict[str, Any]:
     """One flat row of a report: varied values first, then the figures (see module doc)."""
     row: dict[str, Any] = dict(varied or {})
@@ -51,7 +43,7 @@ def report_row(report: dict, varied: dict[str, Any] | None = None) -> dict[str, 
     for k in VOLUME_KEYS:
         row[f"volumes_mm3.{k}"] = report["volumes_mm3"][k]
     extra = {"max_voltage_V": max(p["voltage_V"] for p in report["pulses"]),
-             "treatment_time_s": treatment_time_s(report)}
+             "treatment_time_s": report["protocol"]["treatment_time_s"]}
     for k in SCALARS:
         row[k] = report[k] if k in report else extra[k]
     for section in ("thermal", "accuracy"):             # added by other issues; numbers only

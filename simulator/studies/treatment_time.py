@@ -1,7 +1,7 @@
 """Treatment time of a plan and the drug window.
 
-Per application: the pulse train (each group's count / frequency, at least its on-time)
-plus ``reposition_s`` to place and insert the electrode. Default ``REPOSITION_S`` = 60 s per
+Per application: the pulse train (``Protocol.train_time``, the one definition) plus
+``reposition_s`` to place and insert the electrode. Default ``REPOSITION_S`` = 60 s per
 application is an assumption [A] (no source found). After IV bleomycin the pulses must go
 in a window of about 8 to 28 min after the injection (ESOPE SOP 2006 and Gehl 2018 update,
 domain.md 1.2 [R]): 20 min of pulsing time.
@@ -12,14 +12,9 @@ REPOSITION_S = 60.0                     # s per application [A]
 DRUG_WINDOW_S = (8 * 60.0, 28 * 60.0)   # s after IV bleomycin injection [R] (domain.md 1.2)
 
 
-def train_time(protocol) -> float:
-    """Seconds to deliver a protocol's pulses: per group, count / frequency (>= on-time)."""
-    return sum(max(g.count / g.frequency, g.count * g.duration) for g in protocol.groups)
-
-
 def treatment_time(protocols, reposition_s: float = REPOSITION_S) -> float:
     """Seconds for a plan: every application's train plus its repositioning."""
-    return sum(train_time(p) + reposition_s for p in protocols)
+    return sum(p.train_time + reposition_s for p in protocols)
 
 
 def drug_window_warning(seconds: float) -> str | None:
