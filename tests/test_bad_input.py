@@ -256,6 +256,10 @@ CASES = [
     case("typo-electrode", edit("spacing_mm = 7.3", "spacng_mm = 7.3"), "electrode.spacng_mm", "'spacing_mm'"),
     case("typo-protocol", edit("frequency_Hz = 5000", "frequency_hz = 5000"), "protocol.frequency_hz",
          "'frequency_Hz'"),
+    # a misspelt required key is named as the typo, not as the missing key it hides
+    case("typo-voltage", edit("voltage_V = 730", "voltag_V = 730"), "protocol.voltag_V", "'voltage_V'"),
+    case("typo-pulses-per-pair", edit("pulses = 8", "pulses_per_pai = 8"), "protocol.pulses_per_pai",
+         "'pulses_per_pair'"),
     case("typo-material", edit("sigma1_S_per_m = 0.75", "sigma_1_S_per_m = 0.75"),
          "materials.tumour.sigma_1_S_per_m", "'sigma1_S_per_m'"),
     case("typo-tumour", edit("margin_mm = 1.0", "margins_mm = 1.0"), "tumours[0].margins_mm", "'margin_mm'"),

@@ -309,7 +309,7 @@ def test_folder_made_meanwhile_by_a_program_that_does_not_lock_is_kept(tmp_path,
             (out / "theirs.txt").write_text("theirs")
         return real(src, dst)
     monkeypatch.setattr(os, "replace", sneaky)
-    with pytest.raises(ScenarioError, match="exists; use --force"):
+    with pytest.raises(ScenarioError, match="epsim did not write it; epsim replaces only directories it wrote"):
         with atomic_directory(out) as tmp:
             (tmp / "report.json").write_text("{}")
     assert os.listdir(out) == ["theirs.txt"] and hidden(tmp_path) == []

@@ -64,11 +64,12 @@ def foreign_entry(out_dir: Path) -> str | None:
 
 def check_replaceable(out_dir: Path, given: Path | str, force: bool) -> None:
     """Refuse an existing ``out_dir`` without ``force``, or one that epsim did not write."""
+    why = foreign_entry(out_dir)        # first: --force would not help, so do not suggest it
+    if why is not None:
+        raise ScenarioError("--out", f"{_shown(given)} {why}; epsim replaces only directories it wrote "
+                            "(even with --force): give a new directory name")
     if not force:
         raise ScenarioError("--out", f"output directory {_shown(given)} exists; use --force to replace it")
-    why = foreign_entry(out_dir)
-    if why is not None:
-        raise ScenarioError("--out", f"{_shown(given)} {why}; refusing to replace it even with --force")
 
 
 def _check_lengths(out: Path, given: Path | str, existing: Path) -> None:

@@ -334,12 +334,17 @@ def read_custom_needles(t: Table) -> Electrode:
     return custom_needles(needles)
 
 
+PROTOCOL_KEYS = ["preset", "pulses", "pulses_per_pair", "pulse_duration_us", "frequency_Hz",
+                 "voltage_V", "field_ratio_V_per_cm", "sequence"]
+
+
 def read_protocol(t: Table, electrode: Electrode, default_preset: str | None = None) -> Protocol:
     """Pulse groups. ``pulses`` (alias ``pulses_per_pair``) is the count for every pair of
     the sequence; ``sequence`` is a list of [anode, cathode] or [anode, cathode, voltage_V]
     (that pair's own amplitude) or a named sequence (protocols.sequences); a catalogue electrode's default preset applies when the table
     gives neither a preset nor a voltage."""
     from protocols.esope import PRESETS, preset_defaults
+    t.only(PROTOCOL_KEYS)
     preset = t.string("preset", None, choices=list(PRESETS))
     if preset is None and default_preset and not (t.has("voltage_V") or t.has("field_ratio_V_per_cm")):
         preset = default_preset

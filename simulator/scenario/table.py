@@ -40,6 +40,15 @@ class Table:
         v = self.data.get(k)
         return default if v is None else v
 
+    def only(self, keys: list[str]) -> None:
+        """Refuse now any key not among ``keys`` (so that a misspelt key is named as such, not
+        hidden behind a later 'is required' of the key it misspells)."""
+        unknown = [k for k in self.data if k not in keys]
+        if unknown:
+            hint = difflib.get_close_matches(str(unknown[0]), keys, n=1)
+            tip = f" (did you mean {hint[0]!r}?)" if hint else f"; valid: {', '.join(sorted(keys))}"
+            raise ScenarioError(self.key(unknown[0]), f"unknown key{tip}")
+
     def finish(self, allowed: list[str] | None = None) -> None:
         """Refuse keys that were not read (typos), suggesting the closest valid one."""
         valid = sorted(set(allowed or []) | self.used)
@@ -112,7 +121,11 @@ def type_name(v: Any) -> str:
 
 
 def show(v: Any) -> str:
-    if isinstance(v, (dict, list)):
+    """A value as an error message shows it: short lists in full ("a list [30, 30]")."""
+    if isinstance(v, list):
+        text = repr(v)
+        return f"a list {text}" if len(text) <= 40 else f"a list of {len(v)} items"
+    if isinstance(v, dict):
         return type_name(v)
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
