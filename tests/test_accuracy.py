@@ -149,7 +149,10 @@ def test_too_small_cap_warns_which_target_was_missed(capped_run):
     assert acc.stopped_by == "max_dofs" and not acc.met and res.dofs <= 6000
     rep = build_report(res)
     missed = [w for w in rep["warnings"] if w.startswith("accuracy target missed: current[0]")]
-    assert len(missed) == 1 and "> 2 %" in missed[0] and "mesh.max_dofs" in missed[0], rep["warnings"]
+    assert len(missed) == 1 and "> 2 %" in missed[0] and "mesh.max_dofs = 6,000" in missed[0], rep["warnings"]
+    # ... and says how big the level it refused would have been (above the cap)
+    nxt = rep["accuracy"]["next_level_dofs"]
+    assert nxt > 6000 and f"the next level would have ~{nxt:,} DOFs" in missed[0]
     assert rep["accuracy"]["met"] is False and rep["accuracy"]["current_rel"]["max"] > 0.02
     assert "NOT MET" in summary_table(rep) and "WARNING: accuracy target missed" in summary_table(rep)
 

@@ -59,7 +59,7 @@ def accuracy_block(result: "Result") -> dict:
                    "last three levels per figure (clamped to [1, 2]; 1.5 assumed with two levels, 1 when the "
                    "differences do not shrink); the figures reported are the finest level's"),
         "target": {"relative": acc.target, "coverage_absolute": acc.coverage_target},
-        "met": acc.met, "stopped_by": acc.stopped_by,
+        "met": acc.met, "stopped_by": acc.stopped_by, "next_level_dofs": acc.next_dofs,
         "current_rel": {"groups": groups, "max": max(known) if len(known) == len(groups) and known else None},
         "volumes_rel": {k: _rel(figs[f"volumes.{k}"]) for k in VOLUMES},
         "volumes_abs_mm3": {k: _r(None if figs[f"volumes.{k}"].error is None else figs[f"volumes.{k}"].error / MM3)

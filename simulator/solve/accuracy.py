@@ -96,6 +96,8 @@ class Accuracy:
     stopped_by: str | None = None   # None: target met; "max_dofs" | "memory" | "levels"
     warnings: list[str] = field(default_factory=list)
     mode: str = "uniform"           # how levels >= 1 were sized: "uniform" | "local" | "indicator"
+    next_dofs: int | None = None    # predicted DOFs of the level the cap or memory guard refused
+    max_dofs: int | None = None     # the DOF cap (mesh.max_dofs)
 
     @property
     def met(self) -> bool:
@@ -201,7 +203,8 @@ def indicator_sizes(res: Result, cells_wanted: float, target: float):
 
 def missed_warnings(acc: Accuracy) -> list[str]:
     """One line per figure that misses its target (empty when met)."""
-    why = {"max_dofs": "the DOF cap mesh.max_dofs", "memory": "the memory guard",
+    nxt = f": the next level would have ~{acc.next_dofs:,} DOFs" if acc.next_dofs else ""
+    why = {"max_dofs": f"the DOF cap mesh.max_dofs = {acc.max_dofs or 0:,}{nxt}", "memory": f"the memory guard{nxt}",
            "levels": f"the limit of {MAX_LEVELS} levels"}.get(acc.stopped_by or "", "")
     out = []
     for f in acc.figures.values():
@@ -255,6 +258,7 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
     locator = None          # ... located on the previous level's mesh
     calibration = 1.0       # cells gmsh made / cells the last size map predicted (indicator mode)
     predicted = None
+    next_dofs = None        # DOFs of the next level when a limit refuses it
     while True:
         k = len(levels)
         level_sc = replace(scenario, mesh=replace(opts, accuracy=0.0, refinement=f_bulk, size_map=local))
@@ -277,8 +281,9 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         result = res
         levels.append(level_of(res, f, time.perf_counter() - t0))
         if predicted is not None:
+            calibration_used = calibration
             calibration = res.mesh.num_cells / predicted
-            say(f"accuracy level {k}: {res.mesh.num_cells} cells, the size map predicted {predicted:.0f}")
+            say(f"accuracy level {k}: {res.mesh.num_cells} cells, predicted ~{predicted * calibration_used:.0f}")
         if local is not None:       # locally refined: the size in Richardson is that of the DOFs
             levels[-1].size = levels[0].size * (levels[0].dofs / res.dofs) ** (1.0 / 3.0)
             if local.replace:       # no size factor: the DOF-equivalent one
@@ -293,6 +298,7 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
             break
         step = FIRST_FACTOR if len(levels) < 2 else next_factor(figures)
         growth = step ** -(3.0 if INDICATOR else _growth(levels))
+        next_dofs = int(round(res.dofs * growth, -3))
         if res.dofs * growth > opts.max_dofs:
             stopped = "max_dofs"
             break
@@ -321,7 +327,8 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
     if not figures:
         figures = estimate(levels, opts.accuracy)
     acc = Accuracy(opts.accuracy, COVERAGE_PER_ACCURACY * opts.accuracy, levels, figures, stopped,
-                   mode="indicator" if INDICATOR else "local" if LOCAL else "uniform")
+                   mode="indicator" if INDICATOR else "local" if LOCAL else "uniform",
+                   next_dofs=next_dofs if stopped in ("max_dofs", "memory") else None, max_dofs=opts.max_dofs)
     acc.warnings = missed_warnings(acc)
     result.scenario = scenario
     result.accuracy = acc
