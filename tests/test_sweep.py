@@ -397,3 +397,24 @@ def test_a_pool_worker_that_dies_is_named_in_one_line(base, monkeypatch):
     text = str(err.value)
     assert err.value.field == "--jobs" and "\n" not in text
     assert "ended abruptly (exit code -9, SIGKILL: usually the kernel's out-of-memory killer)" in text, text
+
+
+def test_sweep_axis_labels_and_threshold_lines_in_the_legend(tmp_path, monkeypatch):
+    """sweep.png's x axis reads 'voltage (V)', not the raw key; coverage_curves.png names the
+    E_rev / E_irr lines in its legend (no text over the title strip)."""
+    from matplotlib.figure import Figure
+    from simulator.studies.figures import key_label, plot_coverage_overlay
+    assert key_label("protocol.voltage_V") == "voltage (V)"
+    assert key_label("protocol.field_ratio_V_per_cm") == "field ratio (V/cm)"
+    assert key_label("tumours.0.diameter_mm") == "tumour 0 diameter (mm)"
+    assert key_label("materials.tumour.sigma0_S_per_m") == "tumour sigma0 (S/m)"
+    assert key_label("conductivity_model") == "conductivity model"
+    figs = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figs.append(self))
+    from simulator.post.coverage import CURVE_THRESHOLDS_V_PER_M
+    frac = list(np.linspace(1, 0, len(CURVE_THRESHOLDS_V_PER_M)))
+    plot_coverage_overlay([("a", {"T1": frac})], tmp_path / "c.png", "t", {"E_rev tumour": 400.0, "E_irr tumour": 800.0})
+    ax = figs[0].axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["a", "E_rev tumour = 400 V/cm", "E_irr tumour = 800 V/cm"]
+    assert len(ax.texts) == 0

@@ -27,6 +27,30 @@ def _label(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
+UNIT_SUFFIXES = (("_V_per_cm", "V/cm"), ("_S_per_m", "S/m"), ("_mm", "mm"), ("_us", "us"), ("_Hz", "Hz"),
+                 ("_V", "V"), ("_A", "A"), ("_K", "K"), ("_s", "s"))
+
+
+def key_label(key: str) -> str:
+    """An axis label for a dotted scenario key: 'protocol.voltage_V' -> 'voltage (V)',
+    'tumours.0.diameter_mm' -> 'tumour 0 diameter (mm)', 'materials.tumour.sigma0_S_per_m'
+    -> 'tumour sigma0 (S/m)'."""
+    parts = key.split(".")
+    leaf, unit = parts[-1], ""
+    for suffix, u in UNIT_SUFFIXES:
+        if leaf.endswith(suffix) and len(leaf) > len(suffix):
+            leaf, unit = leaf[:-len(suffix)], f" ({u})"
+            break
+    head = parts[:-1]
+    if head[:1] == ["protocol"] or head[:1] == ["solver"]:
+        head = head[1:]
+    elif head[:1] == ["tumours"]:
+        head = ["tumour"] + head[1:]
+    elif head[:1] == ["materials"]:
+        head = head[1:]
+    return " ".join(head + [leaf.replace("_", " ")]) + unit
+
+
 def _numeric(values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
@@ -61,7 +85,7 @@ def plot_sweep(rows: list[dict], keys: list[str], path: Path, title: str) -> Pat
         ax.set_title(label, fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(True, color="0.9", lw=0.6)
-        ax.set_xlabel(first, fontsize=8)
+        ax.set_xlabel(key_label(first), fontsize=8)
         if not numeric:
             ax.set_xticks(range(len(xs)), [_label(x) for x in xs], rotation=20, fontsize=7)
         if "fraction" in key:
@@ -103,9 +127,9 @@ def plot_coverage_overlay(runs: list[tuple[str, dict[str, list[float]]]], path: 
             ax.plot(th, 100 * np.asarray(frac), color=colour, lw=1.4,
                     ls=LINESTYLES[(k if several else d) % len(LINESTYLES)],
                     label=(f"{label} ({tumour})" if len(curves) > 1 else label) or tumour)
-    for name, value in (thresholds or {}).items():
-        ax.axvline(value, color="0.35", lw=0.9, ls="--" if "rev" in name else ":")
-        ax.text(value, 101.5, name, ha="center", va="bottom", fontsize=7, color="0.25")
+    for name, value in (thresholds or {}).items():         # in the legend: no label over the curves
+        ax.axvline(value, color="0.35", lw=0.9, ls="--" if "rev" in name else ":",
+                   label=f"{name} = {value:g} V/cm")
     ax.set_xlim(0, th[-1])
     ax.set_ylim(0, 100)
     ax.yaxis.set_major_formatter(PercentFormatter(100))
@@ -113,7 +137,7 @@ def plot_coverage_overlay(runs: list[tuple[str, dict[str, list[float]]]], path: 
     ax.set_xlabel("field threshold E (V/cm)", fontsize=9)
     ax.set_ylabel("tumour volume with max |E| \u2265 E", fontsize=9)
     ax.tick_params(labelsize=8)
-    ax.set_title(title, fontsize=9, pad=14)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5),
               ncols=2 if len(runs) > 16 else 1)
     fig.savefig(path, dpi=DPI, metadata={"Software": None})
