@@ -56,7 +56,7 @@ def main() -> None:
     if a.max_dofs:
         raw["mesh"]["max_dofs"] = a.max_dofs
     t, c = time.perf_counter(), _cpu()
-    r = run(scenario_from_dict(raw))
+    r = run(scenario_from_dict(raw, base_dir=ROOT / "examples"))
     acc = r.accuracy
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{a.example} {acc.mode}{' cold' if a.cold else ' warm'}: "
@@ -67,6 +67,8 @@ def main() -> None:
               f"Newton {lv.newton_iterations}, CG {lv.cg_iterations}, currents "
               f"{', '.join(f'{c:.5g}' for c in lv.currents[:3])}{' ...' if len(lv.currents) > 3 else ''} A, "
               f"volumes (mm3) {', '.join(f'{k} {v * 1e9:.5g}' for k, v in lv.volumes.items())}, coverage {lv.tumours}")
+    for w in acc.warnings:
+        print(f"  WARNING: {w}")
     for k, f in acc.figures.items():
         rel = "" if f.error is None or k.startswith("coverage") else f" ({100 * f.error / max(abs(f.value), 1e-300):.2g} %)"
         print(f"  {k}: {f.value:.6g} +- {f.error if f.error is None else f'{f.error:.3g}'}{rel}, "
