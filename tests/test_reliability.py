@@ -138,7 +138,7 @@ def test_force_never_replaces_a_foreign_directory(tmp_path):
     d = tmp_path / "home"
     d.mkdir()
     (d / "thesis.tex").write_text("precious")
-    with pytest.raises(ScenarioError, match="epsim did not write it; refusing"):
+    with pytest.raises(ScenarioError, match="epsim did not write it; epsim replaces only directories it wrote"):
         check_target(d, force=True)
     f = tmp_path / "file"
     f.write_text("x")
