@@ -68,21 +68,16 @@ def fraction_above(v: np.ndarray, t: np.ndarray | float) -> np.ndarray:
 class _Patches:
     """The mesh-only part of the patch recovery: for each (cell, corner) its vertex-material
     key and its weight in that vertex's value, so that the unclipped vertex values are
-    ``bincount(keys, weights * e_cell)`` (linear in the cell values, see
-    :meth:`RecoveredField._patch_fit`), and, kept only for meshes that are cached, the
-    (cell, corner) pairs ordered by key for the patch ranges (min/max per key)."""
+    the sums of weights * e_cell per key (linear in the cell values, see
+    :meth:`RecoveredField._patch_fit`). The per-pair loops are compiled
+    (:mod:`simulator.post.patch_kernels`)."""
 
-    def __init__(self, mesh: Mesh, nm: int, mat: np.ndarray, volume: np.ndarray, ordered: bool):
+    def __init__(self, mesh: Mesh, nm: int, mat: np.ndarray, volume: np.ndarray):
+        from simulator.post import patch_kernels as pk
         size = mesh.num_points * nm
-        acc = np.zeros((10, size))      # W, W dx (3), W dx dx^T (6)
-        for a in range(0, mesh.num_cells, _BLOCK):
-            cells = slice(a, a + _BLOCK)
-            dx = _corner_offsets(mesh, cells)
-            vol = np.repeat(volume[cells], 4)
-            keys = _keys(mesh, nm, mat, cells).ravel()
-            cols = [vol, *(vol * dx[:, i] for i in range(3)), *(vol * dx[:, i] * dx[:, j] for i, j in _PAIRS)]
-            for r, c in enumerate(cols):
-                acc[r] += np.bincount(keys, weights=c, minlength=size)
+        points, tets = np.ascontiguousarray(mesh.points), np.ascontiguousarray(mesh.tets)
+        mat, volume = np.ascontiguousarray(mat, dtype=np.int64), np.ascontiguousarray(volume, dtype=float)
+        acc = pk.patch_moments(points, tets, mat, nm, volume, size)   # W, W dx (3), W dx dx^T (6)
         W = acc[0]
         self.used = W > 0
         Wu = W[self.used]
@@ -104,53 +99,20 @@ class _Patches:
         winv[self.used] = 1.0 / Wu
         self.keys = np.empty((mesh.num_cells, 4), dtype=np.int64)
         self.weights = np.empty((mesh.num_cells, 4))
-        for a in range(0, mesh.num_cells, _BLOCK):
-            cells = slice(a, a + _BLOCK)
-            k = _keys(mesh, nm, mat, cells)
-            dx = _corner_offsets(mesh, cells).reshape(-1, 4, 3)
-            self.keys[cells] = k
-            self.weights[cells] = volume[cells, None] * winv[k] * (
-                1.0 - np.einsum("mci,mci->mc", dx - xbar[k], y[k]))
+        pk.patch_weights(points, tets, mat, nm, volume, winv, xbar, y, self.keys, self.weights)
         self.size = size
-        self.order_cells = None
-        if ordered:                     # (cell, corner) pairs by key: patch ranges by reduceat
-            flat = self.keys.ravel()
-            order = np.argsort(flat, kind="stable")
-            self.order_cells = (order // 4).astype(np.int32 if mesh.num_cells < 2**31 else np.int64)
-            sorted_keys = flat[order]
-            self.starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-            self.start_keys = sorted_keys[self.starts]
 
     def nodal(self, cell: np.ndarray) -> np.ndarray:
         """(size,) vertex values of the per-cell field ``cell`` (M,), limited to each patch's
         range of cell values."""
-        raw = np.bincount(self.keys.ravel(), weights=(self.weights * cell[:, None]).ravel(), minlength=self.size)
-        if self.order_cells is not None:
-            vals = cell[self.order_cells]
-            lo, hi = np.full(self.size, np.inf), np.full(self.size, -np.inf)
-            lo[self.start_keys] = np.minimum.reduceat(vals, self.starts)
-            hi[self.start_keys] = np.maximum.reduceat(vals, self.starts)
-        else:
-            e = np.repeat(cell, 4)
-            lo, hi = np.full(self.size, np.inf), np.full(self.size, -np.inf)
-            np.minimum.at(lo, self.keys.ravel(), e)
-            np.maximum.at(hi, self.keys.ravel(), e)
-        out = np.zeros(self.size)
-        out[self.used] = np.clip(raw[self.used], lo[self.used], hi[self.used])
-        return out
+        from simulator.post.patch_kernels import patch_nodal
+        return patch_nodal(self.keys, self.weights, np.ascontiguousarray(cell, dtype=float), self.used)
 
 
 _PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
-CACHED_CELLS = 1 << 20      # [memory] patch weights kept per mesh (~100 bytes per cell) up to this size
+CACHED_CELLS = 1 << 20      # [memory] patch weights kept per mesh (64 bytes per cell) up to this size
 _CACHE: "weakref.WeakKeyDictionary[Mesh, _Patches]" = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
-
-
-def _corner_offsets(mesh: Mesh, cells: slice) -> np.ndarray:
-    """(4B, 3) centroid - vertex (m) per corner of ``cells``."""
-    tets = mesh.tets[cells]
-    cen = mesh.points[tets].mean(axis=1)
-    return (cen[:, None, :] - mesh.points[tets]).reshape(-1, 3)
 
 
 def _keys(mesh: Mesh, nm: int, mat: np.ndarray, cells) -> np.ndarray:
@@ -162,11 +124,11 @@ def _patches(mesh: Mesh, nm: int, mat: np.ndarray, volume: np.ndarray) -> _Patch
     ``CACHED_CELLS`` cells: every field on a mesh (each point of a sweep, each level's
     figures) reuses them. Larger meshes build them per field (memory)."""
     if mesh.num_cells > CACHED_CELLS:
-        return _Patches(mesh, nm, mat, volume, ordered=False)
+        return _Patches(mesh, nm, mat, volume)
     with _CACHE_LOCK:
         got = _CACHE.get(mesh)
     if got is None:
-        got = _Patches(mesh, nm, mat, volume, ordered=True)
+        got = _Patches(mesh, nm, mat, volume)
         with _CACHE_LOCK:
             got = _CACHE.setdefault(mesh, got)
     return got

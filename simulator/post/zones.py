@@ -21,9 +21,6 @@ import numpy as np
 from simulator.meshing.mesh import Mesh
 from simulator.post.above import RecoveredField
 
-_EDGES = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-
-
 @dataclass(frozen=True)
 class Zone:
     """The region above one threshold (SI units)."""
@@ -50,30 +47,14 @@ def electrode_axes(mesh: Mesh, anode: tuple[str, ...], cathode: tuple[str, ...])
 
 
 def zone_extent(field: RecoveredField, threshold: np.ndarray, axes: np.ndarray) -> tuple[float, float, float]:
-    """Extent (m) along ``axes`` of {recovered field >= threshold} (threshold (M,) V/m)."""
+    """Extent (m) along ``axes`` of {recovered field >= threshold} (threshold (M,) V/m): the
+    range of the vertices above and of the edge crossings (a compiled loop over the cells,
+    :func:`simulator.post.patch_kernels.zone_bounds`)."""
+    from simulator.post.patch_kernels import zone_bounds
     mesh = field.mesh
-    lo = np.full(3, np.inf)
-    hi = np.full(3, -np.inf)
-
-    def take(p: np.ndarray) -> None:
-        if len(p):
-            c = p @ axes.T
-            np.minimum(lo, c.min(axis=0), out=lo)
-            np.maximum(hi, c.max(axis=0), out=hi)
-
-    block = 1 << 17
-    for a in range(0, mesh.num_cells, block):
-        cells = slice(a, a + block)
-        r = field.corners(cells) / np.asarray(threshold[cells])[:, None]
-        tets = mesh.tets[cells]
-        take(mesh.points[tets[r >= 1.0]])
-        for i, j in _EDGES:
-            ra, rb = r[:, i], r[:, j]
-            cross = (ra - 1.0) * (rb - 1.0) < 0
-            if cross.any():
-                pa, pb = mesh.points[tets[cross, i]], mesh.points[tets[cross, j]]
-                s = ((1.0 - ra[cross]) / (rb[cross] - ra[cross]))[:, None]
-                take(pa + s * (pb - pa))
+    lo, hi = zone_bounds(np.ascontiguousarray(mesh.points), np.ascontiguousarray(mesh.tets), field._mat,
+                         field._nm, field.nodal, np.ascontiguousarray(threshold, dtype=float),
+                         np.ascontiguousarray(axes, dtype=float))
     if not np.all(np.isfinite(lo)):
         return (0.0, 0.0, 0.0)
     return tuple(float(v) for v in hi - lo)

@@ -1,0 +1,128 @@
+"""Compiled loops of the patch recovery (:mod:`simulator.post.above`), numba.
+
+The recovery visits every (cell, corner) pair: the patch moments of each vertex-material key
+(volume, first and second moments of centroid - vertex), each pair's weight in its key's
+value, and, for every field, the weighted sum and the range (min/max) of the cell values per
+key. In numpy these were blocked gathers, ``np.bincount`` per moment and ``np.minimum.at``
+(slow: ~1 s per 2.5e7 pairs); at 6.3e6 cells (needle-pair-l) the recovery took 17.9 of
+the post-processing's ~20 s (cProfile, benchmarks/CHANGES.md round 7). The loops here do the
+same sums in the same (cell, corner) order, serially (the same bits on every run), and
+release the GIL.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _centroid(points, tets, c):
+    """Centroid (m) of cell c, summed as numpy's mean over the 4 corners."""
+    i0, i1, i2, i3 = tets[c, 0], tets[c, 1], tets[c, 2], tets[c, 3]
+    x = ((points[i0, 0] + points[i1, 0]) + points[i2, 0]) + points[i3, 0]
+    y = ((points[i0, 1] + points[i1, 1]) + points[i2, 1]) + points[i3, 1]
+    z = ((points[i0, 2] + points[i1, 2]) + points[i2, 2]) + points[i3, 2]
+    return x / 4.0, y / 4.0, z / 4.0
+
+
+@njit(cache=True, nogil=True)
+def patch_moments(points, tets, mat, nm, volume, size):
+    """(10, size) per key p * nm + mat: W = sum vol, W dx (3), and the second moments
+    sum vol dx_i dx_j for (i, j) in (0,0), (1,1), (2,2), (0,1), (0,2), (1,2); dx = centroid -
+    vertex (m)."""
+    acc = np.zeros((10, size))
+    for c in range(tets.shape[0]):
+        cx, cy, cz = _centroid(points, tets, c)
+        v = volume[c]
+        for k in range(4):
+            p = tets[c, k]
+            key = p * nm + mat[c]
+            dx = cx - points[p, 0]
+            dy = cy - points[p, 1]
+            dz = cz - points[p, 2]
+            acc[0, key] += v
+            acc[1, key] += v * dx
+            acc[2, key] += v * dy
+            acc[3, key] += v * dz
+            acc[4, key] += v * dx * dx
+            acc[5, key] += v * dy * dy
+            acc[6, key] += v * dz * dz
+            acc[7, key] += v * dx * dy
+            acc[8, key] += v * dx * dz
+            acc[9, key] += v * dy * dz
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def patch_weights(points, tets, mat, nm, volume, winv, xbar, y, keys, weights):
+    """Fill keys (M, 4) and weights (M, 4): vol winv[key] (1 - (dx - xbar[key]) . y[key])."""
+    for c in range(tets.shape[0]):
+        cx, cy, cz = _centroid(points, tets, c)
+        v = volume[c]
+        for k in range(4):
+            p = tets[c, k]
+            key = p * nm + mat[c]
+            d = ((cx - points[p, 0] - xbar[key, 0]) * y[key, 0] + (cy - points[p, 1] - xbar[key, 1]) * y[key, 1]) \
+                + (cz - points[p, 2] - xbar[key, 2]) * y[key, 2]
+            keys[c, k] = key
+            weights[c, k] = v * winv[key] * (1.0 - d)
+
+
+@njit(cache=True, nogil=True)
+def patch_nodal(keys, weights, cell, used):
+    """(size,) sum of weights * cell per key, clipped to the range of the key's cell values
+    (0 for keys no cell uses)."""
+    size = used.shape[0]
+    raw = np.zeros(size)
+    lo = np.full(size, np.inf)
+    hi = np.full(size, -np.inf)
+    for c in range(keys.shape[0]):
+        e = cell[c]
+        for k in range(4):
+            key = keys[c, k]
+            raw[key] += weights[c, k] * e
+            if e < lo[key]:
+                lo[key] = e
+            if e > hi[key]:
+                hi[key] = e
+    out = np.zeros(size)
+    for i in range(size):
+        if used[i]:
+            out[i] = min(max(raw[i], lo[i]), hi[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def zone_bounds(points, tets, mat, nm, nodal, threshold, axes):
+    """(lo, hi) (3,) each, m: the range along ``axes`` (3, 3) of the points of
+    {recovered field >= threshold}: the vertices at or above it (r = value / threshold >= 1)
+    and the points where the interpolant crosses it on a tet's edges
+    (:func:`simulator.post.zones.zone_extent`)."""
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    r = np.empty(4)
+    q = np.empty(3)
+    for c in range(tets.shape[0]):
+        t = threshold[c]
+        for k in range(4):
+            r[k] = nodal[tets[c, k] * nm + mat[c]] / t
+        for k in range(4):
+            if r[k] >= 1.0:
+                p = tets[c, k]
+                for a in range(3):
+                    v = (points[p, 0] * axes[a, 0] + points[p, 1] * axes[a, 1]) + points[p, 2] * axes[a, 2]
+                    lo[a] = min(lo[a], v)
+                    hi[a] = max(hi[a], v)
+        for i in range(3):
+            for j in range(i + 1, 4):
+                ra, rb = r[i], r[j]
+                if (ra - 1.0) * (rb - 1.0) < 0:
+                    s = (1.0 - ra) / (rb - ra)
+                    pa, pb = tets[c, i], tets[c, j]
+                    for d in range(3):
+                        q[d] = points[pa, d] + s * (points[pb, d] - points[pa, d])
+                    for a in range(3):
+                        v = (q[0] * axes[a, 0] + q[1] * axes[a, 1]) + q[2] * axes[a, 2]
+                        lo[a] = min(lo[a], v)
+                        hi[a] = max(hi[a], v)
+    return lo, hi
