@@ -373,3 +373,36 @@ def test_interrupt_leaves_nothing(sig, code, when, tmp_path):
     if cache.exists():                          # no half-written cache entry either
         names = [p.name for p in cache.rglob("*")]
         assert not any("partial" in n or n.endswith(".tmp") for n in names), names
+
+
+def test_interrupt_while_importing_is_one_line_exit_130(tmp_path):
+    """Ctrl-C in the first second, while the command is still importing numpy, gmsh and
+    matplotlib: deferred to the end of the imports (cli.exits.defer_interrupts), then one
+    line and exit 130, never a traceback or a broken half-imported module."""
+    s = scenario(tmp_path, size=0.2, voltage=400, cache="true")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               EPSIM_CACHE_DIR=str(tmp_path / "cache"))
+    for delay in (0.15, 0.4):
+        proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "run", str(s), "--out", str(tmp_path / "o")],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env,
+                                preexec_fn=default_signals)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (delay, err)
+        assert "Traceback" not in err and err.strip().splitlines()[-1] == "epsim: interrupted; nothing written", err
+        assert not (tmp_path / "o").exists()
+
+
+def test_deferred_interrupt_is_raised_when_allowed():
+    from simulator.cli.exits import allow_interrupts, defer_interrupts
+    defer_interrupts()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)         # recorded, not raised
+        time.sleep(0.01)
+    except KeyboardInterrupt:                       # pragma: no cover - the bug this guards
+        allow_interrupts()
+        pytest.fail("SIGINT was raised while deferred")
+    with pytest.raises(KeyboardInterrupt):
+        allow_interrupts()
+    allow_interrupts()                              # no-op once restored

@@ -14,9 +14,7 @@ import sys
 
 from simulator.errors import ConvergenceError, ScenarioError
 from simulator.cli.exits import (EXIT_CONVERGENCE, EXIT_INPUT, EXIT_INT, EXIT_INTERNAL, EXIT_TERM,
-                                 Terminated)
-from simulator.cli.presets import cmd_presets
-from simulator.cli.run import cmd_run
+                                 Terminated, allow_interrupts, defer_interrupts)
 
 
 
@@ -46,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-memory", type=float, default=None, metavar="GB",
                    help="refuse problems estimated to need more memory than this")
     r.add_argument("--quiet", action="store_true", help="no progress messages")
+    from simulator.cli.run import cmd_run
     r.set_defaults(func=cmd_run)
     pr = sub.add_parser("presets", help="list electrodes, protocols and materials")
+    from simulator.cli.presets import cmd_presets
     pr.set_defaults(func=cmd_presets)
     from simulator.cli.plan import add_parser as add_plan_parser
     add_plan_parser(sub)
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     old_term = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
     try:
+        if args.command not in PRELOADING:
+            allow_interrupts()
         return args.func(args)
     except ScenarioError as exc:
         print(f"epsim: error: {exc}", file=sys.stderr)
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         print("epsim: terminated; nothing written", file=sys.stderr)
         return EXIT_TERM
     except Exception as exc:          # a bug of epsim, not the user's input: say so in one line
+        if _after_interrupt(exc):     # e.g. an import that a Ctrl-C broke half way
+            print("epsim: interrupted; nothing written", file=sys.stderr)
+            return EXIT_INT
         print(f"epsim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
               "(please report it with the scenario; set EPSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         if os.environ.get("EPSIM_DEBUG"):
@@ -101,12 +106,34 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, old_term)
 
 
+def _after_interrupt(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt is in the exception's context chain."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
 
 
+PRELOADING = ("run", "sweep", "compare")     # commands that end the start-up deferral in _preload
+
+
 def entry() -> None:
-    sys.exit(main())
+    """The ``epsim`` console script: Ctrl-C is deferred through start-up (imports: see
+    exits.defer_interrupts) and then gives one line and exit 130."""
+    defer_interrupts()
+    try:
+        code = main()
+    except KeyboardInterrupt:           # one that came while deferred, before main's handler
+        print("epsim: interrupted; nothing written", file=sys.stderr)
+        code = EXIT_INT
+    sys.exit(code)
 
 

@@ -38,6 +38,8 @@ def _preload(engine: str | None) -> None:
             importlib.import_module("simulator.engines.dolfinx.engine")
         except ImportError:
             pass        # reported as a one-line input error when the engine is created
+    from simulator.cli.exits import allow_interrupts
+    allow_interrupts()          # a Ctrl-C during the imports above (deferred by cli.entry) acts now
 
 
 def cmd_run(args) -> int:
