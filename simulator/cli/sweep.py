@@ -2,6 +2,7 @@
 point in sweep.csv / sweep.json, sweep.png and coverage_curves.png."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def cmd_sweep(args) -> int:
         check_engine_name(args.engine, "--engine")
     out = Path(args.out) if args.out else Path("out") / f"{safe_name(base.name)}-sweep"
     check_target(out, args.force)
+    replacing = os.path.lexists(out)        # --force over an earlier output: kept if we stop early
     from simulator.cli.run import _preload
     _preload(args.engine)
     bar = progress_bar(len(sweep.points), args.quiet)
@@ -65,7 +67,8 @@ def cmd_sweep(args) -> int:
         # the partial pair: the complete files are written all together or not at all
         if bar:
             bar.close()
-        return _write_partial(sweep, out, EXIT_INT if isinstance(exc, KeyboardInterrupt) else EXIT_TERM)
+        return _write_partial(sweep, out, EXIT_INT if isinstance(exc, KeyboardInterrupt) else EXIT_TERM,
+                              keep=replacing)
     rows = sweep.rows()
     keys = [v.key for v in variations]
     print(text_table(rows, keys + [k for k, _ in HEADLINES[:5]] + ["run_time_s"]))
@@ -76,18 +79,30 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
-def _write_partial(sweep, out: Path, code: int) -> int:
+def _write_partial(sweep, out: Path, code: int, keep: bool = False) -> int:
     """After an interrupt: the rows done so far as sweep.partial.csv/.json ("complete": false),
-    or nothing when no point was done; returns the exit code."""
+    or nothing when no point was done; returns the exit code. ``keep``: ``out`` holds an
+    earlier output that --force was to replace: it stays, and the partial pair goes to
+    ``<out>.partial`` beside it (a folder epsim may replace, else nothing is written)."""
+    from simulator.output import check_target
     from simulator.studies.files import write_sweep
     sweep.interrupted = True
     done = sum(r is not None for r in sweep.reports)
+    stopped = "interrupted" if code == EXIT_INT else "terminated"
     if done == 0:
-        print("epsim: interrupted; nothing written", file=sys.stderr)
+        print(f"epsim: {stopped}; nothing written", file=sys.stderr)
         return code
-    write_sweep(sweep, out, force=True)
-    print(f"epsim: interrupted after {done} of {len(sweep.points)} points; the rows done are in "
-          f"{out}/sweep.partial.csv (incomplete{'' if done < len(sweep.points) else ': no figures'})",
+    target = out.with_name(out.name + ".partial") if keep else out
+    kept = f"; {out} is kept as it was" if keep else ""
+    try:
+        check_target(target, True)
+    except ScenarioError as exc:
+        print(f"epsim: {stopped} after {done} of {len(sweep.points)} points; nothing written{kept} "
+              f"({exc})", file=sys.stderr)
+        return code
+    write_sweep(sweep, target, force=True)
+    print(f"epsim: {stopped} after {done} of {len(sweep.points)} points; the rows done are in "
+          f"{target}/sweep.partial.csv (incomplete{'' if done < len(sweep.points) else ': no figures'}){kept}",
           file=sys.stderr)
     return code
 
