@@ -260,6 +260,13 @@ CASES = [
     case("typo-voltage", edit("voltage_V = 730", "voltag_V = 730"), "protocol.voltag_V", "'voltage_V'"),
     case("typo-pulses-per-pair", edit("pulses = 8", "pulses_per_pai = 8"), "protocol.pulses_per_pai",
          "'pulses_per_pair'"),
+    # a misspelt table: named as such, not as the missing table or key it hides
+    case("typo-table-protocol", edit("[protocol]", "[protocl]"), "protocl", "'protocol'"),
+    case("typo-table-electrode", edit("[electrode]", "[electrodes]"), "electrodes", "'electrode'"),
+    # [materials.X] for a library material used here (muscle) with its library values: refused
+    case("typo-material-table", edit("", "", append="[materials.musle]\nsigma0_S_per_m = 0.3\n"
+                                     "sigma1_S_per_m = 0.7\nE_rev_V_per_cm = 200\nE_irr_V_per_cm = 450\n"),
+         "materials.musle", "'muscle'"),
     case("typo-material", edit("sigma1_S_per_m = 0.75", "sigma_1_S_per_m = 0.75"),
          "materials.tumour.sigma_1_S_per_m", "'sigma1_S_per_m'"),
     case("typo-tumour", edit("margin_mm = 1.0", "margins_mm = 1.0"), "tumours[0].margins_mm", "'margin_mm'"),

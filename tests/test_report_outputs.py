@@ -195,3 +195,17 @@ def test_tumour_table_carries_each_tumours_error_bars():
     assert "50.0 % \u00b1 3.0" in tumour_table(report) and "40.0 % \u00b1 0.4" in tumour_table(report)
     report["accuracy"] = {"coverage_abs": None, "method": "none: one fixed mesh"}
     assert "\u00b1" not in tumour_table(report)
+
+
+def test_a_material_table_no_region_uses_is_a_warning():
+    """A [materials.X] that no layer, tumour or surface uses (a study may switch between such
+    tables) runs, and the report says its values had no effect."""
+    from simulator import build_report, run
+    sc = scenario_from_dict({
+        "name": "unused", "tissue": {"size_mm": [16, 16, 10], "layers": [{"material": "muscle"}]},
+        "electrode": {"type": "needle-pair", "spacing_mm": 6.0, "insertion_depth_mm": 6.0},
+        "protocol": {"voltage_V": 300, "pulses": 8}, "mesh": {"size_mm": 2.5, "accuracy": 0},
+        "materials": {"stiff": {"sigma0_S_per_m": 0.3, "sigma1_S_per_m": 0.7, "E_rev_V_per_cm": 200,
+                                "E_irr_V_per_cm": 450}}})
+    warnings = build_report(run(sc))["warnings"]
+    assert any(w.startswith("[materials.stiff] defined but used by no tissue layer") for w in warnings), warnings

@@ -69,6 +69,10 @@ def warnings_of(result: "Result") -> list[str]:
                if sc.tissue.image is not None else "enlarge tissue.size_mm")
         out.append(f"the reversible region reaches the block's far walls ({100 * reach:.1f} % of the wall cells): "
                    f"the reversible volume depends on the block size; {fix}")
+    unused = [n for n in (sc.source or {}).get("materials", {}) or {} if n not in sc.materials]
+    if unused:
+        out.append(f"{', '.join(f'[materials.{n}]' for n in unused)} defined but used by no tissue layer, "
+                   "tumour or surface: the values have no effect in this run")
     for g in result.train.groups:
         label = f"{g.group.label_anode} -> {g.group.label_cathode}"
         if g.group.voltage > sc.generator.max_voltage:

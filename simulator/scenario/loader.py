@@ -63,6 +63,7 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     images) are relative to ``base_dir`` (the scenario file's folder; default: the working directory)."""
     check_nesting(data)
     top = Table(data, "")
+    top.only(ALLOWED_TOP)       # a misspelt table ([protocl]) is named, not reported as a missing key
     name = top.string("name", default_name)
     check_name("name", name, "" if top.has("name") else " (the file name; set name = \"...\")")
     if not name.strip() or len(name) > 200:
@@ -99,11 +100,30 @@ def scenario_from_dict(data: dict, default_name: str = "scenario", base_dir: Pat
     used = (set(tissue.layer_materials()) | {t.material for t in tumours}
             | {t.cover_material for t in tumours if t.cover_material}
             | ({tissue.ribs.material} if tissue.ribs else set()))
+    check_unused_materials(top.get("materials", {}) or {}, used)
     return Scenario(name, tissue, tumours, electrode, protocol,
                     {k: v for k, v in materials.items() if k in used},
                     mesh, solver, generator, tol, no_go=no_go, applications=applications,
                     zone_thresholds=thresholds, cell_kill=cell_kill, thermal=thermal,
                     margin_threshold=margin_rule, source=copy.deepcopy(data), source_dir=base_dir)
+
+
+def check_unused_materials(raw: dict, used: set[str]) -> None:
+    """Refuse a ``[materials.X]`` table that no region uses when X is a near-miss of a library
+    material the scenario does use with its library values (``[materials.tumor]`` for
+    ``tumour``: a typo that would silently leave the intended values unused). Other unused
+    tables are allowed (a study may switch between them) and reported as warnings
+    (output.report.warnings_of)."""
+    import difflib
+    from simulator.physics.materials import LIBRARY
+    intended = [m for m in sorted(used) if m in LIBRARY and m not in raw]
+    for name in raw:
+        if name in used:
+            continue
+        hint = difflib.get_close_matches(str(name), intended, n=1, cutoff=0.75)
+        if hint:
+            raise ScenarioError(f"materials.{name}", f"no tissue layer, tumour or surface uses it (did you mean "
+                                f"{hint[0]!r}? that one is used here with its library values)")
 
 
 def default_conductivity_model(top: Table, materials: dict) -> dict:

@@ -75,9 +75,12 @@ def read_materials(raw: Any) -> dict[str, Material]:
             required = ["sigma0_S_per_m", "sigma1_S_per_m", "E_rev_V_per_cm", "E_irr_V_per_cm"]
             missing = [k for k in required if keys_to_fields[k] not in changes]
             if missing:
+                import difflib
+                near = difflib.get_close_matches(str(name), list(LIBRARY), n=1, cutoff=0.75)
+                hint = f"; did you mean [materials.{near[0]}]?" if near else ""
                 raise ScenarioError(f"materials.{name}.{missing[0]}",
                                     f"is required for a new material (library: {', '.join(LIBRARY)}; "
-                                    "or give based_on)")
+                                    f"or give based_on){hint}")
             out[name] = Material(name=name, source="scenario", **changes)
         else:
             changes = {k: v for k, v in changes.items() if v != getattr(base, k)}   # a restated value is no override
