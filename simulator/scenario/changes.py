@@ -75,8 +75,8 @@ def _child(node: Any, part: str | int, next_part: str | int, where: str, key: st
         if not isinstance(node, list):
             raise ScenarioError(key, f"{where.rsplit('.', 1)[0]} is not a list; cannot index it with {part}")
         if not -len(node) <= part < len(node):
-            raise ScenarioError(key, f"no entry {part}: {where.rsplit('.', 1)[0]} has {len(node)} entries "
-                                f"(indices from 0)")
+            raise ScenarioError(key, f"no entry {part}: {where.rsplit('.', 1)[0]} has {len(node)} "
+                                f"entr{'y' if len(node) == 1 else 'ies'} (indices from 0)")
         return node[part]
     if not isinstance(node, dict):
         raise ScenarioError(key, f"{where.rsplit('.', 1)[0]} is not a table")
