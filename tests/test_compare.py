@@ -35,6 +35,10 @@ def test_compare_values_equal_individual_reports(tmp_path, capsys):
             if key not in ("run_time_s",):
                 assert row[key] == value, key
     assert "pair-5mm" in text and "treatment time (s)" in text and "covered" in text
+    # each run's own warnings (equal to its report's, above) are printed under the table
+    printed = [ln for ln in text.splitlines() if ln.startswith("WARNING (")]
+    expected = [f"WARNING ({r['name']}): {w}" for r in doc["rows"] for w in filter(None, r["warnings"].split(" | "))]
+    assert printed == expected and expected, text
     # wider spacing at the same V/d ratio: more voltage
     assert doc["rows"][1]["max_voltage_V"] > doc["rows"][0]["max_voltage_V"]
     assert (out / "compare.csv").read_text().count("\n") == 3

@@ -197,3 +197,14 @@ def test_needles_go_below_the_lesion_but_not_past_their_length():
     c = catalogue_candidate("linear-10", deep, scenario_from_dict(deep))
     assert c.insertion_depth_mm == 10.0 == c.needle_length_mm  # capped at the 10 mm needle
     assert scenario_from_dict(c.data).electrode.needles[0].insertion_depth == pytest.approx(10e-3)
+
+
+def test_plan_says_it_does_not_refine_to_the_accuracy_target():
+    """A plan solves each candidate on one fixed mesh: a scenario's [mesh] accuracy target is
+    named as not applied (as a sweep does), not silently dropped."""
+    from simulator.studies.plan import PlanOptions, plan
+    data = json.loads(json.dumps(SMALL))
+    data["mesh"]["accuracy"] = 0.02
+    report = plan(data, PlanOptions(electrodes="plates-4")).report
+    assert any(w.startswith("[mesh] accuracy = 0.02 is not applied in a plan") for w in report["warnings"]), \
+        report["warnings"]

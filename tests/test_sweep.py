@@ -413,7 +413,10 @@ def test_a_pool_worker_that_dies_is_named_in_one_line(base, monkeypatch):
     def submit_then_kill(self, *a, **k):
         future = real(self, *a, **k)
         for proc in list(self._processes.values()):
-            os.kill(proc.pid, signal.SIGKILL)
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:      # killed by an earlier submit and already reaped
+                pass
         return future
     monkeypatch.setattr(ProcessPoolExecutor, "submit", submit_then_kill)
     sweep = plan_sweep(base, MODELS)

@@ -40,5 +40,8 @@ def cmd_compare(args) -> int:
     files = write_compare(results, rows, out, force=args.force, figures=not args.no_figures,
                           inputs=input_files(args.scenarios))
     print(compare_text(rows))
+    for r in rows:                          # each run's own warnings (its report's), not lost in the table
+        for w in filter(None, r.get("warnings", "").split(" | ")):
+            print(f"WARNING ({r['name']}): {w}")
     print(f"outputs: {out}/ ({', '.join(p.name for p in files)})")
     return EXIT_OK

@@ -76,6 +76,11 @@ def cmd_sweep(args) -> int:
           f"{sweep.timings['total']:.1f} s; outputs: {out}/ ({', '.join(p.name for p in files)})")
     for w in sweep.warnings:
         print(f"WARNING: {w}")
+    warned = [r for r in rows if r.get("warnings")]
+    if warned:
+        first = warned[0]["warnings"].split(" | ")[0]
+        print(f"WARNING: {len(warned)} of {len(rows)} points carry warnings of their runs (the warnings column "
+              f"of sweep.csv), e.g. row {rows.index(warned[0])}: {first}")
     return EXIT_OK
 
 

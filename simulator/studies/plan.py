@@ -230,6 +230,10 @@ def plan(data: dict, options: PlanOptions = PlanOptions(), progress: Callable[[s
     feasible = bool(best and best["feasible"])
     margin_volume = _margin_volume(results)
     warnings = []
+    if scenario.mesh.accuracy > 0:
+        warnings.append(f"[mesh] accuracy = {scenario.mesh.accuracy:g} is not applied in a plan: every candidate is "
+                        "solved on one fixed mesh at the scenario's sizes, with no error estimate (`epsim run` of "
+                        "planned.toml refines to the target)")
     if best is not None:
         w = drug_window_warning(best["treatment_time_s"])
         if w:

@@ -55,6 +55,7 @@ def report_row(report: dict, varied: dict[str, Any] | None = None) -> dict[str, 
     row["solver.conductivity_models"] = ";".join(f"{k}:{v}" for k, v in s["conductivity_models"].items())
     row["solver.dofs"] = s["dofs"]
     row["solver.nonlinear_iterations"] = s["nonlinear_iterations"]
+    row["warnings"] = " | ".join(report.get("warnings", []))       # the run's own, as its report has them
     row["run_time_s"] = report["timings_s"].get("total")
     return row
 
