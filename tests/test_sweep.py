@@ -214,7 +214,8 @@ def test_cli_sweep_bad_input_is_one_line_exit_2(tmp_path, capsys, vary, field):
     assert not out.exists()
 
 
-def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypatch):
+def _interrupt_after_first_point(monkeypatch) -> None:
+    """Make the sweep's executor raise KeyboardInterrupt right after its first point."""
     from simulator.studies import executor
     real = executor.run_task
 
@@ -224,6 +225,10 @@ def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypat
             raise KeyboardInterrupt
         return real(task, meshes, once, nominals, chain_workers)
     monkeypatch.setattr(executor, "run_task", stop_after_first)
+
+
+def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypatch):
+    _interrupt_after_first_point(monkeypatch)
     out = tmp_path / "sw"
     code = main(["sweep", str(_small_file(tmp_path)), "--vary", "protocol.voltage_V=500,600,700",
                  "--out", str(out), "--quiet"])
@@ -234,24 +239,14 @@ def test_cli_sweep_interrupted_leaves_a_partial_file(tmp_path, capsys, monkeypat
     assert "partial" in capsys.readouterr().err
 
 
-
-
 def test_cli_sweep_interrupted_with_force_keeps_the_earlier_sweep(tmp_path, capsys, monkeypatch):
     """--force over a complete sweep, then Ctrl-C after one point: the earlier sweep stays as
     it was (every file, the same bytes) and the rows done go to <out>.partial beside it."""
-    from simulator.studies import executor
     out = tmp_path / "sw"
     args = ["sweep", str(_small_file(tmp_path)), "--vary", "protocol.voltage_V=500,600,700", "--out", str(out), "--quiet"]
     assert main(args) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real = executor.run_task
-
-    def stop_after_first(task, meshes=None, on_point=None, nominals=None, chain_workers=1):
-        def once(p):
-            on_point(p)
-            raise KeyboardInterrupt
-        return real(task, meshes, once, nominals, chain_workers)
-    monkeypatch.setattr(executor, "run_task", stop_after_first)
+    _interrupt_after_first_point(monkeypatch)
     capsys.readouterr()
     assert main(args + ["--force"]) == 130
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -260,6 +255,7 @@ def test_cli_sweep_interrupted_with_force_keeps_the_earlier_sweep(tmp_path, caps
         "sweep.partial.csv", "sweep.partial.json"]
     err = capsys.readouterr().err
     assert "sw.partial/sweep.partial.csv" in err and "is kept as it was" in err
+
 
 def test_cli_sweep_interrupted_while_drawing_keeps_every_row_as_partial(tmp_path, capsys, monkeypatch):
     """Ctrl-C after the last point (while sweep.png is drawn): all rows in the partial pair,
