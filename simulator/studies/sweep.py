@@ -109,11 +109,14 @@ def run_sweep(sweep: Sweep, *, engine: str | None = None, jobs: int = 1, schedul
     for t in tasks:                                  # task indices -> sweep point indices
         t.indices = [todo[k] for k in t.indices]
     sweep.tasks = len(tasks)
+    n_todo = len(todo)
+    say(f"solving {n_todo} distinct run{'s' * (n_todo != 1)}")
 
     def done(p: PointResult) -> None:
         for k, j in enumerate(sweep.same_as):
             if j == p.index:
                 sweep.reports[k], sweep.curves[k], sweep.solves[k] = p.report, p.curves, p.solves
+        say(f"{sum(r is not None for r in sweep.reports)} of {len(sweep.points)} points done")
         if on_point is not None:
             on_point(p)
 
