@@ -208,3 +208,20 @@ def test_plan_says_it_does_not_refine_to_the_accuracy_target():
     report = plan(data, PlanOptions(electrodes="plates-4")).report
     assert any(w.startswith("[mesh] accuracy = 0.02 is not applied in a plan") for w in report["warnings"]), \
         report["warnings"]
+
+
+def test_plan_png_shades_the_cold_part_red(tmp_path):
+    """SMALL as given (300 V: 7.1 mm3 of tumour + margin cold between the needles): plan.png
+    still shows it in red now that only the part of a cold cell below its threshold (on the
+    plane's recovered field) is shaded, not the whole cell."""
+    from matplotlib.image import imread
+    from simulator.output.report import cold_regions_of
+    from simulator.studies.plan_output import plot_plan
+    result = run(scenario_from_dict(SMALL))
+    assert sum(r.volume for r in cold_regions_of(result)) > 5e-9
+    best = {"electrode": "scenario", "amplitude": "scenario",
+            "applications": [{"voltage_V": 300.0, "insertion_depth_mm": 8.0}],
+            "coverage": {"margin_reversible_fraction": 0.9, "covered": False}}
+    rgb = imread(plot_plan(result, best, tmp_path / "plan.png"))[..., :3]
+    red = (rgb[..., 0] > 0.55) & (rgb[..., 1] < 0.3) & (rgb[..., 2] < 0.35)
+    assert red.sum() > 500, red.sum()
