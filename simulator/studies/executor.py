@@ -196,10 +196,17 @@ def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals
     n = min(jobs, len(tasks))
     pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(meshes, threads, nominals))
     procs: dict = {}
+    def lost():
+        k, code = first_death(procs.values(), 1.0)
+        return lost_worker(jobs, f"{k + 1} of {n}", code)
+
     try:
         pending = set()
         for task in tasks:
-            pending.add(pool.submit(_run_in_worker, task))
+            try:
+                pending.add(pool.submit(_run_in_worker, task))
+            except BrokenProcessPool:       # a worker died before all tasks were queued
+                raise lost() from None
             procs.update(getattr(pool, "_processes", None) or {})      # for their exit codes: best effort
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -207,8 +214,7 @@ def run_processes(tasks: list[Task], meshes: dict, on_point, jobs: int, nominals
                 try:
                     points = future.result()
                 except BrokenProcessPool:
-                    k, code = first_death(procs.values(), 1.0)
-                    raise lost_worker(jobs, f"{k + 1} of {n}", code) from None
+                    raise lost() from None
                 for p in points:
                     on_point(p)
     except BaseException:

@@ -112,15 +112,15 @@ class ChainFarm(SharedSolutions):
         if w is None:                               # not in the plan: solve here
             return super().solve_new(config, law)
         digest = self._digest(law)
-        with self._farm_lock:       # submitted under the lock: the law reaches a worker before its first use
-            future = self._ahead.pop(config, None) or self._submit(w, config, digest, law)
-            nxt = self._next.get(config)
-            if nxt is not None and nxt not in self._ahead:
-                # the same family: the same materials on the same mesh, so the same law
-                self._ahead[nxt] = self._submit(w, nxt, digest, law)
         try:
+            with self._farm_lock:   # submitted under the lock: the law reaches a worker before its first use
+                future = self._ahead.pop(config, None) or self._submit(w, config, digest, law)
+                nxt = self._next.get(config)
+                if nxt is not None and nxt not in self._ahead:
+                    # the same family: the same materials on the same mesh, so the same law
+                    self._ahead[nxt] = self._submit(w, nxt, digest, law)
             sol, warm = future.result()
-        except BrokenProcessPool:
+        except BrokenProcessPool:   # from the result, or from a submit once the pool saw the death
             raise self._lost(w) from None
         with self._lock:
             self.warm += warm
