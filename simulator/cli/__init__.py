@@ -87,15 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"epsim: error: {exc}", file=sys.stderr)
         return EXIT_CONVERGENCE
     except KeyboardInterrupt:
-        print("epsim: interrupted; nothing written", file=sys.stderr)
-        return EXIT_INT
+        return _interrupted()
     except Terminated:
         print("epsim: terminated; nothing written", file=sys.stderr)
         return EXIT_TERM
     except Exception as exc:          # a bug of epsim, not the user's input: say so in one line
         if _after_interrupt(exc):     # e.g. an import that a Ctrl-C broke half way
-            print("epsim: interrupted; nothing written", file=sys.stderr)
-            return EXIT_INT
+            return _interrupted()
         print(f"epsim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
               "(please report it with the scenario; set EPSIM_DEBUG=1 for the traceback)", file=sys.stderr)
         if os.environ.get("EPSIM_DEBUG"):
@@ -104,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+
+
+def _interrupted() -> int:
+    print("epsim: interrupted; nothing written", file=sys.stderr)
+    return EXIT_INT
 
 
 def _after_interrupt(exc: BaseException) -> bool:
@@ -132,8 +135,7 @@ def entry() -> None:
     try:
         code = main()
     except KeyboardInterrupt:           # one that came while deferred, before main's handler
-        print("epsim: interrupted; nothing written", file=sys.stderr)
-        code = EXIT_INT
+        code = _interrupted()
     sys.exit(code)
 
 

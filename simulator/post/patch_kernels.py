@@ -25,6 +25,19 @@ def _centroid(points, tets, c):
     return x / 4.0, y / 4.0, z / 4.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _corner(points, tets, mat, nm, c, k, cx, cy, cz):
+    """Key p * nm + mat of corner k of cell c and centroid - vertex (m) (dx, dy, dz)."""
+    p = tets[c, k]
+    return p * nm + mat[c], cx - points[p, 0], cy - points[p, 1], cz - points[p, 2]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _project(x, y, z, axes, a):
+    """Coordinate (m) of the point (x, y, z) along ``axes[a]``."""
+    return (x * axes[a, 0] + y * axes[a, 1]) + z * axes[a, 2]
+
+
 @njit(cache=True, nogil=True)
 def patch_moments(points, tets, mat, nm, volume, size):
     """(10, size) per key p * nm + mat: W = sum vol, W dx (3), and the second moments
@@ -35,11 +48,7 @@ def patch_moments(points, tets, mat, nm, volume, size):
         cx, cy, cz = _centroid(points, tets, c)
         v = volume[c]
         for k in range(4):
-            p = tets[c, k]
-            key = p * nm + mat[c]
-            dx = cx - points[p, 0]
-            dy = cy - points[p, 1]
-            dz = cz - points[p, 2]
+            key, dx, dy, dz = _corner(points, tets, mat, nm, c, k, cx, cy, cz)
             acc[0, key] += v
             acc[1, key] += v * dx
             acc[2, key] += v * dy
@@ -60,10 +69,8 @@ def patch_weights(points, tets, mat, nm, volume, winv, xbar, y, keys, weights):
         cx, cy, cz = _centroid(points, tets, c)
         v = volume[c]
         for k in range(4):
-            p = tets[c, k]
-            key = p * nm + mat[c]
-            d = ((cx - points[p, 0] - xbar[key, 0]) * y[key, 0] + (cy - points[p, 1] - xbar[key, 1]) * y[key, 1]) \
-                + (cz - points[p, 2] - xbar[key, 2]) * y[key, 2]
+            key, dx, dy, dz = _corner(points, tets, mat, nm, c, k, cx, cy, cz)
+            d = ((dx - xbar[key, 0]) * y[key, 0] + (dy - xbar[key, 1]) * y[key, 1]) + (dz - xbar[key, 2]) * y[key, 2]
             keys[c, k] = key
             weights[c, k] = v * winv[key] * (1.0 - d)
 
@@ -110,7 +117,7 @@ def zone_bounds(points, tets, mat, nm, nodal, threshold, axes):
             if r[k] >= 1.0:
                 p = tets[c, k]
                 for a in range(3):
-                    v = (points[p, 0] * axes[a, 0] + points[p, 1] * axes[a, 1]) + points[p, 2] * axes[a, 2]
+                    v = _project(points[p, 0], points[p, 1], points[p, 2], axes, a)
                     lo[a] = min(lo[a], v)
                     hi[a] = max(hi[a], v)
         for i in range(3):
@@ -122,7 +129,7 @@ def zone_bounds(points, tets, mat, nm, nodal, threshold, axes):
                     for d in range(3):
                         q[d] = points[pa, d] + s * (points[pb, d] - points[pa, d])
                     for a in range(3):
-                        v = (q[0] * axes[a, 0] + q[1] * axes[a, 1]) + q[2] * axes[a, 2]
+                        v = _project(q[0], q[1], q[2], axes, a)
                         lo[a] = min(lo[a], v)
                         hi[a] = max(hi[a], v)
     return lo, hi

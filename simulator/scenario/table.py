@@ -43,20 +43,22 @@ class Table:
     def only(self, keys: list[str]) -> None:
         """Refuse now any key not among ``keys`` (so that a misspelt key is named as such, not
         hidden behind a later 'is required' of the key it misspells)."""
-        unknown = [k for k in self.data if k not in keys]
-        if unknown:
-            hint = difflib.get_close_matches(str(unknown[0]), keys, n=1)
-            tip = f" (did you mean {hint[0]!r}?)" if hint else f"; valid: {', '.join(sorted(keys))}"
-            raise ScenarioError(self.key(unknown[0]), f"unknown key{tip}")
+        for k in self.data:
+            if k not in keys:
+                self._refuse(k, sorted(keys))
 
     def finish(self, allowed: list[str] | None = None) -> None:
         """Refuse keys that were not read (typos), suggesting the closest valid one."""
         valid = sorted(set(allowed or []) | self.used)
         for k in self.data:
             if k not in self.used:
-                hint = difflib.get_close_matches(k, valid, n=1)
-                tip = f" (did you mean {hint[0]!r}?)" if hint else f"; valid: {', '.join(valid)}"
-                raise ScenarioError(self.key(k), f"unknown key{tip}")
+                self._refuse(k, valid)
+
+    def _refuse(self, k: Any, valid: list[str]) -> None:
+        """'<path>.k: unknown key', with the closest of ``valid`` or the whole list."""
+        hint = difflib.get_close_matches(str(k), valid, n=1)
+        tip = f" (did you mean {hint[0]!r}?)" if hint else f"; valid: {', '.join(valid)}"
+        raise ScenarioError(self.key(k), f"unknown key{tip}")
 
     # typed getters --------------------------------------------------------
     def number(self, k: str, default: Any = None, *, positive=True, allow_zero=False,

@@ -281,9 +281,8 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         result = res
         levels.append(level_of(res, f, time.perf_counter() - t0))
         if predicted is not None:
-            calibration_used = calibration
+            say(f"accuracy level {k}: {res.mesh.num_cells} cells, predicted ~{predicted * calibration:.0f}")
             calibration = res.mesh.num_cells / predicted
-            say(f"accuracy level {k}: {res.mesh.num_cells} cells, predicted ~{predicted * calibration_used:.0f}")
         if local is not None:       # locally refined: the size in Richardson is that of the DOFs
             levels[-1].size = levels[0].size * (levels[0].dofs / res.dofs) ** (1.0 / 3.0)
             if local.replace:       # no size factor: the DOF-equivalent one
