@@ -150,3 +150,43 @@ def test_patch_weights_are_kept_per_mesh_and_equal_the_uncached_recovery(monkeyp
     np.minimum.at(lo, keys, np.repeat(E2[:, 0], 4))
     used = np.isfinite(lo)
     assert np.all(f2.nodal[used] >= lo[used] - 1e-12)
+
+
+def _numpy_fraction(v, t):
+    """The closed form of fraction_above in NumPy (the formula before it was compiled)."""
+    t = np.broadcast_to(np.asarray(t, dtype=float), v.shape[:1])
+    v1, v2, v3, v4 = v.T
+    k = (v > t[:, None]).sum(axis=1)
+    out = (k == 4).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d, a = v4 - t, t - v1
+        one = d / (v4 - v1) * d / (v4 - v2) * d / (v4 - v3)
+        three = 1.0 - a / (v2 - v1) * a / (v3 - v1) * a / (v4 - v1)
+        s13, s14, s23, s24 = a / (v3 - v1), a / (v4 - v1), (t - v2) / (v3 - v2), (t - v2) / (v4 - v2)
+        two = (1 - s13) * (1 - s23) + s13 * (1 - s23) * (1 - s14) + s23 * (1 - s14) * (1 - s24)
+    out = np.where(k == 1, one, np.where(k == 3, three, np.where(k == 2, two, out)))
+    return np.clip(out, 0.0, 1.0)
+
+
+def test_compiled_fractions_and_volumes_equal_the_numpy_formula():
+    """fraction_above and RecoveredField.volume_above (compiled: corners gathered and sorted
+    per cell) give the NumPy closed form's bits, ties and whole cells included."""
+    rng = np.random.default_rng(5)
+    v = np.sort(rng.random((20000, 4)), axis=1)
+    v[:4] = [[0, 0, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0], [0, 0.5, 0.5, 1]]
+    t = rng.random(20000)
+    assert np.array_equal(fraction_above(v, t), _numpy_fraction(v, t))
+    assert np.array_equal(fraction_above(v, 0.5), _numpy_fraction(v, 0.5))
+    mesh = box_mesh(seed=7)
+    x = mesh.centroids()
+    x = (x - x.min(axis=0)) / np.ptp(x, axis=0)              # 0..1 across the box
+    E = (3e4 + 3e4 * x[:, 0] + 1e4 * np.sin(6 * x[:, 1]))[:, None]
+    f = RecoveredField(mesh, E, mesh.volumes()[:, None])
+    for th in (3e4, 5e4, 6e4):
+        want = f.volume * _numpy_fraction(np.sort(f.corners(slice(None)), axis=1), th)
+        got = f.volume_above(th)
+        assert np.array_equal(got, want) and 0 < got.sum() < f.volume.sum()
+    some = np.arange(0, mesh.num_cells, 3)
+    ths = np.linspace(3e4, 7e4, some.size)
+    assert np.array_equal(f.volume_above(ths, some),
+                          f.volume[some] * _numpy_fraction(np.sort(f.corners(some), axis=1), ths))

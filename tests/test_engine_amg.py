@@ -180,3 +180,46 @@ def test_blocked_galerkin_product_equals_the_whole_one(monkeypatch):
     C = amg.galerkin(A, P)
     ref = (P.T @ A @ P).toarray()
     assert C.format == "csr" and np.abs(C.toarray() - ref).max() <= 1e-14 * np.abs(ref).max()
+
+
+def test_compiled_gauss_seidel_equals_pyamgs_and_serves_concurrent_solves(monkeypatch):
+    """The GIL-free symmetric sweep gives pyamg's bits; a lone solve uses pyamg's (faster on
+    one thread), a solve while another runs the compiled one; a solve's answer is the same
+    bits whichever smoothed it."""
+    import threading
+
+    import pyamg
+    from simulator.engines.embedded import amg, kernels
+    A1, _ = _two_matrices()
+    A = A1.tocsr()
+    rng = np.random.default_rng(3)
+    b = rng.random(A.shape[0])
+    x1, x2 = rng.random(A.shape[0]), None
+    x2 = x1.copy()
+    for _ in range(3):
+        pyamg.relaxation.relaxation.gauss_seidel(A, x1, b, iterations=1, sweep="symmetric")
+        kernels.gauss_seidel_symmetric(A.indptr, A.indices, A.data, x2, b)
+    assert np.array_equal(x1, x2) and not np.array_equal(x1, b)
+
+    calls = []
+    real = kernels.gauss_seidel_symmetric
+    monkeypatch.setattr(kernels, "gauss_seidel_symmetric", lambda *a: (calls.append(1), real(*a)))
+    mesh = box_mesh(n=(14, 10, 10))
+    law = _law(mesh.num_cells)
+    cfg = PulseConfiguration(("A",), ("B",), 600.0)
+    alone = EmbeddedEngine(mesh).solve_stationary(cfg, law)
+    assert not calls                                     # one solve: pyamg's sweep
+    with amg.solving():                                  # as if another configuration were solving
+        together = EmbeddedEngine(mesh).solve_stationary(cfg, law)
+    assert calls                                         # the compiled sweep
+    assert np.array_equal(alone.E, together.E) and alone.current == together.current
+    assert amg._ACTIVE[0] == 0
+    # two threads at once: both compiled, the same bits again
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(EmbeddedEngine(mesh).solve_stationary(cfg, law)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(alone.E, s.E) for s in out) and len(out) == 2

@@ -43,26 +43,11 @@ def fraction_above(v: np.ndarray, t: np.ndarray | float) -> np.ndarray:
     X_ij the crossing on edge ij at s_ij = (t - v_i) / (v_j - v_i), as three tets of
     barycentric volumes (1-s13)(1-s23), s13 (1-s23)(1-s14) and s23 (1-s14)(1-s24).
     Every ratio has a denominator at least its numerator (no cancellation)."""
-    t = np.broadcast_to(np.asarray(t, dtype=float), v.shape[:1])
-    v1, v2, v3, v4 = v[:, 0], v[:, 1], v[:, 2], v[:, 3]
-    k = (v > t[:, None]).sum(axis=1)
-    out = (k == 4).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = k == 1
-        if m.any():
-            d = v4[m] - t[m]
-            out[m] = d / (v4[m] - v1[m]) * d / (v4[m] - v2[m]) * d / (v4[m] - v3[m])
-        m = k == 3
-        if m.any():
-            a = t[m] - v1[m]
-            out[m] = 1.0 - a / (v2[m] - v1[m]) * a / (v3[m] - v1[m]) * a / (v4[m] - v1[m])
-        m = k == 2
-        if m.any():
-            tm, a1, a2, b3, b4 = t[m], v1[m], v2[m], v3[m], v4[m]
-            s13, s14 = (tm - a1) / (b3 - a1), (tm - a1) / (b4 - a1)
-            s23, s24 = (tm - a2) / (b3 - a2), (tm - a2) / (b4 - a2)
-            out[m] = (1 - s13) * (1 - s23) + s13 * (1 - s23) * (1 - s14) + s23 * (1 - s14) * (1 - s24)
-    return np.clip(out, 0.0, 1.0)
+    from simulator.post.patch_kernels import fraction_rows
+    t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, dtype=float), v.shape[:1]))
+    out = np.empty(len(v))
+    fraction_rows(np.ascontiguousarray(v, dtype=float), t, out)      # compiled (patch_kernels)
+    return out
 
 
 class _Patches:
@@ -113,6 +98,11 @@ _PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 CACHED_CELLS = 1 << 20      # [memory] patch weights kept per mesh (64 bytes per cell) up to this size
 _CACHE: "weakref.WeakKeyDictionary[Mesh, _Patches]" = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
+
+
+def _tets(mesh: Mesh) -> np.ndarray:
+    """The mesh's cells (M, 4) as a C-contiguous array (the compiled loops' layout)."""
+    return np.ascontiguousarray(mesh.tets)
 
 
 def _keys(mesh: Mesh, nm: int, mat: np.ndarray, cells) -> np.ndarray:
@@ -179,13 +169,14 @@ class RecoveredField:
     def volume_above(self, threshold, cells: np.ndarray | None = None) -> np.ndarray:
         """Volume (m^3) of each cell (all, or the index/bool array ``cells``) where the
         recovered field is >= ``threshold`` (V/m: a scalar, or per cell of the same cells)."""
+        from simulator.post.patch_kernels import volumes_above
         idx = np.arange(self.mesh.num_cells) if cells is None else (
             np.flatnonzero(cells) if np.asarray(cells).dtype == bool else np.asarray(cells))
-        th = np.broadcast_to(np.asarray(threshold, dtype=float), idx.shape)
+        th = np.ascontiguousarray(np.broadcast_to(np.asarray(threshold, dtype=float), idx.shape))
         out = np.empty(idx.size)
-        for a in range(0, idx.size, _BLOCK):
-            c = idx[a:a + _BLOCK]
-            out[a:a + _BLOCK] = self.volume[c] * fraction_above(np.sort(self.corners(c), axis=1), th[a:a + _BLOCK])
+        # compiled: corners gathered, sorted and clipped per cell (fraction_above's operations)
+        volumes_above(_tets(self.mesh), self._mat, self._nm, self.nodal, self.volume,
+                      np.ascontiguousarray(idx, dtype=np.int64), th, out)
         return out
 
     def fractions_above(self, thresholds: np.ndarray, cells: np.ndarray) -> np.ndarray:

@@ -133,3 +133,61 @@ def zone_bounds(points, tets, mat, nm, nodal, threshold, axes):
                         lo[a] = min(lo[a], v)
                         hi[a] = max(hi[a], v)
     return lo, hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fraction(v1, v2, v3, v4, t):
+    """:func:`simulator.post.above.fraction_above` of one tet (its vertex values sorted
+    ascending, threshold t), in the same operations (the same bits), clipped to [0, 1]."""
+    k = (v1 > t) + (v2 > t) + (v3 > t) + (v4 > t)
+    if k == 4:
+        return 1.0
+    if k == 0:
+        return 0.0
+    if k == 1:
+        d = v4 - t
+        out = d / (v4 - v1) * d / (v4 - v2) * d / (v4 - v3)
+    elif k == 3:
+        a = t - v1
+        out = 1.0 - a / (v2 - v1) * a / (v3 - v1) * a / (v4 - v1)
+    else:
+        s13, s14 = (t - v1) / (v3 - v1), (t - v1) / (v4 - v1)
+        s23, s24 = (t - v2) / (v3 - v2), (t - v2) / (v4 - v2)
+        out = (1 - s13) * (1 - s23) + s13 * (1 - s23) * (1 - s14) + s23 * (1 - s14) * (1 - s24)
+    if out < 0.0:
+        return 0.0
+    if out > 1.0:
+        return 1.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def fraction_rows(v, t, out):
+    """out[b] = the fraction of tet b above t[b], from its sorted vertex values v[b] (B, 4)."""
+    for b in range(v.shape[0]):
+        out[b] = _fraction(v[b, 0], v[b, 1], v[b, 2], v[b, 3], t[b])
+
+
+@njit(cache=True, nogil=True)
+def volumes_above(tets, mat, nm, nodal, volume, cells, t, out):
+    """out[i] = volume (m^3) of cell cells[i] where the recovered field (``nodal`` at the keys
+    vertex * nm + material) is above t[i]: the corners gathered and sorted (a sorting
+    network: the values of np.sort) per cell, no (B, 4) temporaries."""
+    for i in range(cells.shape[0]):
+        c = cells[i]
+        m = mat[c]
+        a = nodal[tets[c, 0] * nm + m]
+        b = nodal[tets[c, 1] * nm + m]
+        d = nodal[tets[c, 2] * nm + m]
+        e = nodal[tets[c, 3] * nm + m]
+        if a > b:
+            a, b = b, a
+        if d > e:
+            d, e = e, d
+        if a > d:
+            a, d = d, a
+        if b > e:
+            b, e = e, b
+        if b > d:
+            b, d = d, b
+        out[i] = volume[c] * _fraction(a, b, d, e, t[i])

@@ -47,7 +47,7 @@ from simulator.memory import release_freed_memory
 from simulator.engines.line_search import exact_line_search
 from simulator.engines.base import FieldSolution, PulseConfiguration, SolverSettings
 from simulator.engines.embedded import kernels
-from simulator.engines.embedded.amg import Hierarchy
+from simulator.engines.embedded.amg import Hierarchy, solving
 from simulator.engines.embedded.blas import single_threaded_blas
 from simulator.engines.embedded.reduced import (Reduced, ReducedEdges, ReducedScatter, csr_structure, itype,
                                                 unique_pairs)
@@ -338,7 +338,7 @@ class EmbeddedEngine:
     def solve_linear(self, config: PulseConfiguration, sigma: np.ndarray,
                      _red: Reduced | None = None) -> FieldSolution:
         """Solve div(sigma grad phi) = 0 with sigma (S/m) given per cell/quadrature point."""
-        with single_threaded_blas():
+        with single_threaded_blas(), solving():
             return self._solve_linear(config, sigma, _red)[0]
 
     def _solve_linear(self, config, sigma, red=None, rtol=None, potential_only=False):
@@ -393,7 +393,7 @@ class EmbeddedEngine:
         large as the linear start's) that the sweeps remove; measured on the hexagonal example
         moved 1 mm, 2 sweeps: 4 further Newton iterations instead of 5-6, ~25 % less time.
         """
-        with single_threaded_blas():
+        with single_threaded_blas(), solving():
             return self._newton(config, law, sigma_floor, initial, self.settings.rtol if rtol is None else rtol,
                                 keep_state, start_sweeps if initial is not None else 0)
 

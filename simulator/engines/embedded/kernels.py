@@ -142,6 +142,29 @@ def step(g, gd, a):
         g[m, 2] = g[m, 2] + gd[m, 2] * a
 
 
+@njit(cache=True, nogil=True)
+def gauss_seidel_symmetric(indptr, indices, data, x, b):
+    """One symmetric Gauss-Seidel sweep (forward, then backward) on the CSR system A x = b,
+    in place: the arithmetic of pyamg's ``amg_core.gauss_seidel`` row by row (off-diagonal
+    sum in the row's entry order, x_i = (b_i - sum) / a_ii, rows with a zero diagonal left),
+    so the same bits. Ours because pyamg's holds the GIL: the configurations solved on the
+    engine's two threads overlapped little of their smoothing (benchmarks/CHANGES.md)."""
+    n = x.shape[0]
+    for sweep in range(2):
+        for k in range(n):
+            i = k if sweep == 0 else n - 1 - k
+            rsum = 0.0
+            diag = 0.0
+            for jj in range(indptr[i], indptr[i + 1]):
+                j = indices[jj]
+                if i == j:
+                    diag = data[jj]
+                else:
+                    rsum += data[jj] * x[j]
+            if diag != 0.0:
+                x[i] = (b[i] - rsum) / diag
+
+
 def as_rows(a: np.ndarray) -> np.ndarray:
     """A C-contiguous 2-D (M, k) view of a per-cell array (M, 1, k) or (M, k) (no copy when it
     already is one), or 1-D for (M, 1) / (M,): the layouts the loops are compiled for."""
@@ -167,6 +190,8 @@ def _load() -> float:
     trial(g, g, 0.5, np.empty(1), np.empty(1))
     weighted_sum(one, one, one)
     step(np.ones((1, 3)), g, 0.5)
+    for it in (np.int32, np.int64):
+        gauss_seidel_symmetric(np.array([0, 1], dtype=it), np.zeros(1, dtype=it), one, np.zeros(1), one)
     return time.perf_counter() - t0
 
 
