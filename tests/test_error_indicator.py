@@ -132,3 +132,22 @@ def test_indicator_loop_repeats_bit_for_bit(indicator_run):
         return [dataclasses.astuple(lv)[:4] + dataclasses.astuple(lv)[5:] for lv in r.accuracy.levels]
     assert figures(a) == figures(b)
     assert np.array_equal(a.train.E_max, b.train.E_max)
+
+
+def test_the_cap_leaves_no_worthwhile_room_unused(monkeypatch):
+    """A level the DOF cap would refuse is planned at 0.9 x the cap instead when that is at
+    least twice the last level (accuracy.CAP_FILL / CAP_GAIN): the loop never stops by the cap
+    while such room is left, and no level passes the cap. Two-wire at a 20,000 cap: level 2
+    predicted at ~27,000 DOFs stopped the loop at 3,407 DOFs; now a level under the cap runs.
+    (Seen on the needle-pair example: stopped at 95,920 DOFs with the next level predicted at
+    ~518,000, two volumes and both coverages over their targets; its 445,050-DOF level under
+    the rule meets them all.)"""
+    from simulator.solve.accuracy import CAP_FILL, CAP_GAIN
+    monkeypatch.setattr(accuracy, "INDICATOR", True)
+    acc = run(scenario_from_dict(two_wire(max_dofs=20000))).accuracy
+    dofs = [lv.dofs for lv in acc.levels]
+    assert len(dofs) >= 3 and all(d <= 20000 for d in dofs) and dofs == sorted(dofs), dofs
+    if acc.stopped_by == "max_dofs":
+        assert CAP_FILL * 20000 < CAP_GAIN * dofs[-1], dofs
+    else:
+        assert acc.met, (acc.stopped_by, dofs)

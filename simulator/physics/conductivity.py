@@ -112,7 +112,7 @@ def _linear_d(E, s0, s1, Er, Ei, ops):
 
 def _smoothstep(E, s0, s1, Er, Ei, ops):
     t = _t(E, Er, Ei, ops)
-    return s0 + (s1 - s0) * (t * t * t) * (t * (6.0 * t - 15.0) + 10.0)      # t * t * t: t**3 is a slow pow in NumPy
+    return s0 + (s1 - s0) * t**3 * (t * (6.0 * t - 15.0) + 10.0)
 
 
 def _smoothstep_d(E, s0, s1, Er, Ei, ops):

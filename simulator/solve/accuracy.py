@@ -36,6 +36,8 @@ FIRST_FACTOR = 0.7          # [A] size ratio level 0 -> 1 (issue 11)
 FACTOR_RANGE = (0.5, 0.8)   # [A] later ratios: fast enough, still a usable Richardson step
 SAFETY = 0.85               # [A] aim below the target when choosing the next size
 MAX_LEVELS = 6
+CAP_FILL = 0.9              # [A] a level the DOF cap would refuse is planned at this x the cap instead ...
+CAP_GAIN = 2.0              # ... when that is at least this x the DOFs of the last level (else the loop stops)
 COVERAGE_PER_ACCURACY = 0.25    # coverage fractions to an absolute accuracy / 4 (0.005 at 0.02)
 VOLUME_FLOOR = 0.01         # [A] a volume below 1 % of the reversible volume is held to an
 #                             absolute error of accuracy x that 1 % (a relative error of a
@@ -299,8 +301,15 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
         growth = step ** -(3.0 if INDICATOR else _growth(levels))
         next_dofs = int(round(res.dofs * growth, -3))
         if res.dofs * growth > opts.max_dofs:
-            stopped = "max_dofs"
-            break
+            # the room under the cap, when it is worth a level: the finest level the cap allows
+            # (a target that a level just over the cap would meet is often met just under it;
+            # without this a prediction a few % over the cap ended the loop a level early)
+            if CAP_FILL * opts.max_dofs < CAP_GAIN * res.dofs:
+                stopped = "max_dofs"
+                break
+            growth = CAP_FILL * opts.max_dofs / res.dofs
+            step = growth ** (-1.0 / (3.0 if INDICATOR else _growth(levels)))
+            next_dofs = int(round(res.dofs * growth, -3))
         # the same limit as the meshing guard's (--max-memory or what is available), before
         # the next level is planned
         too_big = estimate_bytes(int(res.mesh.num_cells * growth), scenario.solver.degree) > \
