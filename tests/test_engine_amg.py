@@ -194,7 +194,7 @@ def test_compiled_gauss_seidel_equals_pyamgs_and_serves_concurrent_solves(monkey
     A = A1.tocsr()
     rng = np.random.default_rng(3)
     b = rng.random(A.shape[0])
-    x1, x2 = rng.random(A.shape[0]), None
+    x1 = rng.random(A.shape[0])
     x2 = x1.copy()
     for _ in range(3):
         pyamg.relaxation.relaxation.gauss_seidel(A, x1, b, iterations=1, sweep="symmetric")

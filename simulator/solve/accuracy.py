@@ -298,18 +298,18 @@ def run_to_accuracy(scenario: Scenario, run: Callable[..., Result], *, engine: s
             stopped = "levels"
             break
         step = FIRST_FACTOR if len(levels) < 2 else next_factor(figures)
-        growth = step ** -(3.0 if INDICATOR else _growth(levels))
-        next_dofs = int(round(res.dofs * growth, -3))
-        if res.dofs * growth > opts.max_dofs:
+        exponent = 3.0 if INDICATOR else _growth(levels)
+        growth = step ** -exponent
+        if res.dofs * growth > opts.max_dofs and CAP_FILL * opts.max_dofs >= CAP_GAIN * res.dofs:
             # the room under the cap, when it is worth a level: the finest level the cap allows
             # (a target that a level just over the cap would meet is often met just under it;
             # without this a prediction a few % over the cap ended the loop a level early)
-            if CAP_FILL * opts.max_dofs < CAP_GAIN * res.dofs:
-                stopped = "max_dofs"
-                break
             growth = CAP_FILL * opts.max_dofs / res.dofs
-            step = growth ** (-1.0 / (3.0 if INDICATOR else _growth(levels)))
-            next_dofs = int(round(res.dofs * growth, -3))
+            step = growth ** (-1.0 / exponent)
+        next_dofs = int(round(res.dofs * growth, -3))
+        if res.dofs * growth > opts.max_dofs:
+            stopped = "max_dofs"
+            break
         # the same limit as the meshing guard's (--max-memory or what is available), before
         # the next level is planned
         too_big = estimate_bytes(int(res.mesh.num_cells * growth), scenario.solver.degree) > \

@@ -17,8 +17,8 @@ solved on the engine's two threads overlapped little of their smoothing; while m
 solve runs (:func:`solving`), the levels use our compiled sweep instead
 (:func:`~simulator.engines.embedded.kernels.gauss_seidel_symmetric`: pyamg's arithmetic, the
 same bits, GIL released; ~1.5x slower than pyamg's on one thread, so a lone solve keeps
-pyamg's). Hexagonal example, 12 configurations on 2 threads: one run 3.5 -> 3.3 s, a
-10-voltage sweep 22.2 -> 16.7 s (benchmarks/CHANGES.md). Levels are CSR (pyamg's 1x1-block BSR relaxes ~30 %
+pyamg's). Hexagonal example, 12 configurations on 2 threads: one run 4.05 -> 3.40 s, a
+10-voltage sweep 22.2 -> 16.1 s (benchmarks/CHANGES.md, round 8). Levels are CSR (pyamg's 1x1-block BSR relaxes ~30 %
 slower) and keep only what the cycle needs.
 """
 from __future__ import annotations
