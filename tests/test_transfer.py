@@ -74,3 +74,35 @@ def test_a_start_moved_with_the_electrode_is_closer_than_one_left_in_place():
     assert framed.linear_iterations < cold.linear_iterations
     for s in (in_place, framed):
         assert s.current == pytest.approx(cold.current, rel=1e-7)
+
+
+def test_a_level_locates_its_vertices_once_for_all_its_configurations():
+    """MeshToMeshStarts (the accuracy loop's levels): every configuration starts from the
+    previous level's potential interpolated at this mesh's vertices; the vertices are located
+    once, and each start is the one located afresh for it (same bits)."""
+    from gmsh_fixtures import needles_mesh
+    from simulator.solve.transfer import MeshToMeshStarts
+    needles = [("A", -0.002, 0.0, 0.00035), ("B", 0.002, 0.0, 0.00035), ("C", 0.0, 0.003, 0.00035)]
+    old, new = needles_mesh(needles, R=0.02, h=4e-4), needles_mesh(needles, R=0.02, h=3e-4)
+    configs = [PulseConfiguration(("A",), ("B",), 300.0), PulseConfiguration(("B",), ("C",), 300.0),
+               PulseConfiguration(("C",), ("A",), 300.0)]
+    first = EmbeddedEngine(old, SolverSettings())
+    previous = {c: first.solve_stationary(c, _law(old.num_cells)) for c in configs}
+    loc = PointLocator(old)
+    seen = []
+
+    class Recording:            # the engine under the wrapper: keeps the start it is given
+        dofs = new.num_points
+
+        def solve_stationary(self, config, law, sigma_floor=None, initial=None, *, rtol=None):
+            seen.append((config, initial))
+            return previous[config]
+
+    starts = MeshToMeshStarts(Recording(), new, previous, loc, {})
+    for c in configs:
+        starts.solve_stationary(c, _law(new.num_cells))
+    assert starts.located == 1 and starts.warm == 3
+    for c, initial in seen:
+        fresh = transferred(previous[c], PointLocator(old), new, new.num_points)
+        assert np.array_equal(initial.potential, fresh.potential)
+        assert np.ptp(initial.potential) > 100.0        # a real start: most of the 300 V

@@ -105,14 +105,19 @@ def moved_seed(source: WarmStarts, source_mesh, target_mesh, dofs: int,
     application, the single's potential of the same configuration (nearest voltage, scaled),
     sampled at x - offset (the field moves with the needles, where it is steepest)."""
     from simulator.solve.transfer import PointLocator, transferred
-    state: dict[str, object] = {}
+    located: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # prefix -> the target's vertices located
+    state: dict[str, PointLocator] = {}
     lock = threading.Lock()
 
-    def locator():
+    def locate(prefix: str, offset: np.ndarray) -> tuple[PointLocator, tuple[np.ndarray, np.ndarray]]:
+        """The source mesh's locator and the target's vertices located at x - offset, once per
+        application (its configurations share the offset)."""
         with lock:
             if "loc" not in state:
                 state["loc"] = PointLocator(source_mesh)
-            return state["loc"]
+            if prefix not in located:
+                located[prefix] = state["loc"].weights(target_mesh.points - offset)
+            return state["loc"], located[prefix]
 
     def seed(config: PulseConfiguration) -> FieldSolution | None:
         for prefix, offset in offsets.items():
@@ -120,9 +125,10 @@ def moved_seed(source: WarmStarts, source_mesh, target_mesh, dofs: int,
             if base is None:
                 continue
             sol = source.solution_near(base)
-            if sol is None:
+            if sol is None or dofs != target_mesh.num_points:
                 return None
-            return transferred(sol, locator(), target_mesh, dofs, to_source=lambda x, o=offset: x - o)
+            locator, weights = locate(prefix, offset)
+            return transferred(sol, locator, target_mesh, dofs, weights=weights)
         return None
     return seed
 
