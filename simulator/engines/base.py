@@ -35,6 +35,17 @@ class SolverSettings:
     monotone_tol: float = 1e-4       # monotone model: max relative sigma change to stop
 
 
+# The P2 sample points (both engines): the 4-point degree-2 rule on the tetrahedron (exact for
+# the straight P2 stiffness), equal weights, in barycentric coordinates; row q has its large
+# coordinate at cell vertex q, so sample point q is the one nearest to vertex q (the order of
+# the (M, Q) arrays of a FieldSolution).
+P2_SAMPLE_A, P2_SAMPLE_B = 0.5854101966249685, 0.1381966011250105
+P2_SAMPLE_BARYCENTRIC = np.array([[P2_SAMPLE_A, P2_SAMPLE_B, P2_SAMPLE_B, P2_SAMPLE_B],
+                                  [P2_SAMPLE_B, P2_SAMPLE_A, P2_SAMPLE_B, P2_SAMPLE_B],
+                                  [P2_SAMPLE_B, P2_SAMPLE_B, P2_SAMPLE_A, P2_SAMPLE_B],
+                                  [P2_SAMPLE_B, P2_SAMPLE_B, P2_SAMPLE_B, P2_SAMPLE_A]])
+
+
 @dataclass
 class FieldSolution:
     """The field of one pulse configuration.

@@ -100,11 +100,12 @@ def patch_nodal(keys, weights, cell, used):
 
 
 @njit(cache=True, nogil=True)
-def zone_bounds(points, tets, mat, nm, nodal, threshold, axes):
+def zone_bounds(points, tets, key_cells, mat, nm, nodal, threshold, axes):
     """(lo, hi) (3,) each, m: the range along ``axes`` (3, 3) of the points of
     {recovered field >= threshold}: the vertices at or above it (r = value / threshold >= 1)
     and the points where the interpolant crosses it on a tet's edges
-    (:func:`simulator.post.zones.zone_extent`)."""
+    (:func:`simulator.post.zones.zone_extent`). Corner k of cell c has its value at
+    ``nodal[key_cells[c, k] * nm + mat[c]]`` (``RecoveredField.key_cells``)."""
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
     r = np.empty(4)
@@ -112,7 +113,7 @@ def zone_bounds(points, tets, mat, nm, nodal, threshold, axes):
     for c in range(tets.shape[0]):
         t = threshold[c]
         for k in range(4):
-            r[k] = nodal[tets[c, k] * nm + mat[c]] / t
+            r[k] = nodal[key_cells[c, k] * nm + mat[c]] / t
         for k in range(4):
             if r[k] >= 1.0:
                 p = tets[c, k]
@@ -171,7 +172,7 @@ def fraction_rows(v, t, out):
 @njit(cache=True, nogil=True)
 def volumes_above(tets, mat, nm, nodal, volume, cells, t, out):
     """out[i] = volume (m^3) of cell cells[i] where the recovered field (``nodal`` at the keys
-    vertex * nm + material) is above t[i]: the corners gathered and sorted (a sorting
+    tets[c, k] * nm + material: ``RecoveredField.key_cells`` as ``tets``) is above t[i]: the corners gathered and sorted (a sorting
     network: the values of np.sort) per cell, no (B, 4) temporaries."""
     for i in range(cells.shape[0]):
         c = cells[i]

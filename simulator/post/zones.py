@@ -56,8 +56,8 @@ def zone_extent(field: RecoveredField, threshold: np.ndarray, axes: np.ndarray) 
     :func:`simulator.post.patch_kernels.zone_bounds`)."""
     from simulator.post.patch_kernels import zone_bounds
     mesh = field.mesh
-    lo, hi = zone_bounds(np.ascontiguousarray(mesh.points), np.ascontiguousarray(mesh.tets), field._mat,
-                         field._nm, field.nodal, np.ascontiguousarray(threshold, dtype=float),
+    lo, hi = zone_bounds(np.ascontiguousarray(mesh.points), np.ascontiguousarray(mesh.tets), field.key_cells,
+                         field._mat, field._nm, field.nodal, np.ascontiguousarray(threshold, dtype=float),
                          np.ascontiguousarray(axes, dtype=float))
     if not np.all(np.isfinite(lo)):
         return (0.0, 0.0, 0.0)

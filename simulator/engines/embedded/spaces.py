@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engines.base import P2_SAMPLE_BARYCENTRIC
 from simulator.meshing.mesh import TET_EDGES, Mesh, edge_table
 
-# Degree-2 rule on the tetrahedron (exact for P2 stiffness): 4 points, equal weights.
-_A, _B = 0.5854101966249685, 0.1381966011250105
-QUAD2_BARY = np.array([[_A, _B, _B, _B], [_B, _A, _B, _B], [_B, _B, _A, _B], [_B, _B, _B, _A]])
+# Degree-2 rule on the tetrahedron (exact for P2 stiffness): 4 points, equal weights (the
+# engines' shared sample points, point q nearest vertex q: engines.base).
+QUAD2_BARY = P2_SAMPLE_BARYCENTRIC
 REFERENCE_VOLUME = 1.0 / 6.0                                     # of the reference tetrahedron
 _DLAM = np.array([[-1.0, -1.0, -1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # d lambda_i / d xi
 
