@@ -157,7 +157,7 @@ def test_warm_start_refreshes_its_starts_hierarchy(monkeypatch):
     start = extrapolated([(600.0, low)], 700.0)
     setups = []
     real = EmbeddedEngine._amg
-    monkeypatch.setattr(EmbeddedEngine, "_amg", lambda self, A: setups.append(1) or real(self, A))
+    monkeypatch.setattr(EmbeddedEngine, "_amg", lambda self, A, red: setups.append(1) or real(self, A, red))
     refreshed = eng.solve_stationary(cfg, law, initial=start, rtol=1e-10)
     assert setups == []
     fresh = eng.solve_stationary(cfg, law, initial=extrapolated([(600.0, replace(low, warm_state=None))], 700.0),

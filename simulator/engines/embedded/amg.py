@@ -143,7 +143,10 @@ class Hierarchy:
     """Smoothed-aggregation W-cycle (CYCLE) for an SPD CSR matrix; ``h(b)`` applies one cycle
     (x = 0 start), ``h.refresh(A)`` re-targets it to a matrix with the same pattern."""
 
-    def __init__(self, A: sp.csr_matrix):
+    def __init__(self, A: sp.csr_matrix, first: sp.csr_matrix | None = None):
+        """``first``: a given prolongator of the finest level (P2: the P1 embedding,
+        ``spaces.p1_embedding``); smoothed aggregation then starts from P^T A P."""
+        coarse_A = A if first is None else galerkin(A, first.tocsr())
         # pyamg draws from numpy's global random state (spectral-radius estimates): seed it
         # for the setup so that the same input gives the same iterations and digits, and
         # restore it after; the lock keeps concurrent configurations from interleaving.
@@ -151,11 +154,16 @@ class Hierarchy:
             state = np.random.get_state()
             np.random.seed(AMG_SEED)
             try:
-                ml = pyamg.smoothed_aggregation_solver(A, symmetry="hermitian", max_coarse=MAX_COARSE,
-                                                       strength=_strength(A),
+                ml = pyamg.smoothed_aggregation_solver(coarse_A, symmetry="hermitian", max_coarse=MAX_COARSE,
+                                                       strength=_strength(coarse_A),
                                                        presmoother=SMOOTHER, postsmoother=SMOOTHER)
             finally:
                 np.random.set_state(state)
+        if first is not None:
+            top = pyamg.multilevel.MultilevelSolver.Level()
+            top.A, top.P = A, first.tocsr()
+            top.presmoother = top.postsmoother = _symmetric_gauss_seidel
+            ml.levels.insert(0, top)
         for lvl in ml.levels:
             for key in ("A", "P"):
                 op = getattr(lvl, key, None)

@@ -51,7 +51,7 @@ from simulator.engines.embedded.amg import Hierarchy, solving
 from simulator.engines.embedded.blas import single_threaded_blas
 from simulator.engines.embedded.reduced import (Reduced, ReducedEdges, ReducedScatter, csr_structure, itype,
                                                 unique_pairs)
-from simulator.engines.embedded.spaces import Space, build_space
+from simulator.engines.embedded.spaces import Space, build_space, p1_embedding
 
 log = logging.getLogger(__name__)
 
@@ -276,12 +276,17 @@ class EmbeddedEngine:
             red = ReducedEdges(info, self._edge_lo, self._edge_hi)
         else:
             red = ReducedScatter(info, self._rows, self._indices)
+            red.p1_embedding = p1_embedding(self.space, red.rdof, red.n)    # the first coarse level (_amg)
         del red.merged
         return red
 
     # ------------------------------------------------------------------ linear algebra
-    def _amg(self, A: sp.csr_matrix) -> Hierarchy:
-        return Hierarchy(A)
+    def _amg(self, A: sp.csr_matrix, red: Reduced) -> Hierarchy:
+        """P1: smoothed aggregation on A. P2: a P2 -> P1 level first (p-multigrid), then
+        smoothed aggregation on the P1 operator: on the hexagonal example's curved P2 mesh
+        (162,683 unknowns, one linear solve) setup 1.61 -> 0.35 s, CG 25 iterations in
+        2.67 s -> 29 in 1.40 s, against smoothed aggregation on the P2 matrix itself."""
+        return Hierarchy(A) if self._p1 else Hierarchy(A, red.p1_embedding)
 
     def _cg(self, A, b, precond, x0=None, rtol=None) -> tuple[np.ndarray, int]:
         """Preconditioned CG; stops at |r| <= rtol |b| (like scipy's cg with atol = 0)."""
@@ -353,7 +358,7 @@ class EmbeddedEngine:
         b = -red.restrict(self._residual(sigma, self._gradient(red.values)))
         if potential_only:
             del sigma
-        ml = self._amg(A)
+        ml = self._amg(A, red)
         t2 = time.perf_counter()
         x, its = self._cg(A, b, ml, rtol=rtol)
         t3 = time.perf_counter()
@@ -505,7 +510,7 @@ class EmbeddedEngine:
                 tc = time.perf_counter()
             else:
                 if ml is None:
-                    ml = self._amg(J)
+                    ml = self._amg(J, red)
                     fitted = True
                 elif fitted and (warm or res < RETARGET_BELOW):
                     ml.retarget(J)      # coarse levels of an earlier Jacobian of this solve (below)

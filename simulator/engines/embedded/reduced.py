@@ -204,6 +204,8 @@ class ReducedEdges(Reduced):
 class ReducedScatter(Reduced):
     """P2 (general): the reduced matrix from the data of the full CSR matrix."""
 
+    p1_embedding = None     # (n, n1) CSR: the P1 functions in this space (spaces.p1_embedding; set by the engine)
+
     def __init__(self, base: dict, rows: np.ndarray, cols: np.ndarray):
         self.__dict__.update(base)
         self._maps()

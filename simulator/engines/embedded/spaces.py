@@ -176,3 +176,34 @@ def build_space(mesh: Mesh, degree: int) -> Space:
             B[:, q, :, 4 + e] = 4.0 * (lam[q, j] * grads[:, :, i] + lam[q, i] * grads[:, :, j])
     w = np.repeat(vol[:, None] / Q, Q, axis=1)
     return Space(2, cell_dofs, B, w, N + len(edges), N, edges=edges)
+
+
+def p1_embedding(space: Space, rdof: np.ndarray, n: int):
+    """(n, n1) CSR prolongation from the P1 functions of the mesh's vertices into a P2
+    reduced space (``rdof``: full DOF -> reduced index, -1 on Dirichlet DOFs; ``n`` reduced
+    unknowns): the coarse unknowns are the reduced unknowns that hold a vertex, in their
+    order (a floating contact's one unknown is one of them); an edge DOF of its own takes
+    half of each end's coarse value (a P1 function is linear along the edge; a Dirichlet
+    end adds 0). The first coarse space of P2's multigrid (p-multigrid: P2 -> P1 -> AMG;
+    Helenbrook, Mavriplis & Atkins 2003, AIAA 2003-3989). [A] On curved cells the edge
+    value is the mean of its ends in reference coordinates, as on straight ones."""
+    import scipy.sparse as sp
+    N = space.num_vertices
+    vert = rdof[:N]
+    has = np.zeros(n, dtype=bool)
+    has[vert[vert >= 0]] = True
+    coarse = np.full(n, -1, dtype=np.int64)
+    coarse[has] = np.arange(int(has.sum()))
+    own = np.flatnonzero(has)
+    rows, cols, vals = [own], [coarse[own]], [np.ones(own.size)]
+    edge_r = rdof[N:]
+    alone = edge_r >= 0
+    alone[alone] = ~has[edge_r[alone]]
+    for end in (0, 1):
+        v = vert[space.edges[:, end]]
+        ok = alone & (v >= 0)
+        rows.append(edge_r[ok])
+        cols.append(coarse[v[ok]])
+        vals.append(np.full(int(ok.sum()), 0.5))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n, int(has.sum())))
