@@ -49,8 +49,37 @@ def test_newton_started_from_another_mesh_converges_to_the_cold_answer_with_less
     # the energy is convex: both reach the new mesh's minimiser, to the Newton tolerance
     assert warm.current == pytest.approx(cold.current, rel=1e-7)
     assert np.max(np.abs(warm.E - cold.E)) < 1e-6 * np.max(cold.E)
-    # a P2 space gets no start (its DOFs are not the vertices)
+    # a space whose DOFs are not the vertices gets no start without their locations
     assert transferred(first, PointLocator(old), new, eng.dofs + 1) is None
+
+
+def test_a_p2_start_from_another_mesh_reaches_the_cold_answer_with_less_work():
+    """P2: the previous mesh's vertex potential interpolated at the new mesh's vertices and
+    edge midpoints (transfer.dof_points, the embedded space's DOF order) starts Newton; it
+    reaches the cold solve's answer to the Newton tolerance with fewer CG iterations."""
+    from gmsh_fixtures import needles_mesh
+    from simulator.solve.transfer import dof_points
+    pair = [("A", -0.002, 0.0, 0.00035), ("B", 0.002, 0.0, 0.00035)]
+    old = needles_mesh(pair, R=0.02, h=4e-4)
+    new = needles_mesh(pair, R=0.02, h=2.8e-4)
+    cfg = PulseConfiguration(("A",), ("B",), 300.0)
+    first = EmbeddedEngine(old, SolverSettings(degree=2)).solve_stationary(cfg, _law(old.num_cells))
+    eng = EmbeddedEngine(new, SolverSettings(degree=2))
+    points = dof_points(eng, new)
+    assert points.shape == (eng.dofs, 3)
+    e = eng.space.edges[7]
+    assert np.allclose(points[new.num_points + 7], new.points[e].mean(axis=0), rtol=0, atol=1e-15)
+    loc = PointLocator(old)
+    start = transferred(first, loc, new, eng.dofs, weights=loc.weights(points))
+    assert start is not None and start.potential_full.shape == (eng.dofs,)
+    cold = eng.solve_stationary(cfg, _law(new.num_cells))
+    warm = eng.solve_stationary(cfg, _law(new.num_cells), initial=start)
+    assert warm.converged and cold.converged
+    # no initial linear solve: CG 26 against 39 in all (measured), Newton 5 and 5
+    assert warm.linear_iterations < 0.85 * cold.linear_iterations
+    assert warm.nonlinear_iterations <= cold.nonlinear_iterations
+    assert warm.current == pytest.approx(cold.current, rel=1e-7)
+    assert np.max(np.abs(warm.E - cold.E)) < 1e-6 * np.max(cold.E)
 
 
 def test_a_start_moved_with_the_electrode_is_closer_than_one_left_in_place():
