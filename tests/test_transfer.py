@@ -31,12 +31,17 @@ def _law(M):
                             np.zeros(M, dtype=np.int64), ("smoothstep",))
 
 
-def test_newton_started_from_another_mesh_converges_to_the_cold_answer_with_less_work():
+def _two_needle_meshes():
+    """A needle pair meshed at two sizes (0.4 and 0.28 mm) and its nonlinear configuration."""
     from gmsh_fixtures import needles_mesh
     pair = [("A", -0.002, 0.0, 0.00035), ("B", 0.002, 0.0, 0.00035)]
     old = needles_mesh(pair, R=0.02, h=4e-4)
     new = needles_mesh(pair, R=0.02, h=2.8e-4)
-    cfg = PulseConfiguration(("A",), ("B",), 300.0)        # 750 V/cm between: nonlinear
+    return old, new, PulseConfiguration(("A",), ("B",), 300.0)     # 750 V/cm between: nonlinear
+
+
+def test_newton_started_from_another_mesh_converges_to_the_cold_answer_with_less_work():
+    old, new, cfg = _two_needle_meshes()
     first = EmbeddedEngine(old, SolverSettings()).solve_stationary(cfg, _law(old.num_cells))
     eng = EmbeddedEngine(new, SolverSettings())
     cold = eng.solve_stationary(cfg, _law(new.num_cells))
@@ -57,12 +62,8 @@ def test_a_p2_start_from_another_mesh_reaches_the_cold_answer_with_less_work():
     """P2: the previous mesh's vertex potential interpolated at the new mesh's vertices and
     edge midpoints (transfer.dof_points, the embedded space's DOF order) starts Newton; it
     reaches the cold solve's answer to the Newton tolerance with fewer CG iterations."""
-    from gmsh_fixtures import needles_mesh
     from simulator.solve.transfer import dof_points
-    pair = [("A", -0.002, 0.0, 0.00035), ("B", 0.002, 0.0, 0.00035)]
-    old = needles_mesh(pair, R=0.02, h=4e-4)
-    new = needles_mesh(pair, R=0.02, h=2.8e-4)
-    cfg = PulseConfiguration(("A",), ("B",), 300.0)
+    old, new, cfg = _two_needle_meshes()
     first = EmbeddedEngine(old, SolverSettings(degree=2)).solve_stationary(cfg, _law(old.num_cells))
     eng = EmbeddedEngine(new, SolverSettings(degree=2))
     points = dof_points(eng, new)

@@ -81,27 +81,31 @@ class MeshToMeshStarts(EngineWrapper):
         self._previous, self._locator, self._record = previous or {}, locator, record
         self._lock = threading.Lock()
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
+        self._placed = False        # _weights computed (None: the engine's DOFs have no known places)
         self.warm = 0
         self.located = 0        # times this mesh's vertices were located on the previous mesh
 
-    def _vertex_weights(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """This mesh's DOF points (its vertices; P2: and edge nodes) located on the previous
-        mesh, once for every configuration (located once per configuration, the hexagonal
-        example's loop spent 23 s of its 156 s on one thread locating the same points 12
-        times per level)."""
+    def _dof_weights(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """This mesh's DOF points (its vertices; P2: and edge nodes, :func:`dof_points`)
+        located on the previous mesh, once for every configuration (located once per
+        configuration, the hexagonal example's loop spent 23 s of its 156 s on one thread
+        locating the same points 12 times per level); None where the DOFs have no known places."""
         with self._lock:
-            if self._weights is None:
-                self._weights = self._locator.weights(points)
-                self.located += 1
+            if not self._placed:
+                points = dof_points(self._engine, self._mesh)
+                if points is not None:
+                    self._weights = self._locator.weights(points)
+                    self.located += 1
+                self._placed = True
             return self._weights
 
     def solve_stationary(self, config, law, sigma_floor=None, initial=None, *, rtol=None) -> FieldSolution:
         start = None
         if initial is None and sigma_floor is None and self._locator is not None and config in self._previous:
-            points = dof_points(self._engine, self._mesh)
-            if points is not None:
+            weights = self._dof_weights()
+            if weights is not None:
                 start = transferred(self._previous[config], self._locator, self._mesh, self._engine.dofs,
-                                    weights=self._vertex_weights(points))
+                                    weights=weights)
         sol = self._engine.solve_stationary(config, law, sigma_floor, initial if start is None else start, rtol=rtol)
         if sigma_floor is None and sol.potential is not None:
             with self._lock:

@@ -146,7 +146,8 @@ class Hierarchy:
     def __init__(self, A: sp.csr_matrix, first: sp.csr_matrix | None = None):
         """``first``: a given prolongator of the finest level (P2: the P1 embedding,
         ``spaces.p1_embedding``); smoothed aggregation then starts from P^T A P."""
-        coarse_A = A if first is None else galerkin(A, first.tocsr())
+        first = None if first is None else first.tocsr()
+        coarse_A = A if first is None else galerkin(A, first)
         # pyamg draws from numpy's global random state (spectral-radius estimates): seed it
         # for the setup so that the same input gives the same iterations and digits, and
         # restore it after; the lock keeps concurrent configurations from interleaving.
@@ -161,7 +162,7 @@ class Hierarchy:
                 np.random.set_state(state)
         if first is not None:
             top = pyamg.multilevel.MultilevelSolver.Level()
-            top.A, top.P = A, first.tocsr()
+            top.A, top.P = A, first
             top.presmoother = top.postsmoother = _symmetric_gauss_seidel
             ml.levels.insert(0, top)
         for lvl in ml.levels:
