@@ -21,7 +21,8 @@ from simulator.meshing.inputs import (ALGORITHM_2D, ALGORITHM_3D, FALLBACK_ALGOR
                                       MeshInput, mesh_input)
 from simulator.meshing.size_field import apply_size_fields
 from simulator.meshing.geometry import build_model
-from simulator.meshing.extract import TET10, extract_mesh
+from simulator.meshing.extract import extract_mesh
+from simulator.meshing.curving import second_order
 from simulator.meshing.relabel import relabel_layers
 from simulator.meshing.session import gmsh_session
 from simulator.meshing.session import one_line
@@ -43,34 +44,8 @@ def mesh_options(gmsh, mi: MeshInput) -> None:
     opt("Mesh.Algorithm3D", mi.algorithm_3d)
     opt("Mesh.RandomSeed", mi.random_seed)
     opt("Mesh.Optimize", 1)
-    opt("Mesh.ElementOrder", 1)          # second order, when asked, by _second_order after the 3D mesh
+    opt("Mesh.ElementOrder", 1)          # second order, when asked, by curving.second_order after the 3D mesh
     opt("Mesh.SecondOrderLinear", 0)      # mid-edge nodes on the CAD curves and surfaces
-
-
-def _second_order(gmsh, say: Callable[[str], None]) -> None:
-    """10-node tetrahedra (``[mesh] order = 2``): gmsh's ``setOrder(2)`` puts the mid-edge
-    nodes of boundary edges on the CAD surfaces (a needle's cylinder). A curved cell must keep
-    a positive Jacobian everywhere (gmsh's minimum scaled Jacobian > 0), else the
-    isoparametric map folds. Coarse contacts (~5 segments around a needle) give a few folded
-    cells next to the surface: then gmsh's high-order optimiser moves the nodes of the
-    offending cells (``optimize("HighOrder")``); a mesh still folded after it is refused."""
-    say("meshing: second-order nodes")
-    gmsh.model.mesh.setOrder(2)
-    tags, _ = gmsh.model.mesh.getElementsByType(TET10)
-
-    def worst() -> tuple[float, int]:
-        q = np.asarray(gmsh.model.mesh.getElementQualities(tags, "minSJ")) if len(tags) else np.ones(1)
-        return float(q.min()), int((q <= 0).sum())
-
-    q, bad = worst()
-    if q <= 0:
-        log.debug("%d folded second-order cells (min scaled Jacobian %.3g): optimising", bad, q)
-        gmsh.model.mesh.optimize("HighOrder")
-        q, bad = worst()
-    if q <= 0:
-        raise GeometryError("mesh.order", f"{bad} curved cells fold (minimum scaled Jacobian {q:.3g}) even "
-                            "after gmsh's high-order optimisation: use a smaller mesh.contact_size_mm or "
-                            "mesh.order = 1")
 
 
 def _run(gmsh, mi: MeshInput, say: Callable[[str], None]) -> Mesh:
@@ -102,7 +77,7 @@ def _run(gmsh, mi: MeshInput, say: Callable[[str], None]) -> Mesh:
             raise
         raise _VolumeMeshFailed(one_line(exc)) from None
     if mi.order == 2:
-        _second_order(gmsh, say)
+        second_order(gmsh, say)
     return relabel_layers(extract_mesh(gmsh, regions, model), mi.tissue)
 
 

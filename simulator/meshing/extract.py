@@ -8,6 +8,7 @@ from simulator.errors import GeometryError
 from simulator.meshing.mesh import TET_EDGES, Mesh, Region, edge_table
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
+from simulator.meshing.curving import TET10, mid_edge_slots
 
 
 def _signed6(points: np.ndarray, tets: np.ndarray) -> np.ndarray:
@@ -19,22 +20,7 @@ def _signed6(points: np.ndarray, tets: np.ndarray) -> np.ndarray:
 
 
 _BLOCK = 1 << 17     # cells per block (bounds the temporaries of the orientation check)
-TET4, TET10, TRI3, TRI6 = 4, 11, 2, 9       # gmsh element types
-
-
-def _mid_edge_slots(gmsh) -> np.ndarray:
-    """(6,) for each of gmsh's mid-edge nodes 4..9 of a 10-node tet, the index k of its edge
-    in ``TET_EDGES``: read from the reference coordinates gmsh gives (each one is the midpoint
-    of two reference vertices), not from a transcribed node-order table."""
-    ref = np.asarray(gmsh.model.mesh.getElementProperties(TET10)[4], dtype=float).reshape(10, 3)
-    verts = ref[:4]
-    slots = []
-    for x in ref[4:]:
-        k = [e for e, (a, b) in enumerate(TET_EDGES) if np.allclose((verts[a] + verts[b]) / 2, x)]
-        if len(k) != 1:
-            raise GeometryError("mesh.order", f"unexpected 10-node tetrahedron layout from gmsh: {ref.tolist()}")
-        slots.append(k[0])
-    return np.array(slots)
+TET4, TRI3, TRI6 = 4, 2, 9                  # gmsh element types (TET10: curving)
 
 
 def _morton_keys(points: np.ndarray) -> np.ndarray:
@@ -132,7 +118,7 @@ def extract_mesh(gmsh, regions: list[Region], model: OccModel) -> Mesh:
         edges, cell_edges = edge_table(tets, len(points))
         edge_points = np.empty((len(edges), 3))
         edge_node = np.empty(len(edges), dtype=np.int64)
-        slots = _mid_edge_slots(gmsh)
+        slots = mid_edge_slots(gmsh)
         for j, k in enumerate(slots):
             edge_points[cell_edges[:, k]] = mid_xyz[:, j]
             edge_node[cell_edges[:, k]] = mids[:, j]
