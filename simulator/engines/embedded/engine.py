@@ -64,7 +64,6 @@ RETARGET_BELOW = 1e-2   # Newton residual below which a Jacobian keeps the coars
                         # solve's last refresh (a warm start: from its second step on)
 INITIAL_RTOL = 1e-6  # CG tolerance of the linear start of Newton (Newton corrects the rest)
 P1_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
-CHUNK = 1 << 17   # cells per block in the cell loops (bounds the temporaries, stays in cache)
 
 
 def newton_linear_rtol(res: float, rtol: float, floor: float) -> float:
@@ -169,14 +168,18 @@ class EmbeddedEngine:
             out = np.empty((len(self._cells), 3))
             kernels.p1_gradient(self._points, self._cells, np.ascontiguousarray(u, dtype=float), out)
             return out.reshape(-1, 1, 3)
-        return np.einsum("mqin,mn->mqi", self.space.B, u[self.space.cell_dofs])
+        out = np.empty(self.space.w.shape + (3,))
+        p2_kernels.p2_gradient(self.space.B, self.space.cell_dofs, np.ascontiguousarray(u, dtype=float), out)
+        return out
 
     def _residual(self, sigma: np.ndarray, g: np.ndarray) -> np.ndarray:
         """F_i = int sigma grad u . grad v_i over the whole space (A at Dirichlet DOFs)."""
         if not self._p1:
-            ws = self.space.w * sigma
-            local = np.einsum("mq,mqi,mqin->mn", ws, g, self.space.B)
-            return np.bincount(self.space.cell_dofs.ravel(), weights=local.ravel(), minlength=self.dofs)
+            F = np.zeros(self.dofs)
+            p2_kernels.p2_residual(self.space.B, self.space.w,
+                                   np.ascontiguousarray(np.broadcast_to(sigma, self.space.w.shape), dtype=float),
+                                   np.ascontiguousarray(g, dtype=float), self.space.cell_dofs, F)
+            return F
         return self._p1_pass(sigma, g, residual=True)[0]
 
     def _assemble(self, sigma: np.ndarray, g: np.ndarray | None = None,
@@ -532,7 +535,7 @@ class EmbeddedEngine:
             d0 = _dot(Fr, dx)                   # F(u) . delta: delta is 0 on the contacts
             delta = red.prolong(dx)
             del dx
-            alpha, g, E, s = self._line_search(d0, g, delta, laws, cell_E)
+            alpha, g, E, s = self._line_search(d0, g, delta, laws)
             u += alpha * delta
             ds = derivative(E)
             te = time.perf_counter()
@@ -546,7 +549,7 @@ class EmbeddedEngine:
             sol.warm_state = (red.n, ml.copy(), ml_rate)
         return sol
 
-    def _line_search(self, d0, g, delta, laws, cell_E):
+    def _line_search(self, d0, g, delta, laws):
         """Step length by :func:`~simulator.engines.line_search.exact_line_search`.
 
         ``d0``: the slope at a = 0, F(u) . delta (the residual along the step; as the trials'
@@ -554,64 +557,31 @@ class EmbeddedEngine:
 
         Returns alpha and the gradient (``g`` updated in place to g + alpha grad delta), field
         and conductivity at u + alpha delta (the gradient is linear in u, so nothing is
-        recomputed for the next Newton iteration). Memory: the trial gradient g + a grad delta
-        exists only per block of cells; a trial keeps its field E, sigma and ga . gd per cell.
+        recomputed for the next Newton iteration). A trial is one compiled pass over the cells
+        (P1) or sample points (P2) (kernels.trial: the trial field and the slope factor
+        (g + a gd) . gd, no trial gradient array); it keeps its field E and sigma.
         """
-        if self._p1:
-            return self._p1_line_search(d0, g, delta, laws)
-        w = self.space.w
-        M = len(w)
-        gd = self._gradient(delta)
+        shape = self.space.w.shape
+        w = self._volumes if self._p1 else self.space.w.reshape(-1)
+        rows = w.shape[0]                   # cells (P1) or sample points (P2)
+        gd = self._gradient(delta).reshape(rows, 3)
+        g2 = g.reshape(rows, 3)
         last = {}
 
         def d(a):
             last.clear()                    # drop the previous trial's arrays first (memory)
-            Ea = np.empty(w.shape)
-            pa = np.empty(w.shape)          # ga . gd per quadrature point
-            for c in range(0, M, CHUNK):
-                gdc = gd[c:c + CHUNK]
-                ga = gdc * a                # = g + a gd
-                ga += g[c:c + CHUNK]
-                Ea[c:c + CHUNK] = cell_E(ga)
-                pa[c:c + CHUNK] = np.einsum("mqi,mqi->mq", ga, gdc)
-            sa, _ = laws(Ea, derivative=False)
-            last.update(a=a, E=Ea, s=sa)
-            return float(np.einsum("mq,mq,mq->", w, sa, pa))
-
-        def at(a):
-            if last.get("a") != a:
-                d(a)
-            for c in range(0, M, CHUNK):    # g += a gd: the same sums as the trial's g + a gd
-                gc = g[c:c + CHUNK]
-                gc += gd[c:c + CHUNK] * a
-            return a, g, last["E"], last["s"]
-
-        alpha, _ = exact_line_search(d, d0)
-        return at(alpha)
-
-    def _p1_line_search(self, d0, g, delta, laws):
-        """:meth:`_line_search` on P1 cells by the compiled loops (kernels.trial: the trial
-        field and slope factor per cell in one pass, no (M, 3) trial gradient)."""
-        M = len(self._cells)
-        w = self._volumes
-        gd = self._gradient(delta).reshape(M, 3)
-        g2 = g.reshape(M, 3)
-        last = {}
-
-        def d(a):
-            last.clear()
-            Ea, pa = np.empty(M), np.empty(M)
+            Ea, pa = np.empty(rows), np.empty(rows)
             kernels.trial(g2, gd, a, Ea, pa)
-            Ea = Ea.reshape(M, 1)
+            Ea = Ea.reshape(shape)
             sa, _ = laws(Ea, derivative=False)
             last.update(a=a, E=Ea, s=sa)
-            return float(kernels.weighted_sum(w, sa.reshape(M), pa))
+            return float(kernels.weighted_sum(w, sa.reshape(rows), pa))
 
         alpha, _ = exact_line_search(d, d0)
         if last.get("a") != alpha:
             d(alpha)
         kernels.step(g2, gd, alpha)         # g += alpha gd: the trial's operations (same bits)
-        return alpha, g, last["E"], last["s"]
+        return alpha, g2.reshape(g.shape), last["E"], last["s"]
 
     def _solution(self, red: Reduced, u, g, sigma, F, its, lin_its, res, converged) -> FieldSolution:
         E = np.sqrt(np.einsum("mqi,mqi->mq", g, g))

@@ -62,3 +62,39 @@ def jacobian_data(B: np.ndarray, w: np.ndarray, sigma: np.ndarray, scatter: np.n
                 np.ascontiguousarray(g, dtype=float), np.ascontiguousarray(dsigma_over_E, dtype=float),
                 scatter, data, newton)
     return data
+
+
+@njit(cache=True, nogil=True)
+def p2_gradient(B, cell_dofs, u, out):
+    """out[c, q] = sum_n u[cell_dofs[c, n]] grad N_n(x_cq): grad u at the sample points (V/m
+    for u in V), the sum over n in basis order."""
+    M, Q = B.shape[0], B.shape[1]
+    nb = B.shape[3]
+    for c in range(M):
+        for q in range(Q):
+            x = 0.0
+            y = 0.0
+            z = 0.0
+            for n in range(nb):
+                un = u[cell_dofs[c, n]]
+                x += B[c, q, 0, n] * un
+                y += B[c, q, 1, n] * un
+                z += B[c, q, 2, n] * un
+            out[c, q, 0] = x
+            out[c, q, 1] = y
+            out[c, q, 2] = z
+
+
+@njit(cache=True, nogil=True)
+def p2_residual(B, w, sigma, g, cell_dofs, F):
+    """F[cell_dofs[c, n]] += sum_q w sigma g . grad N_n over cell c, added in (c, n) order (the
+    order np.bincount summed the (M, 10) local vectors in)."""
+    M, Q = w.shape
+    nb = B.shape[3]
+    for c in range(M):
+        for n in range(nb):
+            acc = 0.0
+            for q in range(Q):
+                acc += w[c, q] * sigma[c, q] * ((g[c, q, 0] * B[c, q, 0, n] + g[c, q, 1] * B[c, q, 1, n])
+                                                + g[c, q, 2] * B[c, q, 2, n])
+            F[cell_dofs[c, n]] += acc
