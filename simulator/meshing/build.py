@@ -77,7 +77,7 @@ def _run(gmsh, mi: MeshInput, say: Callable[[str], None]) -> Mesh:
             raise
         raise _VolumeMeshFailed(one_line(exc)) from None
     if mi.order == 2:
-        second_order(gmsh, say)
+        second_order(gmsh, say, tuple(s for faces in model.contact_surfaces.values() for s in faces))
     return relabel_layers(extract_mesh(gmsh, regions, model), mi.tissue)
 
 

@@ -6,16 +6,23 @@ their chords' midpoints. A cell next to a coarsely resolved needle can then fold
 isoparametric map has a Jacobian <= 0 somewhere): with a mid-edge node displaced by more than
 about a quarter of the cell's height towards the opposite side, the map turns inside out.
 
-Folded cells are unfolded by taking part of the curving back: the curved mid-edge nodes of
-every folded cell move from the surface towards their chord midpoint in steps of
-:data:`STRAIGHTENING` (all of them at once, round by round, so the result does not depend on
-any order), until no cell folds; a straight cell is a valid linear tet, so this ends. Only
-the few edges of folded cells lose part of their curvature; every other boundary edge stays
-on the surface. gmsh's own high-order optimiser (``optimize("HighOrder")``) also unfolds
-them, but its result depends on memory addresses: two runs on the same input differed by
-up to 2.5e-11 m (reproducible only with address-space randomisation off), and it took
-31 / 59 / 80 s on the hexagonal example at contacts 0.35 / 0.5 / 0.7 mm, where this takes
-well under a second (benchmarks/CHANGES.md, round 11).
+First the curving of the contact surfaces is carried into the volume (:func:`_blend`): the
+nodes inside the volume near a needle move with the facet below them, fading out over
+:data:`BLEND_LAYERS` facet sizes, so that the cells touching the needle bend with it instead
+of being flattened by their bulging faces. Cells that would still fold are unfolded by taking
+part of the curving back: the curved mid-edge nodes of every such cell move from their place
+towards their chord midpoint in steps of :data:`STRAIGHTENING` (all of them at once, round
+by round, so the result does not depend on any order), until no cell folds; a straight cell
+is a valid linear tet, so this ends. Only the few edges of those cells lose part of their
+curvature. gmsh's own high-order optimiser (``optimize("HighOrder")``) also unfolds them,
+but its result depends on memory addresses: two runs on the same input differed by up to
+2.5e-11 m (reproducible only with address-space randomisation off), and it took 31 / 59 /
+80 s on the hexagonal example at contacts 0.35 / 0.5 / 0.7 mm, where this takes well under
+a second (benchmarks/CHANGES.md, round 11). On the two-wire case (contact 0.4 / 0.28 / 0.2
+mm) the P2 current is +0.542 / +0.228 / +0.087 % off the exact value, against +0.522 /
++0.219 / +0.084 % on gmsh's optimised meshes; with the straightening alone, +0.492 / +0.217
+/ +0.084 %, but the hexagonal example's currents of symmetric pairs then differed by up to
+0.6 % on its coarsest mesh, and the two-level error estimates fell to 0.2 x the error.
 """
 from __future__ import annotations
 
@@ -29,7 +36,8 @@ from simulator.meshing.mesh import TET_EDGES
 
 log = logging.getLogger(__name__)
 
-TET10 = 11                                     # gmsh's 10-node tetrahedron
+TET10, TRI6 = 11, 9                            # gmsh's 10-node tetrahedron, 6-node triangle
+BLEND_LAYERS = 2.0                             # [A] the curving fades over this many facet sizes
 STRAIGHTENING = (0.75, 0.5, 0.25, 0.0)         # fractions of the surface displacement kept, in turn
 MIN_SCALED_JACOBIAN = 0.05                     # gmsh's minSJ a curved cell must reach (0: folded)
 
@@ -49,9 +57,11 @@ def mid_edge_slots(gmsh) -> np.ndarray:
     return np.array(slots)
 
 
-def second_order(gmsh, say: Callable[[str], None]) -> None:
+def second_order(gmsh, say: Callable[[str], None], blend_from: tuple[int, ...] = ()) -> None:
     """Make the current gmsh mesh second order, curved on the CAD surfaces, with every cell's
-    minimum scaled Jacobian >= :data:`MIN_SCALED_JACOBIAN` (module docstring)."""
+    minimum scaled Jacobian >= :data:`MIN_SCALED_JACOBIAN` (module docstring). The surfaces
+    ``blend_from`` (gmsh tags: the contacts) carry their curving into the cells next to
+    them (:func:`_blend`) before any cell is checked."""
     say("meshing: second-order nodes")
     gmsh.model.mesh.setOrder(2)
     tags, node_tags = gmsh.model.mesh.getElementsByType(TET10)
@@ -59,12 +69,14 @@ def second_order(gmsh, say: Callable[[str], None]) -> None:
         return
     tags = np.asarray(tags)
     cells = np.asarray(node_tags, dtype=np.int64).reshape(-1, 10)
-    quality = _qualities(gmsh, tags)
-    if quality.min() >= MIN_SCALED_JACOBIAN:
-        return
     all_tags, xyz, _ = gmsh.model.mesh.getNodes()
     X = np.zeros((int(np.max(all_tags)) + 1, 3))
     X[np.asarray(all_tags, dtype=np.int64)] = np.asarray(xyz).reshape(-1, 3)
+    if blend_from:
+        _blend(gmsh, blend_from, X)
+    quality = _qualities(gmsh, tags)
+    if quality.min() >= MIN_SCALED_JACOBIAN:
+        return
     # each mid-edge node's chord midpoint and its displacement onto the surface
     slots = mid_edge_slots(gmsh)
     ends = np.array([TET_EDGES[k] for k in slots])               # (6, 2) local vertices
@@ -96,6 +108,59 @@ def second_order(gmsh, say: Callable[[str], None]) -> None:
         bad = np.flatnonzero(quality < MIN_SCALED_JACOBIAN)
     log.debug("%d curved cells below a scaled Jacobian of %g: %d mid-edge nodes moved towards their chords "
               "in %d rounds", first, MIN_SCALED_JACOBIAN, len(kept), rounds)
+
+
+def _blend(gmsh, surfaces: tuple[int, ...], X: np.ndarray) -> None:
+    """Carry the curving of the given surfaces into the volume: every node inside the volume
+    (vertex or mid-edge node, not on any CAD entity) within BLEND_LAYERS facet sizes of one
+    of their facets moves by that facet's displacement at its foot point (the quadratic
+    through the facet's mid-edge shifts, zero at its vertices), times (1 - s)^2 at s =
+    distance / (BLEND_LAYERS x the facet's longest edge). The polygonal needle is so mapped
+    smoothly onto the cylinder (a transfinite blend, as in Gordon-Hall / Lenoir curving),
+    and the cells next to it are not flattened by their bulging faces. ``X`` (node tag ->
+    coordinates, m) is updated with gmsh's nodes."""
+    from scipy.spatial import cKDTree
+    tri = []
+    for surface in surfaces:
+        types, _, nodes = gmsh.model.mesh.getElements(2, surface)
+        tri += [np.asarray(n, dtype=np.int64).reshape(-1, 6) for t, n in zip(types, nodes) if t == TRI6]
+    if not tri:
+        return
+    T = np.concatenate(tri)
+    V = X[T[:, :3]]                                               # (F, 3, 3) facet vertices
+    shift = X[T[:, 3:]] - 0.5 * (V + V[:, [1, 2, 0]])             # mid-edge nodes 01, 12, 20
+    if not np.any(shift):
+        return
+    edge = np.linalg.norm(V - V[:, [1, 2, 0]], axis=2).max(axis=1)
+    band = BLEND_LAYERS * edge
+    inner, xyz, _ = gmsh.model.mesh.getNodes(3, -1, False, False)
+    inner = np.asarray(inner, dtype=np.int64)
+    P = np.asarray(xyz).reshape(-1, 3)
+    dist, f = cKDTree(V.mean(axis=1)).query(P, distance_upper_bound=float(band.max() + edge.max()))
+    near = np.flatnonzero(np.isfinite(dist))
+    if not len(near):
+        return
+    f, x = f[near], P[near]
+    a, b, c = V[f, 0], V[f, 1], V[f, 2]
+    # barycentric coordinates of the foot point in the facet's plane, clamped into the facet
+    e1, e2, r = b - a, c - a, x - a
+    d11, d12, d22 = (e1 * e1).sum(1), (e1 * e2).sum(1), (e2 * e2).sum(1)
+    r1, r2 = (r * e1).sum(1), (r * e2).sum(1)
+    det = d11 * d22 - d12 * d12
+    l1, l2 = (d22 * r1 - d12 * r2) / det, (d11 * r2 - d12 * r1) / det
+    lam = np.clip(np.stack([1.0 - l1 - l2, l1, l2], axis=1), 0.0, None)
+    lam /= lam.sum(axis=1, keepdims=True)
+    foot = (lam[:, :, None] * V[f]).sum(axis=1)
+    s = np.linalg.norm(x - foot, axis=1) / band[f]
+    weight = np.where(s < 1.0, (1.0 - np.minimum(s, 1.0)) ** 2, 0.0)
+    moved = weight > 0
+    disp = 4.0 * (lam[:, 0, None] * lam[:, 1, None] * shift[f, 0] + lam[:, 1, None] * lam[:, 2, None] * shift[f, 1]
+                  + lam[:, 2, None] * lam[:, 0, None] * shift[f, 2])
+    new = x + weight[:, None] * disp
+    for tag, p in zip(inner[near][moved].tolist(), new[moved].tolist()):
+        gmsh.model.mesh.setNode(tag, p, [])
+    X[inner[near][moved]] = new[moved]
+    log.debug("curving blended into %d inner nodes from %d facets", int(moved.sum()), len(T))
 
 
 def _qualities(gmsh, tags: np.ndarray) -> np.ndarray:
