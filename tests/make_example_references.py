@@ -46,12 +46,14 @@ def currents(raw: dict) -> dict:
 
 def main(factor: float = 0.7) -> None:
     doc = {"how": f"python tests/make_example_references.py {factor:g}: every element size of the example "
-                  f"x {factor:g} (size, far and contact size), embedded engine P1; currents per pulse group "
-                  "in A. 'example' is the example's own mesh, for the record.",
+                  f"x {factor:g} (size, far and contact size), embedded engine with the example's own [solver] "
+                  "degree and [mesh] order (P1; the hexagonal example curved P2), [mesh] accuracy = 0; currents "
+                  "per pulse group in A. 'example' is the example's own mesh, for the record.",
            "factor": factor, "examples": {}}
     paths = sorted((ROOT / "examples").glob("*.toml"), key=lambda p: (p.stem == "hexagonal", p.stem))
     for path in paths:                                   # the largest last
         raw = tomllib.loads(path.read_text())
+        raw.setdefault("mesh", {})["accuracy"] = 0      # one fixed mesh, as tests/example_runs.py runs them
         fine = currents(refined(raw, factor))
         own = currents(raw)
         doc["examples"][path.stem] = {"reference": fine, "example": own}

@@ -151,11 +151,11 @@ def test_contact_slivers_get_their_neighbours_field():
 
     from simulator.meshing.mesh import contact_slivers
     raw = tomllib.loads((Path(__file__).resolve().parents[1] / "examples" / "hexagonal.toml").read_text())
-    # contact size 0.4 mm: the example's old setting, whose mesh is known to have slivers
-    # (the example now uses the default contact size, whose mesh has none). The six pairs
-    # C -> H1..H6 fire every needle (half the example's twelve configurations).
-    raw["mesh"]["contact_size_mm"] = 0.4
-    raw["mesh"]["accuracy"] = 0
+    # the example's old P1 mesh with contact size 0.4 mm, known to have slivers (the example
+    # now uses curved P2). The six pairs C -> H1..H6 fire every needle (half the example's
+    # twelve configurations).
+    raw["mesh"] = {"size_mm": 1.5, "far_size_mm": 5.0, "contact_size_mm": 0.4, "accuracy": 0}
+    raw["solver"] = {"degree": 1}       # P1 on straight cells (the example's own is curved P2)
     raw["protocol"]["sequence"] = [["C", f"H{i}"] for i in range(1, 7)]
     res = run(scenario_from_dict(raw))
     slivers = np.flatnonzero(contact_slivers(res.mesh))
