@@ -12,7 +12,6 @@ import logging
 import os
 from typing import Callable
 
-import numpy as np
 
 from simulator.errors import GeometryError
 from simulator.meshing.mesh import Mesh

@@ -84,30 +84,33 @@ def second_order(gmsh, say: Callable[[str], None], blend_from: tuple[int, ...] =
     chord = 0.5 * (X[cells[:, ends[:, 0]]] + X[cells[:, ends[:, 1]]])   # (M, 6, 3)
     shift = X[mid_nodes] - chord
     curved = np.linalg.norm(shift, axis=2) > 1e-9 * np.linalg.norm(chord, axis=2).max()
-    kept = {}                                                     # node tag -> step index
-    bad = np.flatnonzero(quality < MIN_SCALED_JACOBIAN)
-    first = len(bad)
-    rounds = 0
-    while len(bad):
-        rounds += 1
-        sel = curved[bad]
-        if not sel.any() or all(kept.get(int(n), -1) == len(STRAIGHTENING) - 1 for n in mid_nodes[bad][sel]):
-            raise GeometryError("mesh.order", f"{len(bad)} second-order cells stay invalid (minimum scaled "
-                                f"Jacobian {quality[bad].min():.3g}) with their edges straight: "
+    last = len(STRAIGHTENING) - 1
+    step = np.full(len(X), -1, dtype=np.int8)                    # node tag -> steps taken back
+    low = np.flatnonzero(quality < MIN_SCALED_JACOBIAN)
+    first, rounds = len(low), 0
+    while len(low):
+        movable = curved[low] & (step[mid_nodes[low]] < last)    # (K, 6) nodes that can still move
+        stuck = low[~movable.any(axis=1) & (quality[low] <= 0)]
+        if len(stuck):                   # folded with its edges straight: not from a valid linear mesh
+            raise GeometryError("mesh.order", f"{len(stuck)} second-order cells stay folded (minimum scaled "
+                                f"Jacobian {quality[stuck].min():.3g}) with their edges straight: "
                                 "use mesh.order = 1")
-        nodes, where = np.unique(mid_nodes[bad][sel], return_index=True)
-        cell_of = bad[np.nonzero(sel)[0][where]]
-        slot_of = np.nonzero(sel)[1][where]
+        rows = movable.any(axis=1)       # a poor but valid straight cell (a sliver) is left as it is
+        if not rows.any():
+            break
+        rounds += 1
+        cells_of, slots_of = np.nonzero(movable[rows])
+        nodes, where = np.unique(mid_nodes[low[rows]][cells_of, slots_of], return_index=True)
+        cell_of, slot_of = low[rows][cells_of[where]], slots_of[where]
+        step[nodes] += 1
         for n, c, j in zip(nodes.tolist(), cell_of.tolist(), slot_of.tolist()):
-            step = min(kept.get(n, -1) + 1, len(STRAIGHTENING) - 1)
-            kept[n] = step
-            p = chord[c, j] + STRAIGHTENING[step] * shift[c, j]
+            p = chord[c, j] + STRAIGHTENING[step[n]] * shift[c, j]
             gmsh.model.mesh.setNode(n, p.tolist(), [])
         touched = np.flatnonzero(np.isin(mid_nodes, nodes).any(axis=1))
         quality[touched] = _qualities(gmsh, tags[touched])
-        bad = np.flatnonzero(quality < MIN_SCALED_JACOBIAN)
+        low = np.flatnonzero(quality < MIN_SCALED_JACOBIAN)
     log.debug("%d curved cells below a scaled Jacobian of %g: %d mid-edge nodes moved towards their chords "
-              "in %d rounds", first, MIN_SCALED_JACOBIAN, len(kept), rounds)
+              "in %d rounds", first, MIN_SCALED_JACOBIAN, int((step >= 0).sum()), rounds)
 
 
 def _blend(gmsh, surfaces: tuple[int, ...], X: np.ndarray) -> None:

@@ -5,7 +5,7 @@ spatially local order; for second-order meshes the mid-edge node of every edge).
 from __future__ import annotations
 import numpy as np
 from simulator.errors import GeometryError
-from simulator.meshing.mesh import TET_EDGES, Mesh, Region, edge_table
+from simulator.meshing.mesh import Mesh, Region, edge_table
 from simulator.meshing.model import OccModel
 from simulator.meshing.model import S
 from simulator.meshing.curving import TET10, mid_edge_slots
