@@ -83,6 +83,50 @@ def test_a_p2_start_from_another_mesh_reaches_the_cold_answer_with_less_work():
     assert np.max(np.abs(warm.E - cold.E)) < 1e-6 * np.max(cold.E)
 
 
+def test_a_p2_function_is_evaluated_exactly_where_its_vertex_interpolant_is_not():
+    """transfer.p2_values: a quadratic set at a P2 space's DOFs (straight cells) evaluated at
+    random points of random cells (barycentric coordinates given) is the quadratic itself, to
+    round-off; the P1 interpolant of its vertex values is not."""
+    from simulator.solve.transfer import dof_points, p2_cell_dofs, p2_values
+    coarse = box_mesh(n=(4, 3, 5))
+    f = lambda p: 1.0 + 3e4 * p[:, 0] ** 2 - 2e4 * p[:, 1] * p[:, 2] + 50.0 * p[:, 2]   # noqa: E731
+    eng = EmbeddedEngine(coarse, SolverSettings(degree=2))
+    u = f(dof_points(eng, coarse))
+    dofs = p2_cell_dofs(coarse.tets, coarse.num_points)
+    assert np.array_equal(dofs, eng.space.cell_dofs)                     # the space's own numbering
+    rng = np.random.default_rng(3)
+    cells = rng.integers(0, coarse.num_cells, 500)
+    bary = rng.dirichlet(np.ones(4), 500)
+    x = np.einsum("kn,kna->ka", bary, coarse.points[coarse.tets[cells]])
+    exact = f(x)
+    assert np.max(np.abs(p2_values(u, dofs, cells, bary) - exact)) < 1e-12 * np.max(np.abs(exact))
+    p1 = np.einsum("kn,kn->k", bary, u[:coarse.num_points][coarse.tets[cells]])
+    assert np.max(np.abs(p1 - exact)) > 1e-3 * np.max(np.abs(exact))
+
+
+def test_a_p2_start_evaluated_as_p2_needs_less_work_than_its_vertex_interpolant():
+    """The accuracy loop's P2 starts (MeshToMeshStarts) evaluate the previous level's P2
+    potential at the new DOFs; against the P1 interpolant of its vertex values: fewer CG
+    iterations, the same answer (the cold solve's) to the Newton tolerance."""
+    from simulator.solve.transfer import dof_points, p2_cell_dofs
+    old, new, cfg = _two_needle_meshes()
+    first = EmbeddedEngine(old, SolverSettings(degree=2)).solve_stationary(cfg, _law(old.num_cells))
+    eng = EmbeddedEngine(new, SolverSettings(degree=2))
+    loc = PointLocator(old)
+    w = loc.weights(dof_points(eng, new))
+    p1_start = transferred(first, loc, new, eng.dofs, weights=w)
+    p2_start = transferred(first, loc, new, eng.dofs, weights=w,
+                           source_cell_dofs=p2_cell_dofs(old.tets, old.num_points))
+    assert not np.allclose(p1_start.potential_full, p2_start.potential_full)
+    cold = eng.solve_stationary(cfg, _law(new.num_cells))
+    a = eng.solve_stationary(cfg, _law(new.num_cells), initial=p1_start)
+    b = eng.solve_stationary(cfg, _law(new.num_cells), initial=p2_start)
+    print(f"CG: P1 interpolant {a.linear_iterations}, P2 {b.linear_iterations}, cold {cold.linear_iterations}")
+    assert b.linear_iterations < a.linear_iterations
+    for s in (a, b):
+        assert s.current == pytest.approx(cold.current, rel=1e-7)
+
+
 def test_a_start_moved_with_the_electrode_is_closer_than_one_left_in_place():
     """A placement draw: the same needle pair shifted 0.6 mm. The nominal field sampled in
     the electrode's frame (to_source = x - shift) is a better start than the field left
@@ -124,7 +168,7 @@ def test_a_level_locates_its_vertices_once_for_all_its_configurations():
     class Recording:            # the engine under the wrapper: keeps the start it is given
         dofs = new.num_points
 
-        def solve_stationary(self, config, law, sigma_floor=None, initial=None, *, rtol=None):
+        def solve_stationary(self, config, law, sigma_floor=None, initial=None, *, rtol=None, start_sweeps=0):
             seen.append((config, initial))
             return previous[config]
 

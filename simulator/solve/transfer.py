@@ -1,4 +1,5 @@
-"""Transfer of a P1 potential from one mesh to another: a start for Newton on a new mesh.
+"""Transfer of a potential from one mesh to another: a start for Newton on a new mesh (P1:
+the vertex potential interpolated; P2: the P2 function evaluated at the new DOFs).
 
 A study that re-meshes (a finer accuracy level, a placement draw of ``epsim robustness``, a
 moved application of a plan) solves nearly the same field again. The converged potential
@@ -21,8 +22,15 @@ import numpy as np
 
 from simulator.engines.base import EngineWrapper, FieldSolution
 from simulator.meshing.locate import PointLocator  # noqa: F401 (re-exported)
-from simulator.meshing.mesh import Mesh
+from simulator.meshing.mesh import TET_EDGES, Mesh, edge_table
 
+
+
+START_SWEEPS = 2     # Gauss-Seidel sweeps of a transferred start's first Newton step (engines'
+#                      start_sweeps): the start's error is mostly mesh-scale noise. A placement
+#                      draw (hexagonal example moved 1 mm): 2, 5 and 10 sweeps all gave 4 further
+#                      Newton iterations instead of 5-6, so the fewest; the curved P2 hexagonal
+#                      example's finer accuracy level: CG 285 -> 264 (Newton 66 either way)
 
 
 def dof_points(engine, mesh: Mesh) -> np.ndarray | None:
@@ -40,9 +48,29 @@ def dof_points(engine, mesh: Mesh) -> np.ndarray | None:
     return np.concatenate([mesh.points, mid])
 
 
+def p2_cell_dofs(tets: np.ndarray, num_points: int) -> np.ndarray:
+    """(M, 10) the DOFs of each cell of the embedded P2 space on a mesh with these cells: its
+    4 vertices, then its 6 edges (``TET_EDGES`` order) numbered after the vertices, as
+    ``spaces.build_space`` numbers them."""
+    return np.concatenate([tets, num_points + edge_table(tets, num_points)[1]], axis=1)
+
+
+def p2_values(potential: np.ndarray, cell_dofs: np.ndarray, cells: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """The P2 function with DOF values ``potential`` at points given by their cells and the
+    barycentric coordinates (K, 4) of the cells' corner tets: sum_i u_i l_i (2 l_i - 1) +
+    sum_(i,j) 4 u_ij l_i l_j (exact on straight cells; on a curved cell the corner tet's
+    coordinates, which is all a start needs)."""
+    u = potential[cell_dofs[cells]]                              # (K, 10)
+    out = np.einsum("kn,kn->k", u[:, :4], bary * (2.0 * bary - 1.0))
+    for e, (i, j) in enumerate(TET_EDGES):
+        out += 4.0 * u[:, 4 + e] * bary[:, i] * bary[:, j]
+    return out
+
+
 def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, dofs: int,
                 to_source: Callable[[np.ndarray], np.ndarray] | None = None,
-                weights: tuple[np.ndarray, np.ndarray] | None = None) -> FieldSolution | None:
+                weights: tuple[np.ndarray, np.ndarray] | None = None,
+                source_cell_dofs: np.ndarray | None = None) -> FieldSolution | None:
     """A Newton start on ``target`` (an engine of ``dofs`` DOFs) from ``solution`` on the
     locator's mesh: its vertex potential interpolated at the target's vertices (``weights``
     for more points than the vertices: at every DOF of a P2 space, see :func:`dof_points`).
@@ -53,7 +81,11 @@ def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, do
     (for an electrode moved by a rigid motion: its inverse, so that the field moves with
     the needles, where it is steepest); default: the same points. ``weights``: what
     ``locator.weights`` gives for those points, when the caller keeps them (several
-    potentials onto one mesh: the location is most of the cost)."""
+    potentials onto one mesh: the location is most of the cost). ``source_cell_dofs``: the
+    source's P2 cell DOFs (:func:`p2_cell_dofs`) when ``solution`` is P2 with its full
+    potential: then the P2 function itself is evaluated, not the P1 interpolant of its
+    vertex values (a closer start: the curved P2 hexagonal example's finer level took 66
+    Newton steps from the P1 interpolant, 60 cold).)"""
     if solution.potential is None or (weights is None and dofs != target.num_points):
         return None
     if weights is None:
@@ -61,7 +93,11 @@ def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, do
     cells, bary = weights
     if len(cells) != dofs:
         return None
-    phi = np.einsum("kn,kn->k", bary, np.asarray(solution.potential, dtype=float)[locator.tets[cells]])
+    full = solution.potential_full
+    if source_cell_dofs is not None and full is not None and len(full) > len(solution.potential):
+        phi = p2_values(np.asarray(full, dtype=float), source_cell_dofs, cells, bary)
+    else:
+        phi = np.einsum("kn,kn->k", bary, np.asarray(solution.potential, dtype=float)[locator.tets[cells]])
     empty = np.zeros((0, 1))
     return replace(solution, E=empty, sigma=empty, weights=empty, potential=phi, potential_full=phi,
                    dofs=dofs, nonlinear_iterations=0, linear_iterations=0, timings={})
@@ -71,8 +107,9 @@ class MeshToMeshStarts(EngineWrapper):
     """An engine wrapper for a sequence of meshes of one problem (the accuracy loop's levels):
     each configuration's stationary Newton solve starts from that configuration's converged
     potential on the previous mesh (``previous``: configuration -> solution, on the
-    locator's mesh), and the converged vertex potentials of this mesh are recorded in
-    ``record`` for the next one. Solves given their own start, and everything else, pass
+    locator's mesh), and the converged potentials of this mesh (P2: all DOFs) are recorded in
+    ``record`` for the next one; a start's first Newton step is START_SWEEPS Gauss-Seidel
+    sweeps. Solves given their own start, and everything else, pass
     through to the engine."""
 
     def __init__(self, engine, mesh: Mesh, previous: dict | None, locator: PointLocator | None, record: dict):
@@ -82,6 +119,7 @@ class MeshToMeshStarts(EngineWrapper):
         self._lock = threading.Lock()
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
         self._placed = False        # _weights computed (None: the engine's DOFs have no known places)
+        self._source_dofs = None    # the previous mesh's P2 cell DOFs, when its solutions are P2
         self.warm = 0
         self.located = 0        # times this mesh's vertices were located on the previous mesh
 
@@ -96,6 +134,9 @@ class MeshToMeshStarts(EngineWrapper):
                 if points is not None:
                     self._weights = self._locator.weights(points)
                     self.located += 1
+                    if any(s.potential_full is not None and len(s.potential_full) > len(s.potential)
+                           for s in self._previous.values()):       # P2 solutions: evaluate P2
+                        self._source_dofs = p2_cell_dofs(self._locator.tets, len(self._locator.points))
                 self._placed = True
             return self._weights
 
@@ -105,10 +146,14 @@ class MeshToMeshStarts(EngineWrapper):
             weights = self._dof_weights()
             if weights is not None:
                 start = transferred(self._previous[config], self._locator, self._mesh, self._engine.dofs,
-                                    weights=weights)
-        sol = self._engine.solve_stationary(config, law, sigma_floor, initial if start is None else start, rtol=rtol)
+                                    weights=weights, source_cell_dofs=self._source_dofs)
+        kw = {} if start is None else {"start_sweeps": START_SWEEPS}
+        sol = self._engine.solve_stationary(config, law, sigma_floor, initial if start is None else start, rtol=rtol,
+                                            **kw)
         if sigma_floor is None and sol.potential is not None:
             with self._lock:
-                self._record[config] = replace(sol.potentials_only(), potential_full=None)
+                full = sol.potential_full
+                p2 = full is not None and sol.potential is not None and len(full) > len(sol.potential)
+                self._record[config] = replace(sol.potentials_only(), potential_full=full if p2 else None)
                 self.warm += start is not None
         return sol

@@ -33,11 +33,9 @@ import numpy as np
 
 from simulator.engines.base import EngineWrapper, FieldSolution, PulseConfiguration
 from simulator.studies.scaling import scaled
+from simulator.solve.transfer import START_SWEEPS
 
 Placement = dict[str, tuple[np.ndarray, np.ndarray]]     # contact -> (entry (3,) m, unit axis (3,))
-START_SWEEPS = 2     # Gauss-Seidel sweeps of a transferred start's first Newton step (engines'
-#                      start_sweeps; hexagonal example moved 1 mm: 2, 5 and 10 sweeps all gave
-#                      4 further Newton iterations instead of 5-6, so the fewest)
 
 
 def placement_of(electrode) -> Placement:
