@@ -12,6 +12,7 @@ import resource
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,22 @@ class _RssSampler:
         return False
 
 
+@contextmanager
+def empty_mesh_cache():
+    """A temporary folder whose ``cache`` subfolder is ``EPSIM_CACHE_DIR`` while the block
+    runs (a timed case meshes from scratch); yields the folder, restores the variable."""
+    old = os.environ.get("EPSIM_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="epsim-bench-") as tmp:
+        os.environ["EPSIM_CACHE_DIR"] = str(Path(tmp) / "cache")
+        try:
+            yield Path(tmp)
+        finally:
+            if old is None:
+                os.environ.pop("EPSIM_CACHE_DIR", None)
+            else:
+                os.environ["EPSIM_CACHE_DIR"] = old
+
+
 def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = False,
              export_npz: str | None = None, output: bool = True, refinement: float | None = None) -> dict:
     """Run one scenario through :func:`simulator.solve.pipeline.run` (the users' path, sliver
@@ -95,9 +112,7 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
             memory["before_solve"] = _rss_now_mb()
             sampler.__enter__()
 
-    old_cache = os.environ.get("EPSIM_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="epsim-bench-") as tmp:
-        os.environ["EPSIM_CACHE_DIR"] = str(Path(tmp) / "cache")
+    with empty_mesh_cache() as tmp:
         try:
             if cached_mesh:
                 from simulator.meshing.cache import cached_build_mesh
@@ -122,10 +137,6 @@ def run_case(name: str, scenario_dict: dict, kind: str, *, cached_mesh: bool = F
         finally:
             if sampler._thread.is_alive():              # from engine setup to the end of output
                 sampler.__exit__(None, None, None)
-            if old_cache is None:
-                os.environ.pop("EPSIM_CACHE_DIR", None)
-            else:
-                os.environ["EPSIM_CACHE_DIR"] = old_cache
     phases = {"mesh": tim["mesh"], "setup": tim["setup"], "nonlinear_total": tim["solve"],
               **{key: float(tim.get(f"solve.{key}", 0.0))
                  for key in ("assemble", "preconditioner", "linear_solve", "line_search")},

@@ -119,20 +119,12 @@ RUN = {"minimum-voltage-needle-pair": _minimum_voltage, "robustness-hexagonal-20
 def run_study(name: str) -> dict:
     """Time one study case (see the module docstring) with an empty mesh cache of its own
     (meshing included, as for the solver cases); its record."""
-    import tempfile
+    from benchmarks.runner import empty_mesh_cache
     load0 = os.getloadavg()[0]
-    old_cache = os.environ.get("EPSIM_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="epsim-bench-") as tmp:
-        os.environ["EPSIM_CACHE_DIR"] = str(Path(tmp) / "cache")
-        try:
-            cpu0, t0 = _cpu(), time.perf_counter()
-            answer = RUN[name]()
-            wall = time.perf_counter() - t0
-        finally:
-            if old_cache is None:
-                os.environ.pop("EPSIM_CACHE_DIR", None)
-            else:
-                os.environ["EPSIM_CACHE_DIR"] = old_cache
+    with empty_mesh_cache():
+        cpu0, t0 = _cpu(), time.perf_counter()
+        answer = RUN[name]()
+        wall = time.perf_counter() - t0
     target = STUDIES[name]["target_s"]
     return {"name": name, "kind": "study", "wall_s": round(wall, 2), "cpu_s": round(_cpu() - cpu0, 2),
             "target_s": target, "within_target": wall <= target,

@@ -87,12 +87,13 @@ def test_a_p2_function_is_evaluated_exactly_where_its_vertex_interpolant_is_not(
     """transfer.p2_values: a quadratic set at a P2 space's DOFs (straight cells) evaluated at
     random points of random cells (barycentric coordinates given) is the quadratic itself, to
     round-off; the P1 interpolant of its vertex values is not."""
-    from simulator.solve.transfer import dof_points, p2_cell_dofs, p2_values
+    from simulator.engines.embedded.spaces import p2_cell_dofs
+    from simulator.solve.transfer import dof_points, p2_values
     coarse = box_mesh(n=(4, 3, 5))
     f = lambda p: 1.0 + 3e4 * p[:, 0] ** 2 - 2e4 * p[:, 1] * p[:, 2] + 50.0 * p[:, 2]   # noqa: E731
     eng = EmbeddedEngine(coarse, SolverSettings(degree=2))
     u = f(dof_points(eng, coarse))
-    dofs = p2_cell_dofs(coarse.tets, coarse.num_points)
+    dofs = p2_cell_dofs(coarse.tets, coarse.num_points)[2]
     assert np.array_equal(dofs, eng.space.cell_dofs)                     # the space's own numbering
     rng = np.random.default_rng(3)
     cells = rng.integers(0, coarse.num_cells, 500)
@@ -108,7 +109,8 @@ def test_a_p2_start_evaluated_as_p2_needs_less_work_than_its_vertex_interpolant(
     """The accuracy loop's P2 starts (MeshToMeshStarts) evaluate the previous level's P2
     potential at the new DOFs; against the P1 interpolant of its vertex values: fewer CG
     iterations, the same answer (the cold solve's) to the Newton tolerance."""
-    from simulator.solve.transfer import dof_points, p2_cell_dofs
+    from simulator.engines.embedded.spaces import p2_cell_dofs
+    from simulator.solve.transfer import dof_points
     old, new, cfg = _two_needle_meshes()
     first = EmbeddedEngine(old, SolverSettings(degree=2)).solve_stationary(cfg, _law(old.num_cells))
     eng = EmbeddedEngine(new, SolverSettings(degree=2))
@@ -116,7 +118,7 @@ def test_a_p2_start_evaluated_as_p2_needs_less_work_than_its_vertex_interpolant(
     w = loc.weights(dof_points(eng, new))
     p1_start = transferred(first, loc, new, eng.dofs, weights=w)
     p2_start = transferred(first, loc, new, eng.dofs, weights=w,
-                           source_cell_dofs=p2_cell_dofs(old.tets, old.num_points))
+                           source_cell_dofs=p2_cell_dofs(old.tets, old.num_points)[2])
     assert not np.allclose(p1_start.potential_full, p2_start.potential_full)
     cold = eng.solve_stationary(cfg, _law(new.num_cells))
     a = eng.solve_stationary(cfg, _law(new.num_cells), initial=p1_start)

@@ -155,7 +155,7 @@ def _blend(gmsh, surfaces: tuple[int, ...], X: np.ndarray) -> None:
     lam /= lam.sum(axis=1, keepdims=True)
     foot = (lam[:, :, None] * V[f]).sum(axis=1)
     s = np.linalg.norm(x - foot, axis=1) / band[f]
-    weight = np.where(s < 1.0, (1.0 - np.minimum(s, 1.0)) ** 2, 0.0)
+    weight = np.clip(1.0 - s, 0.0, None) ** 2
     moved = weight > 0
     disp = 4.0 * (lam[:, 0, None] * lam[:, 1, None] * shift[f, 0] + lam[:, 1, None] * lam[:, 2, None] * shift[f, 1]
                   + lam[:, 2, None] * lam[:, 0, None] * shift[f, 2])

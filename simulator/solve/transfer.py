@@ -22,7 +22,8 @@ import numpy as np
 
 from simulator.engines.base import EngineWrapper, FieldSolution
 from simulator.meshing.locate import PointLocator  # noqa: F401 (re-exported)
-from simulator.meshing.mesh import TET_EDGES, Mesh, edge_table
+from simulator.engines.embedded.spaces import p2_basis_values, p2_cell_dofs
+from simulator.meshing.mesh import Mesh
 
 
 
@@ -48,23 +49,11 @@ def dof_points(engine, mesh: Mesh) -> np.ndarray | None:
     return np.concatenate([mesh.points, mid])
 
 
-def p2_cell_dofs(tets: np.ndarray, num_points: int) -> np.ndarray:
-    """(M, 10) the DOFs of each cell of the embedded P2 space on a mesh with these cells: its
-    4 vertices, then its 6 edges (``TET_EDGES`` order) numbered after the vertices, as
-    ``spaces.build_space`` numbers them."""
-    return np.concatenate([tets, num_points + edge_table(tets, num_points)[1]], axis=1)
-
-
 def p2_values(potential: np.ndarray, cell_dofs: np.ndarray, cells: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """The P2 function with DOF values ``potential`` at points given by their cells and the
-    barycentric coordinates (K, 4) of the cells' corner tets: sum_i u_i l_i (2 l_i - 1) +
-    sum_(i,j) 4 u_ij l_i l_j (exact on straight cells; on a curved cell the corner tet's
-    coordinates, which is all a start needs)."""
-    u = potential[cell_dofs[cells]]                              # (K, 10)
-    out = np.einsum("kn,kn->k", u[:, :4], bary * (2.0 * bary - 1.0))
-    for e, (i, j) in enumerate(TET_EDGES):
-        out += 4.0 * u[:, 4 + e] * bary[:, i] * bary[:, j]
-    return out
+    barycentric coordinates (K, 4) of the cells' corner tets (exact on straight cells; on a
+    curved cell the corner tet's coordinates, which is all a start needs)."""
+    return np.einsum("kn,kn->k", potential[cell_dofs[cells]], p2_basis_values(bary))
 
 
 def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, dofs: int,
@@ -82,7 +71,7 @@ def transferred(solution: FieldSolution, locator: PointLocator, target: Mesh, do
     the needles, where it is steepest); default: the same points. ``weights``: what
     ``locator.weights`` gives for those points, when the caller keeps them (several
     potentials onto one mesh: the location is most of the cost). ``source_cell_dofs``: the
-    source's P2 cell DOFs (:func:`p2_cell_dofs`) when ``solution`` is P2 with its full
+    source's P2 cell DOFs (``spaces.p2_cell_dofs``) when ``solution`` is P2 with its full
     potential: then the P2 function itself is evaluated, not the P1 interpolant of its
     vertex values (a closer start: the curved P2 hexagonal example's finer level took 66
     Newton steps from the P1 interpolant, 60 cold).)"""
@@ -136,7 +125,7 @@ class MeshToMeshStarts(EngineWrapper):
                     self.located += 1
                     if any(s.potential_full is not None and len(s.potential_full) > len(s.potential)
                            for s in self._previous.values()):       # P2 solutions: evaluate P2
-                        self._source_dofs = p2_cell_dofs(self._locator.tets, len(self._locator.points))
+                        self._source_dofs = p2_cell_dofs(self._locator.tets, len(self._locator.points))[2]
                 self._placed = True
             return self._weights
 

@@ -115,6 +115,24 @@ def _geometry(points: np.ndarray, tets: np.ndarray, full: bool = True) -> tuple[
     return vol, grads
 
 
+def p2_cell_dofs(tets: np.ndarray, num_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The P2 space's DOF numbering on cells ``tets``: (edges (E, 2), cell_edges (M, 6), cell
+    DOFs (M, 10) int64: the 4 vertices, then the 6 edges in ``TET_EDGES`` order, numbered
+    after the vertices)."""
+    edges, cell_edges = edge_table(tets, num_points)
+    return edges, cell_edges, np.concatenate([tets, num_points + cell_edges], axis=1).astype(np.int64)
+
+
+def p2_basis_values(lam: np.ndarray) -> np.ndarray:
+    """(K, 10) the P2 basis at barycentric points ``lam`` (K, 4), in the DOF order of the
+    space: lambda_i (2 lambda_i - 1), then 4 lambda_i lambda_j per edge of ``TET_EDGES``."""
+    out = np.empty((lam.shape[0], 10))
+    out[:, :4] = lam * (2.0 * lam - 1.0)
+    for e, (i, j) in enumerate(TET_EDGES):
+        out[:, 4 + e] = 4.0 * lam[:, i] * lam[:, j]
+    return out
+
+
 def p2_reference_gradients(lam: np.ndarray) -> np.ndarray:
     """(Q, 10, 3) gradients in reference coordinates xi = (lambda_1, lambda_2, lambda_3) of the
     P2 basis at barycentric points ``lam`` (Q, 4): vertex functions lambda_i (2 lambda_i - 1),
@@ -157,8 +175,7 @@ def build_space(mesh: Mesh, degree: int) -> Space:
         return Space(1, mesh.tets, None, vol[:, None], N, N, points=mesh.points)
     if degree != 2:
         raise ValueError(f"degree must be 1 or 2, got {degree}")
-    edges, cell_edges = edge_table(mesh.tets, N)
-    cell_dofs = np.concatenate([mesh.tets, N + cell_edges], axis=1).astype(np.int64)
+    edges, cell_edges, cell_dofs = p2_cell_dofs(mesh.tets, N)
     lam = QUAD2_BARY                                              # (Q, 4)
     if mesh.order == 2:
         if not np.array_equal(edges, mesh.edges):
